@@ -1,0 +1,121 @@
+"""Cross-attend block: the latent array (queries) reads the byte array (keys/values)."""
+
+from __future__ import annotations
+
+import keras
+
+from perceiver_tf.layers.attention import PerceiverAttention
+from perceiver_tf.layers.common import layer_norm, register, require_rate
+from perceiver_tf.layers.mlp import MLP
+
+
+@register
+class CrossAttention(keras.layers.Layer):
+    """Pre-LN cross-attention + MLP block (DeepMind: `CrossAttention`).
+
+    `x = latents + Attn(LN_q(latents), LN_kv(inputs)); x = x + MLP(LN(x))`.
+    The query/key width defaults to the input's channel count (DeepMind's
+    `cross_attention_shape_for_attention="kv"`; 261 on ImageNet) with one head; the attention
+    output is projected back to the latent width D.
+
+    Args:
+        num_heads: attention heads (1 in the paper).
+        qk_channels: query/key width. `None`: input channels C.
+        v_channels: value width. `None`: `qk_channels`.
+        widening_factor: MLP widening (1 in the Perceiver ImageNet config).
+        use_query_residual: add the attention output to the latents. DeepMind drops it when
+            the queries are not the thing being refined (e.g. some decoders).
+        dropout_rate: dropout on both residual branches.
+        attention_dropout_rate: dropout on attention probabilities.
+        gelu_approximate: tanh GELU (DeepMind's code) instead of exact GELU (the paper).
+
+    Call arguments:
+        latents: `(B, N, D)`.
+        inputs: `(B, M, C)`.
+        input_mask: optional bool `(B, M)`, False for padding.
+        return_attention_scores: also return probabilities `(B, heads, N, M)`.
+
+    Returns:
+        `(B, N, D)` (and the attention probabilities if requested).
+    """
+
+    def __init__(
+        self,
+        num_heads: int = 1,
+        qk_channels: int | None = None,
+        v_channels: int | None = None,
+        widening_factor: int = 1,
+        use_query_residual: bool = True,
+        dropout_rate: float = 0.0,
+        attention_dropout_rate: float = 0.0,
+        gelu_approximate: bool = False,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.num_heads = num_heads
+        self.qk_channels = qk_channels
+        self.v_channels = v_channels
+        self.widening_factor = widening_factor
+        self.use_query_residual = bool(use_query_residual)
+        self.dropout_rate = require_rate(dropout_rate, "dropout_rate")
+        self.attention_dropout_rate = attention_dropout_rate
+        self.gelu_approximate = gelu_approximate
+        self.latent_norm = layer_norm("latent_norm", self.dtype_policy)
+        self.input_norm = layer_norm("input_norm", self.dtype_policy)
+        self.mlp_norm = layer_norm("mlp_norm", self.dtype_policy)
+        self.attention_dropout = keras.layers.Dropout(dropout_rate, dtype=self.dtype_policy, name="residual_dropout")
+        self.mlp = MLP(
+            widening_factor=widening_factor,
+            dropout_rate=dropout_rate,
+            gelu_approximate=gelu_approximate,
+            dtype=self.dtype_policy,
+            name="mlp",
+        )
+
+    def build(self, latents_shape, inputs_shape, input_mask_shape=None):
+        self.attention = PerceiverAttention(
+            num_heads=self.num_heads,
+            qk_channels=self.qk_channels or inputs_shape[-1],
+            v_channels=self.v_channels,
+            output_channels=latents_shape[-1],
+            attention_dropout_rate=self.attention_dropout_rate,
+            dtype=self.dtype_policy,
+            name="attention",
+        )
+        self.latent_norm.build(latents_shape)
+        self.input_norm.build(inputs_shape)
+        self.attention.build(latents_shape, inputs_shape)
+        self.mlp_norm.build(latents_shape)
+        self.mlp.build(latents_shape)
+
+    def call(self, latents, inputs, input_mask=None, return_attention_scores=False, training=None):
+        attended, scores = self.attention(
+            self.latent_norm(latents),
+            self.input_norm(inputs),
+            value_mask=input_mask,
+            return_attention_scores=True,
+            training=training,
+        )
+        attended = self.attention_dropout(attended, training=training)
+        x = latents + attended if self.use_query_residual else attended
+        x = x + self.mlp(self.mlp_norm(x), training=training)
+        if return_attention_scores:
+            return x, scores
+        return x
+
+    def compute_output_shape(self, latents_shape, inputs_shape, input_mask_shape=None):
+        return tuple(latents_shape)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            num_heads=self.num_heads,
+            qk_channels=self.qk_channels,
+            v_channels=self.v_channels,
+            widening_factor=self.widening_factor,
+            use_query_residual=self.use_query_residual,
+            dropout_rate=self.dropout_rate,
+            attention_dropout_rate=self.attention_dropout_rate,
+            gelu_approximate=self.gelu_approximate,
+        )
+        return config

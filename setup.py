@@ -1,0 +1,28 @@
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+setup(
+    name="perceiver_tf",
+    version="0.1.0",
+    description="The Perceiver (Jaegle et al., 2021) and Perceiver IO for Keras 3 / TensorFlow.",
+    long_description=Path(__file__).with_name("README.md").read_text(),
+    long_description_content_type="text/markdown",
+    packages=find_packages(include=["perceiver_tf", "perceiver_tf.*"]),
+    python_requires=">=3.10,<3.13",
+    install_requires=[
+        # TensorFlow 2.16 is the newest release whose native tensorflow-io ops load (see README).
+        "tensorflow-cpu>=2.16.1,<2.17; platform_machine=='x86_64'",
+        "tensorflow>=2.16.1,<2.17; platform_machine!='x86_64'",
+        "keras>=3.5,<4",
+        "numpy>=1.26,<2",
+        "scikit-learn>=1.3,<2",
+    ],
+    extras_require={
+        "gpu": ["tensorflow[and-cuda]>=2.16.1,<2.17"],
+        "data": ["tensorflow-datasets>=4.9,<5", "tensorflow-io==0.37.1"],
+        "plots": ["matplotlib>=3.7,<4"],
+        "dev": ["pytest>=8,<10", "pytest-timeout>=2.3,<3"],
+    },
+    entry_points={"console_scripts": ["perceiver-tf=perceiver_tf.cli:main"]},
+)
