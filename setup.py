@@ -20,7 +20,7 @@ setup(
     ],
     extras_require={
         "gpu": ["tensorflow[and-cuda]>=2.16.1,<2.17"],
-        "data": ["tensorflow-datasets>=4.9,<5", "tensorflow-io==0.37.1"],
+        "data": ["tensorflow-datasets>=4.9,<5", "tensorflow-metadata>=1.16,<1.17", "tensorflow-io==0.37.1"],
         "plots": ["matplotlib>=3.7,<4"],
         "dev": ["pytest>=8,<10", "pytest-timeout>=2.3,<3"],
     },

@@ -1,4 +1,4 @@
-"""The `perceiver-tf` command line: `perceiver-tf train`, `perceiver-tf presets`."""
+"""The `perceiver-tf` command line: `train`, `evaluate`, `predict`, `presets`."""
 
 from __future__ import annotations
 
@@ -7,63 +7,106 @@ import json
 import sys
 
 
-
 def _add_train_parser(subparsers) -> None:
     parser = subparsers.add_parser(
         "train",
         help="Train, evaluate and save a Perceiver classifier (default: offline digits).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("--data", default="digits", help="Data source; 'digits' is the built-in offline dataset.")
+    parser.add_argument("--data", default="digits",
+                        help="'digits' (built-in, offline), tfds:NAME[:SPLIT], a folder with one sub-folder per "
+                             "class (images, audio or point clouds; optional train/ + val/), TFRecord file(s), "
+                             "or an .npz with arrays x, y.")
     parser.add_argument("--preset", default="small", help="Model preset (see `perceiver-tf presets`).")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="Override a preset argument, e.g. --set num_latents=16 (repeatable).")
     parser.add_argument("--epochs", type=int, default=15)
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--learning-rate", type=float, default=4e-3)
-    parser.add_argument("--weight-decay", type=float, default=0.01)
-    parser.add_argument("--optimizer", default="lamb", choices=["lamb", "adamw"])
+    parser.add_argument("--batch-size", type=int, default=64, help="Global batch size (all replicas).")
+    parser.add_argument("--output-dir", default=None, help="Default: saved_models/<data name>.")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--output-dir", default="saved_models/digits")
+    recipe = parser.add_argument_group("optimisation (the paper's recipe, scaled for small data)")
+    recipe.add_argument("--optimizer", default="lamb", choices=["lamb", "adamw"])
+    recipe.add_argument("--learning-rate", type=float, default=4e-3)
+    recipe.add_argument("--weight-decay", type=float, default=0.01)
+    recipe.add_argument("--clipnorm", type=float, default=10.0, help="Global gradient-norm clip; 0 disables.")
+    recipe.add_argument("--warmup-epochs", type=float, default=0.0, help="Linear warm-up before cosine decay.")
+    recipe.add_argument("--label-smoothing", type=float, default=0.0)
+    recipe.add_argument("--mixup", type=float, default=0.0, metavar="ALPHA", help="MixUp Beta alpha; 0 disables.")
+    recipe.add_argument("--cutmix", type=float, default=0.0, metavar="ALPHA", help="CutMix Beta alpha (images).")
+    data = parser.add_argument_group("data")
+    data.add_argument("--modality", choices=["image", "audio", "points"], default=None,
+                      help="Override the modality detected from file extensions.")
+    data.add_argument("--validation-fraction", type=float, default=0.2,
+                      help="Seeded held-out fraction when the source has no validation split.")
+    data.add_argument("--skip-bad-files", action="store_true",
+                      help="Skip (and count) corrupt, unreadable or unsupported files instead of failing.")
+    data.add_argument("--no-cache", action="store_true", help="Do not cache decoded examples in memory.")
+    data.add_argument("--image-size", type=int, nargs=2, metavar=("H", "W"),
+                      help="Resize images to H x W (default: their size, longest side at most 32).")
+    data.add_argument("--channels", type=int, choices=[1, 3], help="Default: 1 for grey images, else 3.")
+    data.add_argument("--rand-augment", action="store_true", help="RandAugment training images.")
+    data.add_argument("--permute-pixels", type=int, default=None, metavar="SEED",
+                      help="Apply one fixed pixel permutation (the paper's permuted-ImageNet experiment).")
+    data.add_argument("--sample-rate", type=int, default=16000, help="Audio is resampled to this rate (Hz).")
+    data.add_argument("--clip-seconds", type=float, default=1.0, help="Audio crop/pad length.")
+    data.add_argument("--audio-features", choices=["log_mel", "waveform"], default="log_mel")
+    data.add_argument("--patch-size", type=int, default=128, help="Raw-waveform patch length (samples).")
+    data.add_argument("--mel-bins", type=int, default=64)
+    data.add_argument("--num-points", type=int, default=512, help="Points sampled per point cloud.")
+    data.add_argument("--rotate", action="store_true", help="Random z-axis rotation of training point clouds.")
+    data.add_argument("--jitter", type=float, default=0.0, help="Gaussian jitter std for training point clouds.")
+    data.add_argument("--scale", type=float, nargs=2, metavar=("LOW", "HIGH"),
+                      help="Random scaling range for training point clouds.")
+    dist = parser.add_argument_group("devices")
+    dist.add_argument("--strategy", default="auto", choices=["auto", "one_device", "mirrored", "multi_worker", "tpu"],
+                      help="tf.distribute strategy; multi_worker reads the cluster from TF_CONFIG.")
+    dist.add_argument("--tpu", default=None, help="TPU name or grpc:// address for --strategy tpu.")
+    dist.add_argument("--cpu-devices", type=int, default=0,
+                      help="Split the CPU into N logical devices (test data parallelism on one machine).")
+    dist.add_argument("--mixed-precision", action="store_true",
+                      help="mixed_float16 on GPU, mixed_bfloat16 on CPU/TPU (softmax/LayerNorm stay float32).")
+    dist.add_argument("--jit-compile", action="store_true", help="Compile train/eval steps with XLA.")
+    dist.add_argument("--no-tensorboard", action="store_true", help="Do not write TensorBoard logs.")
+    dist.add_argument("--verbose", default="auto", type=lambda v: v if v == "auto" else int(v),
+                      help="Keras progress: auto, 0 (silent), 1 (progress bar), 2 (one line per epoch).")
     parser.set_defaults(handler=_train)
 
 
 def _train(args) -> int:
-    import keras
-    import tensorflow as tf
+    from perceiver_tf.commands import train
 
-    from perceiver_tf.data import DIGITS_CLASS_NAMES, load_digits_split
-    from perceiver_tf.models import build_classifier
-    from perceiver_tf.training import compile_classifier, train_classifier
+    return train.run(args)
 
-    if args.data != "digits":
-        raise SystemExit(f"error: unknown --data {args.data!r}; available: digits")
-    if args.epochs < 1 or args.batch_size < 1:
-        raise SystemExit("error: --epochs and --batch-size must be >= 1")
-    keras.utils.set_random_seed(args.seed)
-    (x_train, y_train), (x_val, y_val) = load_digits_split(seed=args.seed)
-    train = (
-        tf.data.Dataset.from_tensor_slices((x_train, y_train))
-        .shuffle(len(x_train), seed=args.seed)
-        .batch(args.batch_size)
-        .prefetch(tf.data.AUTOTUNE)
-    )
-    val = tf.data.Dataset.from_tensor_slices((x_val, y_val)).batch(args.batch_size).prefetch(tf.data.AUTOTUNE)
-    model = build_classifier(
-        args.preset,
-        x_train.shape[1:],
-        len(DIGITS_CLASS_NAMES),
-        input_kind="image",
-        metadata={"class_names": DIGITS_CLASS_NAMES, "modality": "image", "data": args.data},
-    )
-    steps = args.epochs * int(train.cardinality())
-    compile_classifier(
-        model, steps, optimizer=args.optimizer, learning_rate=args.learning_rate, weight_decay=args.weight_decay
-    )
-    print(f"Training preset {args.preset!r} ({model.count_params():,} parameters) on {args.data}: "
-          f"{len(x_train)} train / {len(x_val)} validation examples.")
-    result = train_classifier(model, train, val, args.epochs, args.output_dir)
-    print(f"validation accuracy: {result.val_accuracy:.4f}  (loss {result.val_loss:.4f}, "
-          f"{result.train_seconds:.0f} s); model saved to {result.model_path}")
-    return 0
+
+def _add_evaluate_parser(subparsers) -> None:
+    parser = subparsers.add_parser("evaluate", help="Accuracy and loss of a trained model on a data source (JSON).")
+    parser.add_argument("--model", required=True, help="A model.keras written by `perceiver-tf train`.")
+    parser.add_argument("--data", required=True, help="Data source, as for `train --data`.")
+    parser.add_argument("--split", default="auto", choices=["auto", "val", "all"],
+                        help="auto: the source's own validation split if it has one, else every example.")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--skip-bad-files", action="store_true")
+    parser.set_defaults(handler=_evaluate)
+
+
+def _evaluate(args) -> int:
+    from perceiver_tf.commands import evaluate
+
+    return evaluate.run(args)
+
+
+def _add_predict_parser(subparsers) -> None:
+    parser = subparsers.add_parser("predict", help="Top-k classes of files (one JSON line per file).")
+    parser.add_argument("--model", required=True, help="A model.keras written by `perceiver-tf train`.")
+    parser.add_argument("--top-k", type=int, default=3)
+    parser.add_argument("files", nargs="+", metavar="FILE")
+    parser.set_defaults(handler=_predict)
+
+
+def _predict(args) -> int:
+    from perceiver_tf.commands import predict
+
+    return predict.run(args)
 
 
 def _add_presets_parser(subparsers) -> None:
@@ -85,6 +128,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="perceiver-tf", description="Perceiver models for Keras 3 / TensorFlow.")
     subparsers = parser.add_subparsers(dest="command", required=True)
     _add_train_parser(subparsers)
+    _add_evaluate_parser(subparsers)
+    _add_predict_parser(subparsers)
     _add_presets_parser(subparsers)
     return parser
 

@@ -1,5 +1,20 @@
-"""Data sources for perceiver_tf."""
+"""Data sources and tf.data pipelines for perceiver_tf (see `load_source`)."""
 
 from perceiver_tf.data.digits import DIGITS_CLASS_NAMES, load_digits_split
+from perceiver_tf.data.formats import EXTENSIONS, MODALITIES, detect_modality
+from perceiver_tf.data.pipeline import PipelineOptions, batched
+from perceiver_tf.data.sources import DataOptions, DataSource, from_arrays, load_source
 
-__all__ = ["DIGITS_CLASS_NAMES", "load_digits_split"]
+__all__ = [
+    "DIGITS_CLASS_NAMES",
+    "EXTENSIONS",
+    "MODALITIES",
+    "DataOptions",
+    "DataSource",
+    "PipelineOptions",
+    "batched",
+    "detect_modality",
+    "from_arrays",
+    "load_digits_split",
+    "load_source",
+]

@@ -121,3 +121,37 @@ def audio_input_shape(config: dict) -> tuple[int, int]:
         return (config["num_samples"] // config["patch_size"], config["patch_size"])
     frames = 1 + (config["num_samples"] - config["frame_length"]) // config["frame_step"]
     return (frames, config["num_mel_bins"])
+
+
+def permute_pixels(image: tf.Tensor, config: dict) -> tf.Tensor:
+    """Apply the fixed pixel permutation of `config["pixel_permutation_seed"]` (if any).
+
+    The paper's permuted-ImageNet experiment: one permutation of the `H * W` positions, drawn
+    once from the seed and applied to every image `(..., H, W, C)`, in training and serving.
+    """
+    seed = config.get("pixel_permutation_seed")
+    if seed is None:
+        return image
+    height, width = config["image_size"]
+    order = tf.random.experimental.stateless_shuffle(tf.range(height * width), seed=[int(seed), 0])
+    flat = tf.reshape(image, tf.concat([tf.shape(image)[:-3], [height * width, tf.shape(image)[-1]]], 0))
+    return tf.reshape(tf.gather(flat, order, axis=-2), tf.shape(image))
+
+
+def normalize_points(points: tf.Tensor) -> tf.Tensor:
+    """Centre `(P, 3)` xyz on their mean and scale them into the unit sphere."""
+    centred = points - tf.reduce_mean(points, axis=0, keepdims=True)
+    radius = tf.reduce_max(tf.norm(centred, axis=-1))
+    return centred / tf.maximum(radius, 1e-12)
+
+
+def points_to_model_input(points: tf.Tensor, config: dict) -> tf.Tensor:
+    """A cloud `(n, >=3)` -> `(num_points, 3)` model input, deterministically.
+
+    Takes `num_points` evenly spaced points (repeating points when `n < num_points`), then
+    `normalize_points`. Training pipelines sample randomly instead; serving uses this.
+    """
+    num_points = config["num_points"]
+    count = tf.shape(points)[0]
+    index = tf.cast(tf.floor(tf.linspace(0.0, tf.cast(count, tf.float32), num_points + 1)[:-1]), tf.int32)
+    return normalize_points(tf.gather(tf.cast(points[:, :3], tf.float32), tf.minimum(index, count - 1)))

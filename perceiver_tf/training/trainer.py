@@ -1,21 +1,38 @@
-"""Compile, fit, evaluate and save a classifier, writing results atomically."""
+"""Compile, fit, evaluate and save a classifier, fault-tolerantly and with atomic result files."""
 
 from __future__ import annotations
 
-import json
+import csv
 import os
+import shutil
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import keras
 
+from perceiver_tf.training.callbacks import (
+    AtomicBackupAndRestore,
+    BestModelCheckpoint,
+    ResumableCSVLogger,
+    replace_atomically,
+    write_json_atomic,
+)
 from perceiver_tf.training.optimizers import make_optimizer
+
+#: Files and folders `train_classifier` writes inside `output_dir`.
+MODEL_FILE, BEST_FILE, HISTORY_FILE, METRICS_FILE = "model.keras", "best.keras", "history.csv", "metrics.json"
+BACKUP_DIR, LOG_DIR, WORKERS_DIR = "backup", "logs", ".workers"
 
 
 @dataclass
 class TrainResult:
-    """What `train_classifier` produced (also written to `metrics.json`)."""
+    """What `train_classifier` produced (also written to `metrics.json`).
+
+    `epochs` counts the completed epochs of the whole run (rows of history.csv), including those
+    done before a resume; `resumed_from_epoch` is the epoch this process started at (0: fresh);
+    `train_seconds` is this process's fit time.
+    """
 
     val_accuracy: float
     val_loss: float
@@ -23,14 +40,7 @@ class TrainResult:
     train_seconds: float
     num_classes: int
     model_path: str
-
-
-def write_json_atomic(path: Path, payload: dict) -> None:
-    """Write JSON via a temporary file + rename, so readers never see a partial file."""
-    path = Path(path)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(payload, indent=2, sort_keys=True))
-    os.replace(tmp, path)
+    resumed_from_epoch: int = 0
 
 
 def compile_classifier(
@@ -43,17 +53,29 @@ def compile_classifier(
     global_clipnorm: float | None = 10.0,
     label_smoothing: float = 0.0,
     jit_compile: bool | str = False,
+    one_hot_labels: bool | None = None,
 ) -> keras.Model:
-    """Compile `model` (logits output) with the paper's recipe and integer labels."""
+    """Compile `model` (logits output) with the paper's recipe.
+
+    Labels are integer ids, or one-hot/soft rows when `one_hot_labels` (default: when
+    `label_smoothing` > 0; needed for MixUp/CutMix targets too).
+    """
+    one_hot_labels = bool(label_smoothing) if one_hot_labels is None else one_hot_labels
+    if label_smoothing and not one_hot_labels:
+        raise ValueError("`label_smoothing` needs one-hot labels: pass one_hot_labels=True.")
     loss = (
         keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=label_smoothing)
-        if label_smoothing
+        if one_hot_labels
         else keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     )
     model.compile(
         optimizer=make_optimizer(optimizer, learning_rate, total_steps, warmup_steps, weight_decay, global_clipnorm),
         loss=loss,
-        metrics=["accuracy"],
+        metrics=[
+            keras.metrics.CategoricalAccuracy(name="accuracy")
+            if one_hot_labels
+            else keras.metrics.SparseCategoricalAccuracy(name="accuracy")
+        ],
         jit_compile=jit_compile,
     )
     return model
@@ -66,33 +88,59 @@ def train_classifier(
     epochs: int,
     output_dir: str | os.PathLike,
     verbose: int | str = "auto",
+    is_chief: bool = True,
+    worker_id: int = 0,
+    tensorboard: bool = True,
 ) -> TrainResult:
-    """Fit a compiled classifier, evaluate it, and save `model.keras`, `history.csv`, `metrics.json`.
+    """Fit a compiled classifier, evaluate it, and save its files in `output_dir`.
+
+    Writes (atomically) `model.keras` (final), `best.keras` (best val accuracy), `history.csv`
+    (one row per epoch), `metrics.json`, and TensorBoard logs under `logs/`. A backup in
+    `backup/` is kept during training: re-running the same call after a crash (even SIGKILL)
+    resumes from the last completed epoch and still trains `epochs` epochs in total; the
+    backup is removed when training finishes.
 
     Args:
-        model: a compiled classifier.
+        model: a compiled classifier (build and compile it inside the strategy's scope).
         train_data / validation_data: `tf.data.Dataset`s of `(inputs, labels)` batches.
-        epochs: number of epochs.
+        epochs: total number of epochs.
         output_dir: created if missing.
+        is_chief / worker_id: under multi-worker training only the chief writes `output_dir`;
+            worker `i` works in `output_dir/.workers/worker-i` (removed at the end).
     """
     output_dir = Path(output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    callbacks = [keras.callbacks.CSVLogger(str(output_dir / "history.csv"))]
+    work_dir = output_dir if is_chief else output_dir / WORKERS_DIR / f"worker-{worker_id}"
+    work_dir.mkdir(parents=True, exist_ok=True)
+    backup_dir = work_dir / BACKUP_DIR
+    if not backup_dir.exists():  # a fresh run: forget the previous run's best score
+        (work_dir / f"{BEST_FILE}.json").unlink(missing_ok=True)
+    callbacks = [
+        AtomicBackupAndRestore(str(backup_dir)),
+        ResumableCSVLogger(work_dir / HISTORY_FILE),
+        BestModelCheckpoint(work_dir / BEST_FILE),
+    ]
+    if tensorboard and is_chief:
+        callbacks.append(keras.callbacks.TensorBoard(str(output_dir / LOG_DIR), write_graph=False, profile_batch=0))
     start = time.perf_counter()
-    model.fit(train_data, validation_data=validation_data, epochs=epochs, callbacks=callbacks, verbose=verbose)
+    history = model.fit(train_data, validation_data=validation_data, epochs=epochs, callbacks=callbacks,
+                        verbose=verbose)
     train_seconds = time.perf_counter() - start
-    val_loss, val_accuracy = model.evaluate(validation_data, verbose=0)
-    model_path = output_dir / "model.keras"
-    tmp_path = output_dir / "model.tmp.keras"
-    model.save(tmp_path)
-    os.replace(tmp_path, model_path)
+    resumed_from = min(history.epoch) if history.epoch else epochs
+    logs = model.evaluate(validation_data, verbose=0, return_dict=True)
+    with open(work_dir / HISTORY_FILE) as f:
+        completed = sum(1 for _ in csv.DictReader(f))
+    model_path = work_dir / MODEL_FILE
+    replace_atomically(model_path, lambda tmp: model.save(str(tmp)))
     result = TrainResult(
-        val_accuracy=float(val_accuracy),
-        val_loss=float(val_loss),
-        epochs=epochs,
+        val_accuracy=float(logs["accuracy"]),
+        val_loss=float(logs["loss"]),
+        epochs=completed,
         train_seconds=round(train_seconds, 2),
         num_classes=int(model.output_shape[-1]),
         model_path=str(model_path),
+        resumed_from_epoch=int(resumed_from),
     )
-    write_json_atomic(output_dir / "metrics.json", {**asdict(result), **getattr(model, "metadata", {})})
+    write_json_atomic(work_dir / METRICS_FILE, {**getattr(model, "metadata", {}), **asdict(result)})
+    if not is_chief:  # the other workers' copies are identical to the chief's
+        shutil.rmtree(work_dir, ignore_errors=True)
     return result

@@ -1,0 +1,67 @@
+"""Image files -> model inputs: decode, resize, scale, optional RandAugment and pixel permutation."""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+from perceiver_tf.data.preprocessing import IMAGE_DEFAULTS, decode_image, image_to_model_input, permute_pixels
+
+
+class ImageProcessor:
+    """Turns image files (or decoded uint8 images) into `(H, W, C)` float model inputs.
+
+    Args:
+        image_size: `(H, W)` the model sees.
+        channels: 1 (grey) or 3 (RGB); files are converted on decode.
+        rand_augment: apply `keras.layers.RandAugment` to training images.
+        pixel_permutation_seed: a fixed permutation of the `H * W` pixels (paper's permuted
+            ImageNet), applied to training, evaluation and serving inputs alike.
+    """
+
+    modality = "image"
+    input_kind = "image"
+
+    def __init__(
+        self,
+        image_size: tuple[int, int],
+        channels: int = 3,
+        rand_augment: bool = False,
+        pixel_permutation_seed: int | None = None,
+    ):
+        if channels not in (1, 3):
+            raise ValueError(f"`channels` must be 1 or 3. Received: channels={channels}")
+        if len(image_size) != 2 or min(image_size) < 1:
+            raise ValueError(f"`image_size` must be two positive ints. Received: image_size={image_size}")
+        self.config = {"modality": "image", "image_size": [int(s) for s in image_size], "channels": channels,
+                       **IMAGE_DEFAULTS}
+        if pixel_permutation_seed is not None:
+            self.config["pixel_permutation_seed"] = int(pixel_permutation_seed)
+        self._rand_augment = None
+        if rand_augment:
+            import keras
+
+            self._rand_augment = keras.layers.RandAugment(value_range=(0, 1), num_ops=2, factor=0.5)
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        return (*self.config["image_size"], self.config["channels"])
+
+    def decode_file(self, path: tf.Tensor) -> tf.Tensor:
+        """File path -> resized, scaled `(H, W, C)` float32 (the cacheable form)."""
+        return self.from_decoded(decode_image(tf.io.read_file(path), self.config["channels"]))
+
+    def from_decoded(self, image: tf.Tensor) -> tf.Tensor:
+        """uint8 `(H0, W0, C0)` -> resized, scaled `(H, W, C)` float32."""
+        channels = self.config["channels"]
+        if image.shape[-1] == 1 and channels == 3:
+            image = tf.image.grayscale_to_rgb(image)
+        elif image.shape[-1] == 3 and channels == 1:
+            image = tf.image.rgb_to_grayscale(image)
+        return image_to_model_input(image, self.config)
+
+    def prepare(self, image: tf.Tensor, training: bool, seed: tf.Tensor) -> tf.Tensor:
+        """Cached image -> model input; RandAugment (training only), then the pixel permutation."""
+        del seed  # RandAugment draws from its own seeded generator.
+        if training and self._rand_augment is not None:
+            image = self._rand_augment(image, training=True)
+        return permute_pixels(image, self.config)

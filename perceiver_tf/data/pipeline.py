@@ -1,0 +1,91 @@
+"""tf.data pipelines: decode (parallel, cached) -> shuffle -> prepare/augment -> batch -> prefetch."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import tensorflow as tf
+
+from perceiver_tf.data.augment import mix_batch
+
+AUTOTUNE = tf.data.AUTOTUNE
+
+
+@dataclass
+class PipelineOptions:
+    """How examples are batched and augmented.
+
+    Attributes:
+        batch_size: global batch size.
+        seed: seeds shuffling and every random augmentation (stateless ops, so runs repeat).
+        one_hot: emit one-hot labels (needed for label smoothing, MixUp and CutMix).
+        mixup_alpha / cutmix_alpha: Beta parameters; 0 disables (CutMix is for images).
+        cache: keep decoded examples in memory after the first epoch.
+        shuffle_buffer: examples held for shuffling (default: the whole split).
+    """
+
+    batch_size: int = 64
+    seed: int = 0
+    one_hot: bool = False
+    mixup_alpha: float = 0.0
+    cutmix_alpha: float = 0.0
+    cache: bool = True
+    shuffle_buffer: int | None = None
+
+
+def decode_files(paths: list[str], labels: list[int], decode) -> tf.data.Dataset:
+    """`(decoded example, label)` for each file, decoded in parallel in a deterministic order."""
+    files = tf.data.Dataset.from_tensor_slices((tf.constant(paths, tf.string), tf.constant(labels, tf.int32)))
+    return files.map(lambda path, label: (decode(path), label), num_parallel_calls=AUTOTUNE, deterministic=True)
+
+
+def find_unreadable(paths: list[str], decode) -> list[str]:
+    """The paths `decode` fails on (one parallel pass; failed elements are dropped by ignore_errors)."""
+    index = tf.data.Dataset.range(len(paths))
+    path_table = tf.constant(paths, tf.string)
+    # Reduce the decoded values (not just their shape, which graph optimisation could fold away
+    # together with the decode op itself).
+    checked = index.map(
+        lambda i: (i, tf.reduce_sum(tf.cast(decode(path_table[i]), tf.float32))),
+        num_parallel_calls=AUTOTUNE, deterministic=False,
+    ).ignore_errors()
+    readable = {int(i) for i, _ in checked.as_numpy_iterator()}
+    return [p for i, p in enumerate(paths) if i not in readable]
+
+
+def batched(examples: tf.data.Dataset, processor, training: bool, num_classes: int,
+            options: PipelineOptions, num_examples: int | None = None) -> tf.data.Dataset:
+    """Turn `(decoded, label)` examples into model-ready `(inputs, labels)` batches.
+
+    Training: cache -> shuffle (seeded, reshuffled each epoch) -> `processor.prepare` with
+    per-example stateless seeds -> batch -> MixUp/CutMix -> prefetch. Evaluation: cache ->
+    deterministic `prepare` -> batch -> prefetch.
+    """
+    if options.cache:
+        examples = examples.cache()
+    seed = options.seed
+    if training:
+        buffer = options.shuffle_buffer or max(num_examples or 0, 1024)
+        examples = examples.shuffle(buffer, seed=seed, reshuffle_each_iteration=True)
+    seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
+    prepared = tf.data.Dataset.zip((examples, seeds)).map(
+        lambda example, s: (processor.prepare(example[0], training, tf.cast(s % (2**31 - 1), tf.int32)), example[1]),
+        num_parallel_calls=AUTOTUNE,
+        deterministic=True,
+    )
+    if options.one_hot:
+        prepared = prepared.map(lambda x, y: (x, tf.one_hot(y, num_classes)), num_parallel_calls=AUTOTUNE)
+    dataset = prepared.batch(options.batch_size)
+    cutmix_alpha = options.cutmix_alpha if processor.input_kind == "image" else 0.0
+    if training and (options.mixup_alpha or cutmix_alpha):
+        if not options.one_hot:
+            raise ValueError("MixUp/CutMix need one-hot labels: set `one_hot=True`.")
+        batch_seeds = tf.data.Dataset.random(seed=seed + 1, rerandomize_each_iteration=True).batch(2)
+        dataset = tf.data.Dataset.zip((dataset, batch_seeds)).map(
+            lambda batch, s: mix_batch(*batch, tf.cast(s % (2**31 - 1), tf.int32), options.mixup_alpha, cutmix_alpha),
+            num_parallel_calls=AUTOTUNE,
+        )
+    data_options = tf.data.Options()
+    data_options.deterministic = True
+    data_options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return dataset.with_options(data_options).prefetch(AUTOTUNE)

@@ -1,0 +1,248 @@
+"""Resolve a `--data` source string into labelled, decoded train / validation examples.
+
+Sources: `digits` (built-in, offline), `tfds:NAME[:SPLIT]`, a class-per-sub-folder directory
+of images / audio / point clouds, TFRecord files (`*.tfrecord`, a glob, or a folder of them),
+an `.npz` file with arrays `x` and `y`, and in-memory arrays (`from_arrays`).
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import tensorflow as tf
+
+from perceiver_tf.data.audio import AudioProcessor
+from perceiver_tf.data.folder import scan_folder
+from perceiver_tf.data.images import ImageProcessor
+from perceiver_tf.data.pipeline import decode_files, find_unreadable
+from perceiver_tf.data.points import PointsProcessor
+from perceiver_tf.data.splits import stratified_split
+
+#: Longest image side used when --image-size is not given and images are larger.
+DEFAULT_MAX_IMAGE_SIDE = 32
+
+
+@dataclass
+class DataOptions:
+    """How a source is read and preprocessed (the `perceiver-tf train` data flags).
+
+    `image_size=None` keeps the images' own size up to `DEFAULT_MAX_IMAGE_SIDE`; `channels=None`
+    follows the first image (grey stays grey).
+    """
+
+    modality: str | None = None
+    validation_fraction: float = 0.2
+    seed: int = 0
+    skip_bad_files: bool = False
+    image_size: tuple[int, int] | None = None
+    channels: int | None = None
+    rand_augment: bool = False
+    pixel_permutation_seed: int | None = None
+    sample_rate: int = 16000
+    clip_seconds: float = 1.0
+    audio_features: str = "log_mel"
+    audio_patch_size: int = 128
+    num_mel_bins: int = 64
+    num_points: int = 512
+    rotate: bool = False
+    jitter: float = 0.0
+    scale_range: tuple[float, float] | None = None
+
+    @classmethod
+    def from_preprocessing(cls, config: dict, **kwargs) -> "DataOptions":
+        """Options that rebuild the processor of a model's `metadata["preprocessing"]`."""
+        modality = config["modality"]
+        if modality == "image":
+            fields = {"image_size": tuple(config["image_size"]), "channels": config["channels"],
+                      "pixel_permutation_seed": config.get("pixel_permutation_seed")}
+        elif modality == "audio":
+            fields = {"sample_rate": config["sample_rate"], "clip_seconds": config["num_samples"] / config["sample_rate"],
+                      "audio_features": config["features"], "audio_patch_size": config["patch_size"],
+                      "num_mel_bins": config["num_mel_bins"]}
+        else:
+            fields = {"num_points": config["num_points"]}
+        return cls(modality=modality, **fields, **kwargs)
+
+
+@dataclass
+class DataSource:
+    """Decoded `(example, label)` datasets (unbatched) with what is needed to build the model."""
+
+    train: tf.data.Dataset
+    val: tf.data.Dataset
+    class_names: list[str]
+    processor: object
+    num_train: int | None = None
+    num_val: int | None = None
+    skipped: list[str] = field(default_factory=list)
+    #: True when validation comes from the source's own held-out split (val/ folder, TFDS
+    #: validation/test split, val TFRecords, the digits split), not a seeded split.
+    explicit_val: bool = False
+
+    @property
+    def modality(self) -> str:
+        return self.processor.modality
+
+    def relabel(self, class_names: list[str]) -> "DataSource":
+        """This source with labels re-indexed into `class_names` (e.g. a trained model's classes).
+
+        Raises:
+            ValueError: a class of this source that `class_names` lacks.
+        """
+        unknown = [c for c in self.class_names if c not in class_names]
+        if unknown:
+            raise ValueError(f"Classes {unknown} are not among the model's classes {list(class_names)}.")
+        table = tf.constant([list(class_names).index(c) for c in self.class_names], tf.int32)
+        remap = lambda x, y: (x, tf.gather(table, y))  # noqa: E731
+        return replace(self, train=self.train.map(remap), val=self.val.map(remap), class_names=list(class_names))
+
+    @property
+    def metadata(self) -> dict:
+        """The model metadata contract: class names, modality and the preprocessing dict."""
+        return {"class_names": list(self.class_names), "modality": self.modality,
+                "preprocessing": dict(self.processor.config)}
+
+
+def make_processor(modality: str, options: DataOptions, sample_image_shape: tuple | None = None):
+    """The processor of `modality`; images size themselves from `sample_image_shape` if needed."""
+    if modality == "image":
+        size = options.image_size
+        if size is None:
+            height, width = sample_image_shape[:2]
+            shrink = min(1.0, DEFAULT_MAX_IMAGE_SIDE / max(height, width))
+            size = (max(1, round(height * shrink)), max(1, round(width * shrink)))
+        channels = options.channels or (1 if sample_image_shape[-1] == 1 else 3)
+        return ImageProcessor(size, channels, options.rand_augment, options.pixel_permutation_seed)
+    if modality == "audio":
+        return AudioProcessor(options.sample_rate, options.clip_seconds, options.audio_features,
+                              options.audio_patch_size, options.num_mel_bins)
+    if modality == "points":
+        return PointsProcessor(options.num_points, options.rotate, options.jitter, options.scale_range)
+    raise ValueError(f"Unknown modality {modality!r}. Valid: image, audio, points")
+
+
+def load_source(spec: str, options: DataOptions | None = None) -> DataSource:
+    """Resolve `spec` (see the module docstring) into a `DataSource`.
+
+    Raises:
+        ValueError: an unknown/empty/ill-formed source, with what was expected.
+    """
+    options = options or DataOptions()
+    if spec == "digits":
+        from perceiver_tf.data.digits import DIGITS_CLASS_NAMES, load_digits_split
+
+        (x_train, y_train), (x_val, y_val) = load_digits_split(options.validation_fraction, options.seed)
+        source = from_arrays(np.concatenate([x_train, x_val]) * 255.0, np.concatenate([y_train, y_val]),
+                             DIGITS_CLASS_NAMES, options,
+                             validation_index=np.arange(len(x_train), len(x_train) + len(x_val)))
+        source.explicit_val = True
+        return source
+    if spec.startswith("tfds:"):
+        from perceiver_tf.data.tfds_source import load_tfds
+
+        return load_tfds(spec[len("tfds:"):], options)
+    tfrecords = _tfrecord_files(spec)
+    if tfrecords:
+        from perceiver_tf.data.tfrecord_source import load_tfrecords
+
+        return load_tfrecords(tfrecords, options)
+    if spec.endswith(".npz") and os.path.isfile(spec):
+        with np.load(spec) as arrays:
+            if not {"x", "y"} <= set(arrays.files):
+                raise ValueError(f"{spec!r} must hold arrays 'x' (examples) and 'y' (int labels); found {arrays.files}")
+            names = [str(n) for n in arrays["class_names"]] if "class_names" in arrays.files else None
+            return from_arrays(arrays["x"], arrays["y"], names, options)
+    if os.path.isdir(spec):
+        return load_folder(spec, options)
+    raise ValueError(
+        f"Unknown --data {spec!r}: expected 'digits', 'tfds:NAME[:SPLIT]', a folder with one "
+        "sub-folder per class, TFRecord file(s), or an .npz file with arrays x and y."
+    )
+
+
+def _tfrecord_files(spec: str) -> list[str]:
+    pattern = os.path.join(spec, "*.tfrecord*") if os.path.isdir(spec) else spec
+    if os.path.isfile(spec) and ".tfrec" not in spec:
+        return []
+    return sorted(glob.glob(pattern)) if ".tfrec" in pattern or glob.has_magic(pattern) else []
+
+
+def load_folder(root: str, options: DataOptions) -> DataSource:
+    """A class-per-sub-folder directory; unreadable files fail clearly or are skipped and counted."""
+    index = scan_folder(root, options.modality, options.validation_fraction, options.seed, options.skip_bad_files)
+    sample_shape = None
+    if index.modality == "image":
+        sample_shape = _first_image_shape(index.train.paths)
+    processor = make_processor(index.modality, options, sample_shape)
+    unreadable = find_unreadable(index.train.paths + index.val.paths, processor.decode_file)
+    if unreadable and not options.skip_bad_files:
+        shown = "\n  ".join(unreadable[:20])
+        raise ValueError(
+            f"{len(unreadable)} {index.modality} file(s) could not be decoded (corrupt or unreadable); fix or "
+            f"remove them, or pass --skip-bad-files:\n  {shown}"
+        )
+    bad = set(unreadable)
+    keep = lambda files: ([p for p in files.paths if p not in bad],  # noqa: E731
+                          [l for p, l in zip(files.paths, files.labels) if p not in bad])
+    (train_paths, train_labels), (val_paths, val_labels) = keep(index.train), keep(index.val)
+    if len(set(train_labels)) < 2 or not val_paths:
+        raise ValueError(f"Too few readable files left in {root!r}: {len(train_paths)} train, {len(val_paths)} val.")
+    return DataSource(
+        decode_files(train_paths, train_labels, processor.decode_file),
+        decode_files(val_paths, val_labels, processor.decode_file),
+        index.class_names, processor, len(train_paths), len(val_paths), index.unsupported + unreadable,
+        explicit_val=index.explicit_val,
+    )
+
+
+def _first_image_shape(paths: list[str]) -> tuple:
+    for path in paths:
+        try:
+            return tuple(tf.io.decode_image(tf.io.read_file(path), expand_animations=False).shape)
+        except (tf.errors.OpError, ValueError):
+            continue
+    raise ValueError(f"None of the {len(paths)} image files could be decoded (first: {paths[0]!r}).")
+
+
+def from_arrays(x, y, class_names: list[str] | None = None, options: DataOptions | None = None,
+                validation_index=None) -> DataSource:
+    """In-memory arrays: images `(N, H, W[, C])` (pixels 0-255), point clouds `(N, P, 3)`, or
+    mono audio `(N, T)` at `options.sample_rate`.
+
+    Args:
+        x / y: examples and integer labels.
+        class_names: names for labels `0..K-1` (default: the label numbers).
+        validation_index: indices held out for validation (default: a seeded stratified split).
+    """
+    options = options or DataOptions()
+    x, y = np.asarray(x), np.asarray(y).astype(np.int32).reshape(-1)
+    if len(x) != len(y):
+        raise ValueError(f"x and y must have the same length. Received: {len(x)} and {len(y)}")
+    if y.size == 0 or y.min() < 0:
+        raise ValueError("y must hold at least one non-negative integer label per example.")
+    num_classes = int(y.max()) + 1
+    class_names = list(class_names) if class_names is not None else [str(i) for i in range(num_classes)]
+    if len(class_names) < max(num_classes, 2):
+        raise ValueError(f"Need >= 2 class names covering labels 0..{num_classes - 1}; got {class_names}")
+    # Rank 3 is a point cloud when the last axis is xyz, else grey images (N, H, W).
+    guessed = {4: "image", 3: "points" if x.shape[-1] == 3 else "image", 2: "audio"}.get(x.ndim)
+    modality = options.modality or guessed
+    if x.ndim == 3 and modality == "image":
+        x = x[..., None]
+    if modality is None or (modality == "points" and x.shape[-1] != 3):
+        raise ValueError(f"Cannot tell the modality of arrays of shape {x.shape}; pass --modality.")
+    processor = make_processor(modality, options, x.shape[1:])
+    if validation_index is None:
+        train_index, validation_index = stratified_split(y, options.validation_fraction, options.seed)
+    else:
+        train_index = np.setdiff1d(np.arange(len(y)), validation_index)
+    x = x.astype(np.float32)
+    decode = {"image": processor.from_decoded, "points": processor.from_decoded,
+              "audio": lambda w: processor.from_decoded(w, options.sample_rate)}[modality]
+    split = lambda index: tf.data.Dataset.from_tensor_slices((x[index], y[index])).map(  # noqa: E731
+        lambda example, label: (decode(example), label), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return DataSource(split(train_index), split(validation_index), class_names, processor,
+                      len(train_index), len(validation_index))
