@@ -1,4 +1,4 @@
-"""Small generated class-per-folder data sets (PNG shapes, WAV tones, point-cloud solids).
+"""Small generated class-per-folder data sets (PNG squares, WAV tones, point-cloud solids).
 
 For tests and demos without downloads: each writes `root/<class>/<files>` that
 `perceiver-tf train --data root` reads, with enough per-example variation (noise, phase,
@@ -12,23 +12,25 @@ import os
 import numpy as np
 import tensorflow as tf
 
-IMAGE_CLASSES = ("horizontal", "vertical", "diagonal")
+IMAGE_CLASSES = ("left", "centre", "right")
 TONE_CLASSES = {"low": 330.0, "mid": 880.0, "high": 2200.0}
 SHAPE_CLASSES = ("sphere", "cube", "cylinder")
 
 
 def write_image_folder(root: str, per_class: int = 12, size: int = 16, seed: int = 0) -> list[str]:
-    """RGB PNG stripes (horizontal / vertical / diagonal) with random period, phase, colour, noise."""
+    """RGB PNGs of a bright square on the left, centre or right (random colour, size, height, noise).
+
+    The class is the square's position, so a model must use its position encoding.
+    """
     rng = np.random.default_rng(seed)
-    rows, cols = np.mgrid[0:size, 0:size]
-    for name in IMAGE_CLASSES:
+    for column, name in enumerate(IMAGE_CLASSES):
         os.makedirs(os.path.join(root, name), exist_ok=True)
         for i in range(per_class):
-            coordinate = {"horizontal": rows, "vertical": cols, "diagonal": rows + cols}[name]
-            period, phase = rng.integers(3, 6), rng.integers(0, 6)
-            stripes = ((coordinate + phase) // (period / 2) % 2).astype(np.float32)
-            colour = rng.uniform(0.5, 1.0, 3)
-            image = stripes[..., None] * colour + rng.normal(0, 0.1, (size, size, 3))
+            image = rng.uniform(0.0, 0.3, (size, size, 3))
+            side = int(rng.integers(size // 4, size // 3 + 1))
+            left = int(column * size / 3 + rng.integers(0, max(1, size // 3 - side + 1)))
+            top = int(rng.integers(0, size - side + 1))
+            image[top : top + side, left : left + side] = rng.uniform(0.7, 1.0, 3)
             pixels = np.clip(image * 255, 0, 255).astype(np.uint8)
             tf.io.write_file(os.path.join(root, name, f"{i:03d}.png"), tf.io.encode_png(pixels))
     return list(IMAGE_CLASSES)
