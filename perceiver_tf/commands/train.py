@@ -106,7 +106,7 @@ def run(args) -> int:
     print(f"Training preset {args.preset!r} ({model.count_params():,} parameters) on {args.data} "
           f"({source.modality}, {num_classes} classes, input {source.processor.input_shape}): "
           f"{source.num_train or '?'} train / {source.num_val or '?'} validation examples; "
-          f"strategy {type(strategy).__name__} x{strategy.num_replicas_in_sync}.")
+          f"strategy {args.strategy} -> {type(strategy).__name__} x{strategy.num_replicas_in_sync}.")
     result = train_classifier(model, train, val, args.epochs, output_dir, verbose=args.verbose,
                               is_chief=is_chief, worker_id=worker_id, tensorboard=not args.no_tensorboard)
     resumed = f", resumed at epoch {result.resumed_from_epoch}" if result.resumed_from_epoch else ""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import os
 import shutil
@@ -18,6 +19,7 @@ from perceiver_tf.training.callbacks import (
     replace_atomically,
     write_json_atomic,
 )
+from perceiver_tf.training.keras_compat import multi_worker_fixes
 from perceiver_tf.training.optimizers import make_optimizer
 
 #: Files and folders `train_classifier` writes inside `output_dir`.
@@ -121,12 +123,13 @@ def train_classifier(
     ]
     if tensorboard and is_chief:
         callbacks.append(keras.callbacks.TensorBoard(str(output_dir / LOG_DIR), write_graph=False, profile_batch=0))
-    start = time.perf_counter()
-    history = model.fit(train_data, validation_data=validation_data, epochs=epochs, callbacks=callbacks,
-                        verbose=verbose)
-    train_seconds = time.perf_counter() - start
+    with multi_worker_fixes(model, train_data):
+        start = time.perf_counter()
+        history = model.fit(train_data, validation_data=validation_data, epochs=epochs, callbacks=callbacks,
+                            verbose=verbose)
+        train_seconds = time.perf_counter() - start
+        logs = model.evaluate(validation_data, verbose=0, return_dict=True)
     resumed_from = min(history.epoch) if history.epoch else epochs
-    logs = model.evaluate(validation_data, verbose=0, return_dict=True)
     with open(work_dir / HISTORY_FILE) as f:
         completed = sum(1 for _ in csv.DictReader(f))
     model_path = work_dir / MODEL_FILE
@@ -143,4 +146,6 @@ def train_classifier(
     write_json_atomic(work_dir / METRICS_FILE, {**getattr(model, "metadata", {}), **asdict(result)})
     if not is_chief:  # the other workers' copies are identical to the chief's
         shutil.rmtree(work_dir, ignore_errors=True)
+        with contextlib.suppress(OSError):  # the last worker out removes the (then empty) parent
+            work_dir.parent.rmdir()
     return result
