@@ -40,7 +40,8 @@ class ImageProcessor:
         if rand_augment:
             import keras
 
-            self._rand_augment = keras.layers.RandAugment(value_range=(0, 1), num_ops=2, factor=0.5)
+            # float32 whatever the global (e.g. mixed-precision) policy: this runs in tf.data.
+            self._rand_augment = keras.layers.RandAugment(value_range=(0, 1), num_ops=2, factor=0.5, dtype="float32")
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
