@@ -3,8 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
+
+
+def _command(name: str):
+    """A handler that imports `perceiver_tf.commands.<name>` only when that subcommand runs."""
+
+    def handler(args) -> int:
+        module = importlib.import_module(f"perceiver_tf.commands.{name}")
+        return module.run(args)
+
+    return handler
 
 
 def _add_train_parser(subparsers) -> None:
@@ -69,13 +80,7 @@ def _add_train_parser(subparsers) -> None:
     dist.add_argument("--no-tensorboard", action="store_true", help="Do not write TensorBoard logs.")
     dist.add_argument("--verbose", default="auto", type=lambda v: v if v == "auto" else int(v),
                       help="Keras progress: auto, 0 (silent), 1 (progress bar), 2 (one line per epoch).")
-    parser.set_defaults(handler=_train)
-
-
-def _train(args) -> int:
-    from perceiver_tf.commands import train
-
-    return train.run(args)
+    parser.set_defaults(handler=_command("train"))
 
 
 def _add_evaluate_parser(subparsers) -> None:
@@ -86,13 +91,7 @@ def _add_evaluate_parser(subparsers) -> None:
                         help="auto: the source's own validation split if it has one, else every example.")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--skip-bad-files", action="store_true")
-    parser.set_defaults(handler=_evaluate)
-
-
-def _evaluate(args) -> int:
-    from perceiver_tf.commands import evaluate
-
-    return evaluate.run(args)
+    parser.set_defaults(handler=_command("evaluate"))
 
 
 def _add_predict_parser(subparsers) -> None:
@@ -100,13 +99,7 @@ def _add_predict_parser(subparsers) -> None:
     parser.add_argument("--model", required=True, help="A model.keras written by `perceiver-tf train`.")
     parser.add_argument("--top-k", type=int, default=3)
     parser.add_argument("files", nargs="+", metavar="FILE")
-    parser.set_defaults(handler=_predict)
-
-
-def _predict(args) -> int:
-    from perceiver_tf.commands import predict
-
-    return predict.run(args)
+    parser.set_defaults(handler=_command("predict"))
 
 
 def _add_presets_parser(subparsers) -> None:
