@@ -22,7 +22,7 @@ def _batches(source, training, seed=0):
 def test_image_folder_seeded_split_and_deterministic_pipeline(tmp_path):
     write_image_folder(str(tmp_path), per_class=5, size=12)
     source = load_source(str(tmp_path), DataOptions(seed=3))
-    assert source.class_names == ["diagonal", "horizontal", "vertical"]
+    assert source.class_names == ["centre", "left", "right"]
     assert (source.num_train, source.num_val) == (12, 3)  # one of five per class held out
     assert source.modality == "image" and source.processor.input_shape == (12, 12, 3)
     assert source.metadata["preprocessing"] == {"modality": "image", "image_size": [12, 12], "channels": 3,
@@ -34,7 +34,7 @@ def test_image_folder_seeded_split_and_deterministic_pipeline(tmp_path):
     x, y = map(np.concatenate, zip(*_batches(source, False)))
     assert x.shape == (3, 12, 12, 3) and 0.0 <= x.min() and x.max() <= 1.0 and sorted(y) == [0, 1, 2]
     # The pixels match a direct decode of the file (scale 1/255, no resize at the native size).
-    path = os.path.join(tmp_path, "vertical", "000.png")
+    path = os.path.join(tmp_path, "right", "000.png")
     direct = tf.io.decode_png(tf.io.read_file(path)).numpy() / 255.0
     np.testing.assert_allclose(source.processor.decode_file(tf.constant(path)).numpy(), direct, atol=1e-5)
 
@@ -121,7 +121,7 @@ def test_tfds_source_with_mock_data():
 
 def _one_class(root):
     write_image_folder(root, per_class=2)
-    for name in ("vertical", "diagonal"):
+    for name in ("centre", "right"):
         shutil.rmtree(os.path.join(root, name))
 
 
@@ -148,9 +148,9 @@ def test_bad_folders_fail_clearly(tmp_path, make, message):
 
 def test_corrupt_files_are_named_or_skipped(tmp_path):
     write_image_folder(str(tmp_path), per_class=3, size=8)
-    corrupt = tmp_path / "vertical" / "broken.png"
+    corrupt = tmp_path / "right" / "broken.png"
     corrupt.write_bytes(b"\x89PNG not really")
-    stray = tmp_path / "horizontal" / "notes.md"
+    stray = tmp_path / "left" / "notes.md"
     stray.write_text("not an image")
     with pytest.raises(ValueError, match="notes.md"):
         load_source(str(tmp_path))
