@@ -107,6 +107,8 @@ class PerceiverClassifier(keras.Model):
             model_inputs = data
         logits = head(latents)
         super().__init__(inputs=model_inputs, outputs=logits, **kwargs)
+        # Shapes are checked in `call`, with a message that names the mismatched axis.
+        self.input_spec = None
 
         # === Config ===
         self.example_shape = input_shape
