@@ -63,7 +63,7 @@ class CrossAttention(keras.layers.Layer):
         self.latent_norm = layer_norm("latent_norm", self.dtype_policy)
         self.input_norm = layer_norm("input_norm", self.dtype_policy)
         self.mlp_norm = layer_norm("mlp_norm", self.dtype_policy)
-        self.attention_dropout = keras.layers.Dropout(dropout_rate, dtype=self.dtype_policy, name="residual_dropout")
+        self.residual_dropout = keras.layers.Dropout(dropout_rate, dtype=self.dtype_policy, name="residual_dropout")
         self.mlp = MLP(
             widening_factor=widening_factor,
             dropout_rate=dropout_rate,
@@ -96,7 +96,7 @@ class CrossAttention(keras.layers.Layer):
             return_attention_scores=True,
             training=training,
         )
-        attended = self.attention_dropout(attended, training=training)
+        attended = self.residual_dropout(attended, training=training)
         x = latents + attended if self.use_query_residual else attended
         x = x + self.mlp(self.mlp_norm(x), training=training)
         if return_attention_scores:

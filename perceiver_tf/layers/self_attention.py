@@ -49,7 +49,7 @@ class SelfAttention(keras.layers.Layer):
         self.gelu_approximate = gelu_approximate
         self.attention_norm = layer_norm("attention_norm", self.dtype_policy)
         self.mlp_norm = layer_norm("mlp_norm", self.dtype_policy)
-        self.attention_dropout = keras.layers.Dropout(dropout_rate, dtype=self.dtype_policy, name="residual_dropout")
+        self.residual_dropout = keras.layers.Dropout(dropout_rate, dtype=self.dtype_policy, name="residual_dropout")
         self.mlp = MLP(
             widening_factor=widening_factor,
             dropout_rate=dropout_rate,
@@ -76,7 +76,7 @@ class SelfAttention(keras.layers.Layer):
     def call(self, inputs, training=None):
         normed = self.attention_norm(inputs)
         attended = self.attention(normed, normed, training=training)
-        x = inputs + self.attention_dropout(attended, training=training)
+        x = inputs + self.residual_dropout(attended, training=training)
         return x + self.mlp(self.mlp_norm(x), training=training)
 
     def compute_output_shape(self, inputs_shape):
