@@ -151,7 +151,7 @@ MILLION_INPUTS_SCRIPT = textwrap.dedent(
 
 @pytest.mark.slow
 def test_million_inputs_memory_bounded_by_chunk():
-    """M = 1,000,000: chunked attention adds < 256 MB; the N x M logits alone are 1 GB."""
+    """M = 1,000,000: chunked attention adds < 256 MB; explicit adds ~1 GB (the N x M logits)."""
     repo = Path(__file__).resolve().parents[1]
     result = subprocess.run(
         [sys.executable, "-c", MILLION_INPUTS_SCRIPT],
@@ -162,4 +162,4 @@ def test_million_inputs_memory_bounded_by_chunk():
     measured = json.loads(result.stdout.strip().splitlines()[-1])
     assert measured["max_abs_diff"] < TOLERANCE, measured
     assert measured["chunked_mb"] < 256, measured
-    assert measured["explicit_mb"] > 1000, measured
+    assert measured["explicit_mb"] > 700, measured
