@@ -5,8 +5,9 @@ Three numerically equivalent paths compute `softmax(q k^T / sqrt(d)) v`:
 - explicit (default): materialises the `(B, h, N, M)` logits; the only path that can return
   the attention probabilities or apply attention dropout.
 - chunked (`attention_chunk_size`): streams over the keys in chunks with an online softmax
-  (running max, normaliser and weighted sum, Milakov & Gimelshein 2018), so the logits held at
-  once are `(B, h, N, chunk)`: cross-attention over M = 1,000,000 inputs fits in memory.
+  (running max, normaliser and weighted sum, Milakov & Gimelshein 2018), projecting keys and
+  values chunk by chunk, so the logits held at once are `(B, h, N, chunk)` and only the raw
+  inputs are held whole: cross-attention over M = 1,000,000 inputs fits in memory.
 - fused (`use_fused_attention`): `keras.ops.dot_product_attention`, which is cuDNN flash
   attention on a GPU under the JAX backend when the shapes allow it.
 """
@@ -138,19 +139,20 @@ class PerceiverAttention(keras.layers.Layer):
     def call(self, query, value, value_mask=None, return_attention_scores=False, training=None):
         qk_head_dim, v_head_dim = self._head_dims
         q = self._split_heads(self.query_dense(query), qk_head_dim)
-        k = self._split_heads(self.key_dense(value), qk_head_dim)
-        v = self._split_heads(self.value_dense(value), v_head_dim)
         keep = None if value_mask is None else ops.cast(value_mask, "bool")
         dropout_active = bool(training) and self.attention_dropout_rate > 0
         probabilities = None
-        if return_attention_scores or dropout_active:
-            attended, probabilities = self._explicit_attend(q, k, v, keep, training)
-        elif self._use_chunks(ops.shape(k)[1]):
-            attended = self._chunked_attend(q, k, v, keep)
-        elif self.use_fused_attention and qk_head_dim == v_head_dim:
-            attended = self._fused_attend(q, k, v, keep)
+        if not (return_attention_scores or dropout_active) and self._use_chunks(ops.shape(value)[1]):
+            # Keys and values are projected chunk by chunk too: only the raw inputs are whole.
+            attended = self._chunked_attend(q, value, keep)
         else:
-            attended, _ = self._explicit_attend(q, k, v, keep, training)
+            k = self._split_heads(self.key_dense(value), qk_head_dim)
+            v = self._split_heads(self.value_dense(value), v_head_dim)
+            fused = self.use_fused_attention and qk_head_dim == v_head_dim
+            if fused and not (return_attention_scores or dropout_active):
+                attended = self._fused_attend(q, k, v, keep)
+            else:
+                attended, probabilities = self._explicit_attend(q, k, v, keep, training)
         shape = ops.shape(attended)
         attended = ops.reshape(attended, (shape[0], shape[1], self.num_heads * v_head_dim))
         output = self.output_dense(attended)
@@ -176,35 +178,37 @@ class PerceiverAttention(keras.layers.Layer):
         dropped = self.attention_dropout(probabilities, training=training)
         return ops.einsum("bhnm,bmhd->bnhd", dropped, v), probabilities
 
-    def _chunked_attend(self, q, k, v, keep):
-        """Online-softmax attention over key chunks; same shapes as `_explicit_attend`."""
+    def _chunked_attend(self, q, value, keep):
+        """Online-softmax attention over chunks of `value` `(B, M, Ckv)` -> `(B, N, h, dv)`."""
         chunk = self.attention_chunk_size
-        batch, length = ops.shape(k)[0], ops.shape(k)[1]
+        qk_head_dim, v_head_dim = self._head_dims
+        batch, length, channels = ops.shape(value)
         num_queries = ops.shape(q)[1]
         num_chunks = (length + chunk - 1) // chunk
         padding = num_chunks * chunk - length
         weights = ops.ones((batch, length), "float32") if keep is None else ops.cast(keep, "float32")
-        # Pad the keys to whole chunks (padding is masked out), then make chunks a leading axis.
-        weights = ops.reshape(ops.pad(weights, [[0, 0], [0, padding]]), (batch, num_chunks, chunk))
-
-        def chunked(x):
-            x = ops.pad(x, [[0, 0], [0, padding], [0, 0], [0, 0]])
-            return ops.reshape(x, (batch, num_chunks, chunk, self.num_heads, ops.shape(x)[-1]))
-
-        k, v, q = chunked(k), chunked(v), self._scaled(q)
+        if not isinstance(padding, int) or padding:
+            # Pad to whole chunks; the padding has weight 0, i.e. is masked out.
+            weights = ops.pad(weights, [[0, 0], [0, padding]])
+            value = ops.pad(value, [[0, 0], [0, padding], [0, 0]])
+        weights = ops.reshape(weights, (batch, num_chunks, chunk))
+        value = ops.reshape(value, (batch, num_chunks, chunk, channels))
+        q = self._scaled(q)
 
         def step(i, state):
             running_max, normaliser, accumulator = state
             chunk_weights = ops.take(weights, i, axis=1)[:, None, None, :]
-            logits = ops.cast(ops.einsum("bnhd,bchd->bhnc", q, ops.take(k, i, axis=1)), "float32")
+            inputs = ops.take(value, i, axis=1)
+            k = self._split_heads(self.key_dense(inputs), qk_head_dim)
+            v = self._split_heads(self.value_dense(inputs), v_head_dim)
+            logits = ops.cast(ops.einsum("bnhd,bchd->bhnc", q, k), "float32")
             logits = ops.where(chunk_weights > 0, logits, MASKED_LOGIT)
             new_max = ops.maximum(running_max, ops.max(logits, axis=-1, keepdims=True))
             # Masked keys get weight exactly 0, so a row with no valid key so far stays 0.
             unnormalised = ops.exp(logits - new_max) * chunk_weights
             correction = ops.exp(running_max - new_max)
             normaliser = normaliser * correction + ops.sum(unnormalised, axis=-1, keepdims=True)
-            values = ops.take(v, i, axis=1)
-            update = ops.einsum("bhnc,bchd->bhnd", ops.cast(unnormalised, values.dtype), values)
+            update = ops.einsum("bhnc,bchd->bhnd", ops.cast(unnormalised, v.dtype), v)
             accumulator = accumulator * correction + ops.cast(update, "float32")
             return new_max, normaliser, accumulator
 
@@ -212,7 +216,7 @@ class PerceiverAttention(keras.layers.Layer):
         initial = (
             ops.full(row_shape, MASKED_LOGIT, "float32"),
             ops.zeros(row_shape, "float32"),
-            ops.zeros((batch, self.num_heads, num_queries, self._head_dims[1]), "float32"),
+            ops.zeros((batch, self.num_heads, num_queries, v_head_dim), "float32"),
         )
         _, normaliser, accumulator = ops.fori_loop(0, num_chunks, step, initial)
         # Rows whose keys are all masked have a zero normaliser and a zero output.
