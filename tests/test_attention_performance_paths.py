@@ -70,6 +70,16 @@ def test_attention_scores_fall_back_to_explicit(rng, options):
     np.testing.assert_allclose(out.numpy(), want_out.numpy(), atol=1e-6)
 
 
+@pytest.mark.parametrize("options", PATHS[1:], ids=["chunk16", "fused"])
+def test_paths_under_mixed_bfloat16(rng, options):
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    explicit, other, query, value, mask = _pair(rng, **options)
+    expected = explicit(query, value, value_mask=mask)
+    got = other(query, value, value_mask=mask)
+    assert got.dtype == expected.dtype
+    np.testing.assert_allclose(np.float32(got), np.float32(expected), atol=3e-2)
+
+
 def test_chunked_path_traces_once_for_any_length(rng):
     """Unknown batch and input length: one trace serves every shape, and results match."""
     layer = CrossAttention(attention_chunk_size=8)
