@@ -3,8 +3,9 @@
 For each preset (tiny and small on 32x32x3 images, batch 32; imagenet on 224x224x3, batch 1)
 and execution variant (tf.function graph, XLA `jit_compile=True`, `mixed_bfloat16`, fused
 attention, eager; the slow ones on the tiny preset only, to fit a 2-core machine), times `train_on_batch` (Adam) and `predict_on_batch` and reports examples/s
-and MFU: counted matmul FLOPs (training = 3x forward) per second over this run's measured
-`tf.matmul` peak (float32; bfloat16 rows against the bfloat16 peak). Then measures a tf.data
+and MFU: counted matmul FLOPs (training = 3x forward) per second over the `tf.matmul` peak
+measured just before and just after that row (the larger of the two: the machine is shared,
+so the peak is re-measured per row; float32, bfloat16 rows against the bfloat16 peak). Then measures a tf.data
 input pipeline against the model's training step, and counts how often Keras traces the
 train/predict step across epochs with a ragged last batch and across batch sizes.
 
@@ -59,7 +60,9 @@ def forward_flops(model) -> int:
     return encoder_flops(encoder.get_config(), encoder.input.shape[1], encoder.input.shape[2])
 
 
-def measure(preset: str, shape: tuple, batch: int, variant: str, seconds: float, peaks: dict) -> tuple[dict, object]:
+def measure(preset: str, shape: tuple, batch: int, variant: str, seconds: float) -> dict:
+    dtype = "bfloat16" if variant == "mixed_bfloat16" else "float32"
+    peak_before = matmul_peak_flops(seconds=1.5, dtype=dtype)
     model = build(preset, shape, variant)
     rng = np.random.default_rng(0)
     x = rng.normal(size=(batch, *shape)).astype("float32")
@@ -74,11 +77,12 @@ def measure(preset: str, shape: tuple, batch: int, variant: str, seconds: float,
         times = time_steps(step, seconds, min_steps=min_steps, warmup=0)
         row[f"{mode}_examples_per_s"] = batch / median(times)
     flops = forward_flops(model)
-    peak = peaks["bfloat16" if variant == "mixed_bfloat16" else "float32"]
+    peak = max(peak_before, matmul_peak_flops(seconds=1.5, dtype=dtype))
+    row["matmul_peak_gflops"] = peak / 1e9
     row["forward_gflop_per_example"] = flops / 1e9
     row["train_mfu"] = 3 * flops * row["train_examples_per_s"] / peak
     row["inference_mfu"] = flops * row["inference_examples_per_s"] / peak
-    return row, model
+    return row
 
 
 def input_pipeline_throughput(shape: tuple, batch: int, seconds: float) -> float:
@@ -141,19 +145,12 @@ def main() -> None:
     configure_tensorflow(args.threads)
     import tensorflow as tf
 
-    peaks = {"float32": matmul_peak_flops(2048)}
-    with tf.device("/CPU:0"):
-        a = tf.cast(tf.random.normal((2048, 2048)), tf.bfloat16)
-        bf16 = tf.function(lambda u, v: tf.matmul(u, v))
-        peaks["bfloat16"] = 2 * 2048**3 / min(time_steps(lambda: bf16(a, a).numpy(), 3.0, warmup=2))
-    print({k: f"{v / 1e9:.1f} GFLOP/s" for k, v in peaks.items()}, flush=True)
-
     rows, small_graph_train = [], None
     for preset, shape, batch, variants in WORKLOADS:
         if preset == "imagenet" and args.skip_imagenet:
             continue
         for variant in variants:
-            row, _ = measure(preset, shape, batch, variant, args.seconds, peaks)
+            row = measure(preset, shape, batch, variant, args.seconds)
             rows.append(row)
             print(row, flush=True)
             if (preset, variant) == ("small", "graph"):
@@ -179,7 +176,7 @@ def main() -> None:
     print(markdown_table(speedups, ["preset", "variant", "train_speedup_vs_graph", "inference_speedup_vs_graph"]))
     print(input_pipeline, traces)
     write_results("throughput", {
-        "threads": args.threads, "matmul_peak_flops": peaks, "rows": rows, "speedups": speedups,
+        "threads": args.threads, "rows": rows, "speedups": speedups,
         "input_pipeline": input_pipeline, "retracing": traces,
         "versions": {"tensorflow": tf.__version__, "keras": __import__("keras").__version__},
     })

@@ -48,12 +48,12 @@ def median(values: list[float]) -> float:
     return statistics.median(values)
 
 
-def matmul_peak_flops(size: int = 2048, seconds: float = 3.0) -> float:
-    """Measured fp32 `tf.matmul` FLOP/s on a `size` x `size` product (the best of the runs)."""
+def matmul_peak_flops(size: int = 2048, seconds: float = 3.0, dtype: str = "float32") -> float:
+    """Measured `tf.matmul` FLOP/s on a `size` x `size` product in `dtype` (the best of the runs)."""
     import tensorflow as tf
 
-    a = tf.random.normal((size, size))
-    b = tf.random.normal((size, size))
+    a = tf.cast(tf.random.normal((size, size)), dtype)
+    b = tf.cast(tf.random.normal((size, size)), dtype)
     matmul = tf.function(lambda x, y: tf.matmul(x, y))
     times = time_steps(lambda: matmul(a, b).numpy(), min_seconds=seconds, warmup=2)
     return 2 * size**3 / min(times)
