@@ -7,7 +7,8 @@ Three numerically equivalent paths compute `softmax(q k^T / sqrt(d)) v`:
 - chunked (`attention_chunk_size`): streams over the keys in chunks with an online softmax
   (running max, normaliser and weighted sum, Milakov & Gimelshein 2018), projecting keys and
   values chunk by chunk, so the logits held at once are `(B, h, N, chunk)` and only the raw
-  inputs are held whole: cross-attention over M = 1,000,000 inputs fits in memory.
+  inputs are held whole: cross-attention over M = 1,000,000 inputs fits in memory. (TensorFlow's
+  while loop may overlap up to 10 iterations, so the bound is a few chunks, still independent of M.)
 - fused (`use_fused_attention`): `keras.ops.dot_product_attention`, which is cuDNN flash
   attention on a GPU under the JAX backend when the shapes allow it.
 """
