@@ -10,7 +10,7 @@ from perceiver_tf.layers.common import register, require_positive_int
 from perceiver_tf.layers.modality_padding import ModalityPadding
 from perceiver_tf.models.builder import FOURIER_KEYS
 from perceiver_tf.models.input_kinds import get_input_kind, validate_input_shape
-from perceiver_tf.models.perceiver_classifier import byte_array
+from perceiver_tf.models.perceiver_classifier import byte_array, deserialize_dtype, serialize_dtype
 from perceiver_tf.models.presets import AUDIOSET_ENCODER
 
 MODALITY_KEYS = {"input_shape", "input_kind", "patch_size", "position_encoding", "learned_position_channels"} | FOURIER_KEYS
@@ -143,9 +143,6 @@ class MultimodalPerceiver(keras.Model):
         self.modality_sizes = {name: int(a.shape[1]) for name, a in arrays.items()}
 
     def get_config(self):
-        dtype = self._dtype_arg
-        if dtype is not None and not isinstance(dtype, str):
-            dtype = keras.dtype_policies.serialize(dtype)
         return {
             "name": self.name,
             "trainable": self.trainable,
@@ -157,15 +154,12 @@ class MultimodalPerceiver(keras.Model):
             "classifier_activation": self.classifier_activation,
             "head_kernel_initializer": self.head_kernel_initializer,
             "metadata": self.metadata,
-            "dtype": dtype,
+            "dtype": serialize_dtype(self._dtype_arg),
         }
 
     @classmethod
     def from_config(cls, config):
-        config = dict(config)
-        if isinstance(config.get("dtype"), dict):
-            config["dtype"] = keras.dtype_policies.deserialize(config["dtype"])
-        return cls(**config)
+        return cls(**deserialize_dtype(config))
 
 
 def build_audioset_av(num_classes: int = 527, use_modality_mask: bool = False, **encoder_overrides) -> MultimodalPerceiver:

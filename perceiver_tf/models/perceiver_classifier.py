@@ -51,6 +51,33 @@ def byte_array(data, kind, patch_size, position_encoding: str, config: dict, dty
     return _position_layer(kind, position_encoding, config, dtype, name=f"{prefix}position_encoding")(data)
 
 
+def encode(data, inputs, encoder, use_input_mask: bool):
+    """Run `encoder` on the byte array `inputs`; return `(latents, model_inputs)`.
+
+    With `use_input_mask` a bool `input_mask` `(B, M)` input is added and the model takes
+    `{"inputs": data, "input_mask": mask}`; otherwise it takes `data`.
+    """
+    if not use_input_mask:
+        return encoder(inputs), data
+    mask = keras.Input(shape=(inputs.shape[1],), dtype="bool", name="input_mask")
+    return encoder(inputs, input_mask=mask), {"inputs": data, "input_mask": mask}
+
+
+def serialize_dtype(dtype):
+    """A model's `dtype` argument in JSON form (a policy name, a serialized policy or `None`)."""
+    if dtype is None or isinstance(dtype, str):
+        return dtype
+    return keras.dtype_policies.serialize(dtype)
+
+
+def deserialize_dtype(config: dict) -> dict:
+    """Inverse of `serialize_dtype` applied to `config["dtype"]`; returns a new dict."""
+    config = dict(config)
+    if isinstance(config.get("dtype"), dict):
+        config["dtype"] = keras.dtype_policies.deserialize(config["dtype"])
+    return config
+
+
 @register
 class PerceiverClassifier(keras.Model):
     """A functional Perceiver classifier for any `input_kind`.
@@ -114,13 +141,7 @@ class PerceiverClassifier(keras.Model):
         # === Functional Model ===
         data = keras.Input(shape=input_shape, name="inputs")
         inputs = byte_array(data, kind, patch_size, position_encoding, position_encoding_config, dtype)
-        if use_input_mask:
-            mask = keras.Input(shape=(inputs.shape[1],), dtype="bool", name="input_mask")
-            latents = encoder(inputs, input_mask=mask)
-            model_inputs = {"inputs": data, "input_mask": mask}
-        else:
-            latents = encoder(inputs)
-            model_inputs = data
+        latents, model_inputs = encode(data, inputs, encoder, use_input_mask)
         logits = head(latents)
         super().__init__(inputs=model_inputs, outputs=logits, **kwargs)
         # Shapes are checked in `call`, with a message that names the mismatched axis.
@@ -180,12 +201,9 @@ class PerceiverClassifier(keras.Model):
             "use_input_mask": self.use_input_mask,
             "metadata": self.metadata,
             "patch_size": self.patch_size,
-            "dtype": keras.dtype_policies.serialize(self._dtype_arg) if self._dtype_arg is not None and not isinstance(self._dtype_arg, str) else self._dtype_arg,
+            "dtype": serialize_dtype(self._dtype_arg),
         }
 
     @classmethod
     def from_config(cls, config):
-        config = dict(config)
-        if isinstance(config.get("dtype"), dict):
-            config["dtype"] = keras.dtype_policies.deserialize(config["dtype"])
-        return cls(**config)
+        return cls(**deserialize_dtype(config))

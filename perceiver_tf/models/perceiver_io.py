@@ -9,7 +9,7 @@ from perceiver_tf.layers.common import register
 from perceiver_tf.layers.perceiver_decoder import OutputQueries, PerceiverDecoder
 from perceiver_tf.models.builder import _init_args
 from perceiver_tf.models.input_kinds import get_input_kind, validate_input_shape
-from perceiver_tf.models.perceiver_classifier import byte_array
+from perceiver_tf.models.perceiver_classifier import byte_array, deserialize_dtype, encode, serialize_dtype
 
 
 QUERY_KEYS = _init_args(OutputQueries)
@@ -93,13 +93,7 @@ class PerceiverIO(keras.Model):
         data = keras.Input(shape=input_shape, name="inputs")
         inputs = byte_array(data, kind, patch_size, position_encoding, position_encoding_config, dtype)
         encoder = PerceiverEncoder(**encoder_config, dtype=dtype, name="encoder")
-        if use_input_mask:
-            mask = keras.Input(shape=(inputs.shape[1],), dtype="bool", name="input_mask")
-            latents = encoder(inputs, input_mask=mask)
-            model_inputs = {"inputs": data, "input_mask": mask}
-        else:
-            latents = encoder(inputs)
-            model_inputs = data
+        latents, model_inputs = encode(data, inputs, encoder, use_input_mask)
         outputs = {name: self._decode(name, spec, latents, dtype) for name, spec in tasks.items()}
         super().__init__(inputs=model_inputs, outputs=outputs, **kwargs)
 
@@ -128,9 +122,6 @@ class PerceiverIO(keras.Model):
         return keras.layers.Reshape((*index_dims, spec["output_channels"]), dtype="float32", name=name)(decoded)
 
     def get_config(self):
-        dtype = self._dtype_arg
-        if dtype is not None and not isinstance(dtype, str):
-            dtype = keras.dtype_policies.serialize(dtype)
         return {
             "name": self.name,
             "trainable": self.trainable,
@@ -143,15 +134,12 @@ class PerceiverIO(keras.Model):
             "encoder_config": self.encoder_config,
             "use_input_mask": self.use_input_mask,
             "metadata": self.metadata,
-            "dtype": dtype,
+            "dtype": serialize_dtype(self._dtype_arg),
         }
 
     @classmethod
     def from_config(cls, config):
-        config = dict(config)
-        if isinstance(config.get("dtype"), dict):
-            config["dtype"] = keras.dtype_policies.deserialize(config["dtype"])
-        return cls(**config)
+        return cls(**deserialize_dtype(config))
 
 
 def build_perceiver_io_imagenet(
