@@ -81,14 +81,6 @@ def test_raw_audio_preset_patches_waveform_to_480_by_128():
     assert video.get_layer("position_encoding").output.shape == (None, 16 * 28 * 28, 384 + 3 * 17)
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("name", ["audioset_raw", "audioset_mel", "audioset_video"])
-def test_modality_preset_param_counts(name):
-    preset = get_preset(name)
-    model = build_classifier(name, preset.reference_input_shape, preset.reference_num_classes)
-    assert model.count_params() == preset.params
-
-
 # --- learning on generated data -------------------------------------------------------------
 
 
@@ -117,10 +109,11 @@ def spectrograms(rng, n, bins=(2, 7, 12)):
 
 
 def test_mel_spectrogram_with_2d_fourier_features_learns(rng):
-    x, y = spectrograms(rng, 384)
+    x, y = spectrograms(rng, 256)
     x_val, y_val = spectrograms(rng, 128)
-    model = build_classifier("tiny", (16, 16, 1), 3, input_kind="image", **TINY)
-    assert fit_accuracy(model, x, y, x_val, y_val, epochs=6) > 0.8  # chance 1/3
+    model = build_classifier("tiny", (16, 16, 1), 3, input_kind="image", patch_size=(2, 4), **TINY)
+    assert model.get_layer("position_encoding").output.shape == (None, 8 * 4, 8 + 2 * 17)
+    assert fit_accuracy(model, x, y, x_val, y_val, epochs=4) > 0.8  # chance 1/3
 
 
 def ramps(rng, n, frames=4):
@@ -139,8 +132,8 @@ def test_video_space_time_patches_learn_temporal_direction(rng):
     assert fit_accuracy(model, x, y, x_val, y_val, epochs=4) > 0.8  # chance 1/2
 
 
-def point_clouds(rng, n, max_points=48, min_points=16):
-    """Shapes `(n, max_points, 3)` + masks: sphere, cube or disc surfaces with 16-48 real points."""
+def point_clouds(rng, n, max_points=32, min_points=16):
+    """Shapes `(n, max_points, 3)` + masks: sphere, cube or disc surfaces with 16-32 real points."""
     y = rng.integers(0, 3, n)
     x = np.zeros((n, max_points, 3), "float32")
     mask = np.zeros((n, max_points), bool)
@@ -167,10 +160,10 @@ def test_point_clouds_with_variable_counts_via_masks(rng):
     assert model.get_layer("position_encoding").output.shape == (None, None, 3 + 3 * 17)
     # Padding is invisible: garbage in masked slots, or dropping them, changes nothing.
     first = {"inputs": x[:1, :16], "input_mask": mask[:1, :16]}
-    padded = {"inputs": x[:1], "input_mask": np.concatenate([mask[:1, :16], np.zeros((1, 32), bool)], axis=1)}
+    padded = {"inputs": x[:1], "input_mask": np.concatenate([mask[:1, :16], np.zeros((1, 16), bool)], axis=1)}
     np.testing.assert_allclose(model(first), model(padded), atol=1e-5)
     accuracy = fit_accuracy(
-        model, {"inputs": x, "input_mask": mask}, y, {"inputs": x_val, "input_mask": mask_val}, y_val, epochs=8
+        model, {"inputs": x, "input_mask": mask}, y, {"inputs": x_val, "input_mask": mask_val}, y_val, epochs=6
     )
     assert accuracy > 0.7  # chance 1/3
 
@@ -201,7 +194,7 @@ def test_sensor_csv_npy_loader_and_activity_classification(tmp_path):
     model = build_classifier("tiny", (64, 6), 4, input_kind="sequence", use_input_mask=True, **TINY)
     accuracy = fit_accuracy(
         model, {"inputs": x[train], "input_mask": mask[train]}, labels[train],
-        {"inputs": x[val], "input_mask": mask[val]}, labels[val], epochs=12,
+        {"inputs": x[val], "input_mask": mask[val]}, labels[val], epochs=8,
     )
     assert accuracy > 0.5  # chance 1/4
 
@@ -230,7 +223,7 @@ def test_average_precision_matches_sklearn(rng):
     assert mean_average_precision(y_true, y_true.astype(float)) == 1.0
 
 
-def multi_label_tones(rng, n, length=64, channels=3):
+def multi_label_tones(rng, n, length=32, channels=3):
     """`(n, length, channels)`: label k is on when channel k carries a tone (any subset on)."""
     y = (rng.random((n, channels)) < 0.5).astype("float32")
     t = np.arange(length) / length
@@ -241,9 +234,9 @@ def multi_label_tones(rng, n, length=64, channels=3):
 def test_multi_label_sigmoid_head_reaches_high_map(rng):
     x, y = multi_label_tones(rng, 256)
     x_val, y_val = multi_label_tones(rng, 128)
-    model = build_classifier("tiny", (64, 3), 3, input_kind="sequence", classifier_activation="sigmoid", **TINY)
+    model = build_classifier("tiny", (32, 3), 3, input_kind="sequence", classifier_activation="sigmoid", **TINY)
     model.compile(keras.optimizers.Adam(1e-2), keras.losses.BinaryCrossentropy())
-    model.fit(x, y, batch_size=32, epochs=4, verbose=0)
+    model.fit(x, y, batch_size=32, epochs=3, verbose=0)
     scores = np.asarray(model(x_val, training=False))
     print(f"validation mAP {mean_average_precision(y_val, scores):.3f}")
     assert ((scores >= 0) & (scores <= 1)).all()
