@@ -109,7 +109,7 @@ def test_multi_task_model_outputs_and_serialization(rng, tmp_path):
 def test_autoencoder_reconstruction_error_falls():
     from sklearn.datasets import load_digits
 
-    images = (load_digits().images[:256] / 16.0).astype("float32")[..., None]
+    images = (load_digits().images[:192] / 16.0).astype("float32")[..., None]
     model = build_autoencoder(
         (8, 8, 1), num_bands=8, output_activation="sigmoid",
         encoder_config={**TINY_ENCODER, "cross_attend_widening_factor": 2},
