@@ -3,9 +3,18 @@
 from perceiver_tf.data.digits import DIGITS_CLASS_NAMES, load_digits_split
 from perceiver_tf.data.formats import EXTENSIONS, MODALITIES, detect_modality
 from perceiver_tf.data.pipeline import PipelineOptions, batched
+from perceiver_tf.data.sensors import (
+    ACTIVITY_CLASS_NAMES,
+    load_labelled_directory,
+    load_time_series,
+    pad_batch,
+    resample,
+    simulate_accelerometer,
+)
 from perceiver_tf.data.sources import DataOptions, DataSource, from_arrays, load_source
 
 __all__ = [
+    "ACTIVITY_CLASS_NAMES",
     "DIGITS_CLASS_NAMES",
     "EXTENSIONS",
     "MODALITIES",
@@ -16,5 +25,10 @@ __all__ = [
     "detect_modality",
     "from_arrays",
     "load_digits_split",
+    "load_labelled_directory",
     "load_source",
+    "load_time_series",
+    "pad_batch",
+    "resample",
+    "simulate_accelerometer",
 ]
