@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 
+from perceiver_tf.export.cli import add_export_parser
 
 
 def _add_train_parser(subparsers) -> None:
@@ -86,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", required=True)
     _add_train_parser(subparsers)
     _add_presets_parser(subparsers)
+    add_export_parser(subparsers)
     return parser
 
 
