@@ -16,6 +16,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from tensorflow.core.protobuf import saved_model_pb2
 
 from perceiver_tf import build_classifier
 from perceiver_tf.cli import main
@@ -103,6 +104,10 @@ def test_serving_layout_versions_and_metadata(exported, trained, tmp_path):
     assert (exported.path / "saved_model.pb").is_file() and (exported.path / "variables").is_dir()
     assert exported.signatures == (SERVING_DEFAULT, SERVING_BYTES) and exported.bytes_input == "image_bytes"
     assert json.loads((exported.path / "assets.extra" / "metadata.json").read_text()) == model.metadata
+    graph = saved_model_pb2.SavedModel.FromString((exported.path / "saved_model.pb").read_bytes()).meta_graphs[0]
+    ops = {node.op for node in graph.graph_def.node}
+    ops |= {node.op for function in graph.graph_def.library.function for node in function.node_def}
+    assert {"DecodeImage", "ResizeBilinear"} & ops and not {"PyFunc", "EagerPyFunc", "PyFuncStateless"} & ops
     assert next_version(exported.path.parent) == 2
     for name in ("1", "3", "notes"):
         (tmp_path / name).mkdir()
@@ -166,15 +171,19 @@ def test_audio_wav_signature_resamples_and_crops(tmp_path):
     _check_outputs({k: v.numpy() for k, v in outputs.items()}, model.predict(np.stack([first, second]), verbose=0))
 
 
-def test_points_model_takes_any_point_count_and_only_float_signature(tmp_path):
-    model = build_classifier("tiny", (None, 3), 3, input_kind="points", head_kernel_initializer="glorot_uniform", **TINY)
+def test_masked_points_model_takes_any_point_count_and_only_float_signature(tmp_path):
+    model = build_classifier("tiny", (None, 3), 3, input_kind="points", head_kernel_initializer="glorot_uniform",
+                             use_input_mask=True, **TINY)
     export = write_saved_model(model, tmp_path / "points")
     assert export.signatures == (SERVING_DEFAULT,) and export.bytes_input is None
     serve = tf.saved_model.load(str(export.path)).signatures[SERVING_DEFAULT]
     rng = np.random.default_rng(1)
     for points in (50, 130):
         cloud = rng.uniform(-1, 1, (2, points, 3)).astype(np.float32)
-        _check_outputs({k: v.numpy() for k, v in serve(inputs=tf.constant(cloud)).items()}, model.predict(cloud, verbose=0))
+        mask = np.arange(points)[None, :] < np.array([[points], [points - 20]])
+        served = serve(inputs=tf.constant(cloud), input_mask=tf.constant(mask))
+        reference = model.predict({"inputs": cloud, "input_mask": mask}, verbose=0)
+        _check_outputs({k: v.numpy() for k, v in served.items()}, reference)
 
 
 def test_grpc_predict_request_drives_the_signatures(exported, trained, digits):
