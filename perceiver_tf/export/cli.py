@@ -32,7 +32,7 @@ def add_export_parser(subparsers) -> None:
         help="saved_model: the model base directory; the export goes to OUTPUT/<version>/. "
         "tflite: a .tflite file, or a directory that receives model_<quantize>.tflite.",
     )
-    parser.add_argument("--version", type=int, default=None, help="saved_model version (default: latest + 1).")
+    parser.add_argument("--version", type=int, default=None, help="saved_model version; None: the latest version + 1.")
     parser.add_argument("--quantize", default="none", choices=QUANTIZATIONS, help="tflite quantisation.")
     parser.add_argument(
         "--representative-data",

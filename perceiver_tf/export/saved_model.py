@@ -104,7 +104,7 @@ def _mask_length(model: keras.Model) -> int | None:
     return model.input["input_mask"].shape[1] if model.use_input_mask else None
 
 
-def float_signature(model: keras.Model) -> tf.types.experimental.ConcreteFunction:
+def float_signature(model: keras.Model) -> tf.types.experimental.PolymorphicFunction:
     """The `serving_default` function: named float inputs -> named outputs."""
     example_spec = tf.TensorSpec((None, *model.example_shape), tf.float32, name="inputs")
     if model.use_input_mask:
@@ -144,7 +144,7 @@ BYTES_DECODERS: dict[str, tuple[str, Callable, Callable]] = {
 }
 
 
-def bytes_signature(model: keras.Model) -> tuple[str, tf.types.experimental.ConcreteFunction]:
+def bytes_signature(model: keras.Model) -> tuple[str, tf.types.experimental.PolymorphicFunction]:
     """The `serving_bytes` function: encoded files `(B,)` -> named outputs.
 
     Returns:
