@@ -23,6 +23,8 @@ setup(
         "data": ["tensorflow-datasets>=4.9,<5", "tensorflow-io==0.37.1"],
         "plots": ["matplotlib>=3.7,<4"],
         "dev": ["pytest>=8,<10", "pytest-timeout>=2.3,<3"],
+        # benchmarks/: the HF peer comparison, the scaling watchdog and plot (never runtime deps).
+        "benchmark": ["torch>=2.2", "transformers>=4.40", "psutil>=5.9", "matplotlib>=3.7,<4"],
     },
     entry_points={"console_scripts": ["perceiver-tf=perceiver_tf.cli:main"]},
 )

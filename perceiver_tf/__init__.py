@@ -12,6 +12,15 @@ from perceiver_tf.layers import (
     PerceiverEncoder,
     SelfAttention,
 )
+from perceiver_tf.layers import ExtractPatches, ModalityPadding, OutputQueries, PerceiverDecoder
+from perceiver_tf.metrics import mean_average_precision
+from perceiver_tf.models import (
+    MultimodalPerceiver,
+    PerceiverIO,
+    build_audioset_av,
+    build_autoencoder,
+    build_perceiver_io_imagenet,
+)
 from perceiver_tf.models import (
     INPUT_KINDS,
     PRESETS,
@@ -39,6 +48,16 @@ __all__ = [
     "PerceiverEncoder",
     "Preset",
     "SelfAttention",
+    "ExtractPatches",
+    "ModalityPadding",
+    "MultimodalPerceiver",
+    "OutputQueries",
+    "PerceiverDecoder",
+    "PerceiverIO",
+    "build_audioset_av",
+    "build_autoencoder",
+    "build_perceiver_io_imagenet",
+    "mean_average_precision",
     "__version__",
     "build_classifier",
     "get_preset",

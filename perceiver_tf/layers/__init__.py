@@ -14,6 +14,9 @@ from perceiver_tf.layers.fourier_position_encoding import (
 from perceiver_tf.layers.index_dims import FlattenIndexDims
 from perceiver_tf.layers.learned_position_encoding import LearnedPositionEncoding
 from perceiver_tf.layers.mlp import MLP
+from perceiver_tf.layers.modality_padding import ModalityPadding
+from perceiver_tf.layers.patches import ExtractPatches
+from perceiver_tf.layers.perceiver_decoder import OutputQueries, PerceiverDecoder
 from perceiver_tf.layers.perceiver_encoder import PerceiverEncoder
 from perceiver_tf.layers.self_attention import LatentTransformer, SelfAttention
 
@@ -22,11 +25,15 @@ __all__ = [
     "MLP",
     "ClassificationHead",
     "CrossAttention",
+    "ExtractPatches",
     "FlattenIndexDims",
     "FourierPositionEncoding",
     "LatentTransformer",
     "LearnedPositionEncoding",
+    "ModalityPadding",
+    "OutputQueries",
     "PerceiverAttention",
+    "PerceiverDecoder",
     "PerceiverEncoder",
     "SelfAttention",
     "fourier_features",

@@ -1,4 +1,17 @@
-"""Multi-head dot-product attention: the `attend` primitive of every Perceiver block."""
+"""Multi-head dot-product attention: the `attend` primitive of every Perceiver block.
+
+Three numerically equivalent paths compute `softmax(q k^T / sqrt(d)) v`:
+
+- explicit (default): materialises the `(B, h, N, M)` logits; the only path that can return
+  the attention probabilities or apply attention dropout.
+- chunked (`attention_chunk_size`): streams over the keys in chunks with an online softmax
+  (running max, normaliser and weighted sum, Milakov & Gimelshein 2018), projecting keys and
+  values chunk by chunk, so the logits held at once are `(B, h, N, chunk)` and only the raw
+  inputs are held whole: cross-attention over M = 1,000,000 inputs fits in memory. (TensorFlow's
+  while loop may overlap up to 10 iterations, so the bound is a few chunks, still independent of M.)
+- fused (`use_fused_attention`): `keras.ops.dot_product_attention`, which is cuDNN flash
+  attention on a GPU under the JAX backend when the shapes allow it.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +27,11 @@ from perceiver_tf.layers.common import dense_kernel_initializer, register, requi
 MASKED_LOGIT = -1e9
 
 
+def require_optional_positive_int(value, name: str) -> int | None:
+    """Return `value` if it is `None` or a positive int, else raise a ValueError naming it."""
+    return None if value is None else require_positive_int(value, name)
+
+
 @register
 class PerceiverAttention(keras.layers.Layer):
     """Multi-head attention with explicit `1/sqrt(d_head)` scaling (DeepMind: `Attention`).
@@ -27,6 +45,16 @@ class PerceiverAttention(keras.layers.Layer):
         v_channels: width of the value projection. `None`: `qk_channels`.
         output_channels: width of the output projection. `None`: `v_channels`.
         attention_dropout_rate: dropout on the attention probabilities (training only).
+        attention_chunk_size: `None` (default) or a positive int: process the keys in chunks
+            of this many elements with an online softmax, bounding the logits held at once to
+            `(B, h, N, attention_chunk_size)`. Used when the key length exceeds it.
+        use_fused_attention: compute attention with `keras.ops.dot_product_attention` (flash
+            attention where the backend and shapes allow) when the query/key and value head
+            widths are equal.
+
+    The explicit path is always used when `return_attention_scores=True` or when attention
+    dropout is active (training with `attention_dropout_rate > 0`): neither the chunked nor
+    the fused path materialises the probabilities. All paths agree to float32 round-off.
 
     Call arguments:
         query: `(B, N, Cq)`.
@@ -47,6 +75,8 @@ class PerceiverAttention(keras.layers.Layer):
         v_channels: int | None = None,
         output_channels: int | None = None,
         attention_dropout_rate: float = 0.0,
+        attention_chunk_size: int | None = None,
+        use_fused_attention: bool = False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -55,6 +85,10 @@ class PerceiverAttention(keras.layers.Layer):
         self.v_channels = v_channels
         self.output_channels = output_channels
         self.attention_dropout_rate = require_rate(attention_dropout_rate, "attention_dropout_rate")
+        self.attention_chunk_size = require_optional_positive_int(
+            attention_chunk_size, "attention_chunk_size"
+        )
+        self.use_fused_attention = bool(use_fused_attention)
 
     def _resolved_channels(self, query_shape) -> tuple[int, int, int]:
         qk = self.qk_channels or query_shape[-1]
@@ -93,36 +127,113 @@ class PerceiverAttention(keras.layers.Layer):
         self._head_dims = (qk // self.num_heads, v // self.num_heads)
 
     def _split_heads(self, x, head_dim):
-        # (B, T, h * d) -> (B, h, T, d)
+        # (B, T, h * d) -> (B, T, h, d)
         shape = ops.shape(x)
-        x = ops.reshape(x, (shape[0], shape[1], self.num_heads, head_dim))
-        return ops.transpose(x, (0, 2, 1, 3))
+        return ops.reshape(x, (shape[0], shape[1], self.num_heads, head_dim))
+
+    def _use_chunks(self, key_length) -> bool:
+        if self.attention_chunk_size is None:
+            return False
+        # An unknown (traced) length is chunked: the loop handles any length.
+        return not isinstance(key_length, int) or key_length > self.attention_chunk_size
 
     def call(self, query, value, value_mask=None, return_attention_scores=False, training=None):
         qk_head_dim, v_head_dim = self._head_dims
         q = self._split_heads(self.query_dense(query), qk_head_dim)
-        k = self._split_heads(self.key_dense(value), qk_head_dim)
-        v = self._split_heads(self.value_dense(value), v_head_dim)
-        # Scale q before the product so half-precision logits stay small.
-        q = q * ops.cast(1.0 / math.sqrt(qk_head_dim), q.dtype)
-        logits = ops.cast(ops.einsum("bhnd,bhmd->bhnm", q, k), "float32")
-        if value_mask is not None:
-            keep = ops.cast(value_mask, "bool")[:, None, None, :]
-            logits = ops.where(keep, logits, MASKED_LOGIT)
-        probabilities = ops.softmax(logits, axis=-1)
-        if value_mask is not None:
-            any_key = ops.any(keep, axis=-1, keepdims=True)
-            probabilities = ops.where(any_key, probabilities, 0.0)
-        probabilities = ops.cast(probabilities, self.compute_dtype)
-        dropped = self.attention_dropout(probabilities, training=training)
-        attended = ops.einsum("bhnm,bhmd->bhnd", dropped, v)
-        attended = ops.transpose(attended, (0, 2, 1, 3))
+        keep = None if value_mask is None else ops.cast(value_mask, "bool")
+        dropout_active = bool(training) and self.attention_dropout_rate > 0
+        probabilities = None
+        if not (return_attention_scores or dropout_active) and self._use_chunks(ops.shape(value)[1]):
+            # Keys and values are projected chunk by chunk too: only the raw inputs are whole.
+            attended = self._chunked_attend(q, value, keep)
+        else:
+            k = self._split_heads(self.key_dense(value), qk_head_dim)
+            v = self._split_heads(self.value_dense(value), v_head_dim)
+            fused = self.use_fused_attention and qk_head_dim == v_head_dim
+            if fused and not (return_attention_scores or dropout_active):
+                attended = self._fused_attend(q, k, v, keep)
+            else:
+                attended, probabilities = self._explicit_attend(q, k, v, keep, training)
         shape = ops.shape(attended)
         attended = ops.reshape(attended, (shape[0], shape[1], self.num_heads * v_head_dim))
         output = self.output_dense(attended)
         if return_attention_scores:
             return output, probabilities
         return output
+
+    def _scaled(self, q):
+        # Scale q before the product so half-precision logits stay small.
+        return q * ops.cast(1.0 / math.sqrt(self._head_dims[0]), q.dtype)
+
+    def _explicit_attend(self, q, k, v, keep, training):
+        """q `(B, N, h, d)`, k `(B, M, h, d)`, v `(B, M, h, dv)` -> `(B, N, h, dv)`, probs."""
+        logits = ops.cast(ops.einsum("bnhd,bmhd->bhnm", self._scaled(q), k), "float32")
+        if keep is not None:
+            keep = keep[:, None, None, :]
+            logits = ops.where(keep, logits, MASKED_LOGIT)
+        probabilities = ops.softmax(logits, axis=-1)
+        if keep is not None:
+            any_key = ops.any(keep, axis=-1, keepdims=True)
+            probabilities = ops.where(any_key, probabilities, 0.0)
+        probabilities = ops.cast(probabilities, self.compute_dtype)
+        dropped = self.attention_dropout(probabilities, training=training)
+        return ops.einsum("bhnm,bmhd->bnhd", dropped, v), probabilities
+
+    def _chunked_attend(self, q, value, keep):
+        """Online-softmax attention over chunks of `value` `(B, M, Ckv)` -> `(B, N, h, dv)`."""
+        chunk = self.attention_chunk_size
+        qk_head_dim, v_head_dim = self._head_dims
+        batch, length, channels = ops.shape(value)
+        num_queries = ops.shape(q)[1]
+        num_chunks = (length + chunk - 1) // chunk
+        padding = num_chunks * chunk - length
+        weights = ops.ones((batch, length), "float32") if keep is None else ops.cast(keep, "float32")
+        if not isinstance(padding, int) or padding:
+            # Pad to whole chunks; the padding has weight 0, i.e. is masked out.
+            weights = ops.pad(weights, [[0, 0], [0, padding]])
+            value = ops.pad(value, [[0, 0], [0, padding], [0, 0]])
+        weights = ops.reshape(weights, (batch, num_chunks, chunk))
+        value = ops.reshape(value, (batch, num_chunks, chunk, channels))
+        q = self._scaled(q)
+
+        def step(i, state):
+            running_max, normaliser, accumulator = state
+            chunk_weights = ops.take(weights, i, axis=1)[:, None, None, :]
+            inputs = ops.take(value, i, axis=1)
+            k = self._split_heads(self.key_dense(inputs), qk_head_dim)
+            v = self._split_heads(self.value_dense(inputs), v_head_dim)
+            logits = ops.cast(ops.einsum("bnhd,bchd->bhnc", q, k), "float32")
+            logits = ops.where(chunk_weights > 0, logits, MASKED_LOGIT)
+            new_max = ops.maximum(running_max, ops.max(logits, axis=-1, keepdims=True))
+            # Masked keys get weight exactly 0, so a row with no valid key so far stays 0.
+            unnormalised = ops.exp(logits - new_max) * chunk_weights
+            correction = ops.exp(running_max - new_max)
+            normaliser = normaliser * correction + ops.sum(unnormalised, axis=-1, keepdims=True)
+            update = ops.einsum("bhnc,bchd->bhnd", ops.cast(unnormalised, v.dtype), v)
+            accumulator = accumulator * correction + ops.cast(update, "float32")
+            return new_max, normaliser, accumulator
+
+        row_shape = (batch, self.num_heads, num_queries, 1)
+        initial = (
+            ops.full(row_shape, MASKED_LOGIT, "float32"),
+            ops.zeros(row_shape, "float32"),
+            ops.zeros((batch, self.num_heads, num_queries, v_head_dim), "float32"),
+        )
+        _, normaliser, accumulator = ops.fori_loop(0, num_chunks, step, initial)
+        # Rows whose keys are all masked have a zero normaliser and a zero output.
+        attended = accumulator / ops.maximum(normaliser, keras.config.epsilon())
+        return ops.transpose(ops.cast(attended, self.compute_dtype), (0, 2, 1, 3))
+
+    def _fused_attend(self, q, k, v, keep):
+        """`keras.ops.dot_product_attention`; same shapes as `_explicit_attend`."""
+        mask = None if keep is None else keep[:, None, None, :]
+        attended = ops.dot_product_attention(
+            q, k, v, mask=mask, scale=1.0 / math.sqrt(self._head_dims[0])
+        )
+        if keep is not None:
+            any_key = ops.any(keep, axis=-1)[:, None, None, None]
+            attended = ops.where(any_key, attended, ops.zeros_like(attended))
+        return attended
 
     def compute_output_shape(self, query_shape, value_shape, value_mask_shape=None):
         return (*query_shape[:-1], self._resolved_channels(query_shape)[2])
@@ -135,5 +246,7 @@ class PerceiverAttention(keras.layers.Layer):
             v_channels=self.v_channels,
             output_channels=self.output_channels,
             attention_dropout_rate=self.attention_dropout_rate,
+            attention_chunk_size=self.attention_chunk_size,
+            use_fused_attention=self.use_fused_attention,
         )
         return config

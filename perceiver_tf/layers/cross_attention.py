@@ -28,6 +28,10 @@ class CrossAttention(keras.layers.Layer):
         dropout_rate: dropout on both residual branches.
         attention_dropout_rate: dropout on attention probabilities.
         gelu_approximate: tanh GELU (DeepMind's code) instead of exact GELU (the paper).
+        attention_chunk_size: `None` or chunk length over the M inputs: online-softmax
+            cross-attention that holds `(B, heads, N, chunk)` logits instead of `(B, heads, N, M)`
+            (see `PerceiverAttention`).
+        use_fused_attention: use `keras.ops.dot_product_attention` (flash attention on GPU).
 
     Call arguments:
         latents: `(B, N, D)`.
@@ -49,6 +53,8 @@ class CrossAttention(keras.layers.Layer):
         dropout_rate: float = 0.0,
         attention_dropout_rate: float = 0.0,
         gelu_approximate: bool = False,
+        attention_chunk_size: int | None = None,
+        use_fused_attention: bool = False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -60,10 +66,12 @@ class CrossAttention(keras.layers.Layer):
         self.dropout_rate = require_rate(dropout_rate, "dropout_rate")
         self.attention_dropout_rate = attention_dropout_rate
         self.gelu_approximate = gelu_approximate
+        self.attention_chunk_size = attention_chunk_size
+        self.use_fused_attention = bool(use_fused_attention)
         self.latent_norm = layer_norm("latent_norm", self.dtype_policy)
         self.input_norm = layer_norm("input_norm", self.dtype_policy)
         self.mlp_norm = layer_norm("mlp_norm", self.dtype_policy)
-        self.attention_dropout = keras.layers.Dropout(dropout_rate, dtype=self.dtype_policy, name="residual_dropout")
+        self.residual_dropout = keras.layers.Dropout(dropout_rate, dtype=self.dtype_policy, name="residual_dropout")
         self.mlp = MLP(
             widening_factor=widening_factor,
             dropout_rate=dropout_rate,
@@ -79,6 +87,8 @@ class CrossAttention(keras.layers.Layer):
             v_channels=self.v_channels,
             output_channels=latents_shape[-1],
             attention_dropout_rate=self.attention_dropout_rate,
+            attention_chunk_size=self.attention_chunk_size,
+            use_fused_attention=self.use_fused_attention,
             dtype=self.dtype_policy,
             name="attention",
         )
@@ -89,14 +99,16 @@ class CrossAttention(keras.layers.Layer):
         self.mlp.build(latents_shape)
 
     def call(self, latents, inputs, input_mask=None, return_attention_scores=False, training=None):
-        attended, scores = self.attention(
+        attended = self.attention(
             self.latent_norm(latents),
             self.input_norm(inputs),
             value_mask=input_mask,
-            return_attention_scores=True,
+            return_attention_scores=return_attention_scores,
             training=training,
         )
-        attended = self.attention_dropout(attended, training=training)
+        if return_attention_scores:
+            attended, scores = attended
+        attended = self.residual_dropout(attended, training=training)
         x = latents + attended if self.use_query_residual else attended
         x = x + self.mlp(self.mlp_norm(x), training=training)
         if return_attention_scores:
@@ -117,5 +129,7 @@ class CrossAttention(keras.layers.Layer):
             dropout_rate=self.dropout_rate,
             attention_dropout_rate=self.attention_dropout_rate,
             gelu_approximate=self.gelu_approximate,
+            attention_chunk_size=self.attention_chunk_size,
+            use_fused_attention=self.use_fused_attention,
         )
         return config

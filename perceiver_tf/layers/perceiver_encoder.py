@@ -35,6 +35,12 @@ class PerceiverEncoder(keras.layers.Layer):
         share_latent_transformer: share the latent Transformer across blocks.
         use_query_residual: residual around the cross-attention.
         dropout_rate, attention_dropout_rate, gelu_approximate: passed to every block.
+        cross_attention_chunk_size: `None` or a chunk length over the M inputs: the
+            cross-attends stream over the inputs with an online softmax, holding
+            `(B, heads, N, chunk)` logits instead of `(B, heads, N, M)` (inference memory then
+            grows with M only through the inputs themselves).
+        use_fused_attention: every attention uses `keras.ops.dot_product_attention` (flash
+            attention on GPU) where no probabilities are requested.
 
     Call arguments:
         inputs: byte array `(B, M, C)` (position features already concatenated).
@@ -67,6 +73,8 @@ class PerceiverEncoder(keras.layers.Layer):
         dropout_rate: float = 0.0,
         attention_dropout_rate: float = 0.0,
         gelu_approximate: bool = False,
+        cross_attention_chunk_size: int | None = None,
+        use_fused_attention: bool = False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -99,6 +107,8 @@ class PerceiverEncoder(keras.layers.Layer):
         self.dropout_rate = dropout_rate
         self.attention_dropout_rate = attention_dropout_rate
         self.gelu_approximate = gelu_approximate
+        self.cross_attention_chunk_size = cross_attention_chunk_size
+        self.use_fused_attention = bool(use_fused_attention)
 
         def cross_attention(name):
             return CrossAttention(
@@ -110,6 +120,8 @@ class PerceiverEncoder(keras.layers.Layer):
                 dropout_rate=dropout_rate,
                 attention_dropout_rate=attention_dropout_rate,
                 gelu_approximate=gelu_approximate,
+                attention_chunk_size=cross_attention_chunk_size,
+                use_fused_attention=use_fused_attention,
                 dtype=self.dtype_policy,
                 name=name,
             )
@@ -124,6 +136,7 @@ class PerceiverEncoder(keras.layers.Layer):
                 dropout_rate=dropout_rate,
                 attention_dropout_rate=attention_dropout_rate,
                 gelu_approximate=gelu_approximate,
+                use_fused_attention=use_fused_attention,
                 dtype=self.dtype_policy,
                 name=name,
             )
@@ -173,14 +186,16 @@ class PerceiverEncoder(keras.layers.Layer):
         attention_scores = []
         for block in range(self.num_blocks):
             if block < self.num_cross_attends:
-                latents, scores = self._cross_attention_for_block(block)(
+                latents = self._cross_attention_for_block(block)(
                     latents,
                     inputs,
                     input_mask=input_mask,
-                    return_attention_scores=True,
+                    return_attention_scores=return_attention_scores,
                     training=training,
                 )
-                attention_scores.append(scores)
+                if return_attention_scores:
+                    latents, scores = latents
+                    attention_scores.append(scores)
             latents = self._latent_transformer_for_block(block)(latents, training=training)
         if return_attention_scores:
             return latents, attention_scores
@@ -211,5 +226,7 @@ class PerceiverEncoder(keras.layers.Layer):
             dropout_rate=self.dropout_rate,
             attention_dropout_rate=self.attention_dropout_rate,
             gelu_approximate=self.gelu_approximate,
+            cross_attention_chunk_size=self.cross_attention_chunk_size,
+            use_fused_attention=self.use_fused_attention,
         )
         return config

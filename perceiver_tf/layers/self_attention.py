@@ -20,6 +20,7 @@ class SelfAttention(keras.layers.Layer):
         qk_channels, v_channels: attention widths. `None`: the latent width D.
         widening_factor: MLP widening.
         dropout_rate, attention_dropout_rate, gelu_approximate: as in `CrossAttention`.
+        use_fused_attention: use `keras.ops.dot_product_attention` (flash attention on GPU).
 
     Call arguments:
         inputs: `(B, N, D)`.
@@ -37,6 +38,7 @@ class SelfAttention(keras.layers.Layer):
         dropout_rate: float = 0.0,
         attention_dropout_rate: float = 0.0,
         gelu_approximate: bool = False,
+        use_fused_attention: bool = False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -47,9 +49,10 @@ class SelfAttention(keras.layers.Layer):
         self.dropout_rate = require_rate(dropout_rate, "dropout_rate")
         self.attention_dropout_rate = attention_dropout_rate
         self.gelu_approximate = gelu_approximate
+        self.use_fused_attention = bool(use_fused_attention)
         self.attention_norm = layer_norm("attention_norm", self.dtype_policy)
         self.mlp_norm = layer_norm("mlp_norm", self.dtype_policy)
-        self.attention_dropout = keras.layers.Dropout(dropout_rate, dtype=self.dtype_policy, name="residual_dropout")
+        self.residual_dropout = keras.layers.Dropout(dropout_rate, dtype=self.dtype_policy, name="residual_dropout")
         self.mlp = MLP(
             widening_factor=widening_factor,
             dropout_rate=dropout_rate,
@@ -65,6 +68,7 @@ class SelfAttention(keras.layers.Layer):
             v_channels=self.v_channels,
             output_channels=inputs_shape[-1],
             attention_dropout_rate=self.attention_dropout_rate,
+            use_fused_attention=self.use_fused_attention,
             dtype=self.dtype_policy,
             name="attention",
         )
@@ -76,7 +80,7 @@ class SelfAttention(keras.layers.Layer):
     def call(self, inputs, training=None):
         normed = self.attention_norm(inputs)
         attended = self.attention(normed, normed, training=training)
-        x = inputs + self.attention_dropout(attended, training=training)
+        x = inputs + self.residual_dropout(attended, training=training)
         return x + self.mlp(self.mlp_norm(x), training=training)
 
     def compute_output_shape(self, inputs_shape):
@@ -92,6 +96,7 @@ class SelfAttention(keras.layers.Layer):
             dropout_rate=self.dropout_rate,
             attention_dropout_rate=self.attention_dropout_rate,
             gelu_approximate=self.gelu_approximate,
+            use_fused_attention=self.use_fused_attention,
         )
         return config
 
@@ -103,7 +108,8 @@ class LatentTransformer(keras.layers.Layer):
     Args:
         num_layers: self-attention blocks in the stack (6 in the Perceiver ImageNet config).
         **block_kwargs**: `num_heads`, `qk_channels`, `v_channels`, `widening_factor`,
-            `dropout_rate`, `attention_dropout_rate`, `gelu_approximate` of each block.
+            `dropout_rate`, `attention_dropout_rate`, `gelu_approximate`,
+            `use_fused_attention` of each block.
 
     Call arguments:
         inputs: `(B, N, D)`.
@@ -122,6 +128,7 @@ class LatentTransformer(keras.layers.Layer):
         dropout_rate: float = 0.0,
         attention_dropout_rate: float = 0.0,
         gelu_approximate: bool = False,
+        use_fused_attention: bool = False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -134,6 +141,7 @@ class LatentTransformer(keras.layers.Layer):
             dropout_rate=dropout_rate,
             attention_dropout_rate=attention_dropout_rate,
             gelu_approximate=gelu_approximate,
+            use_fused_attention=bool(use_fused_attention),
         )
         self.blocks = [
             SelfAttention(**self.block_config, dtype=self.dtype_policy, name=f"self_attention_{i}")

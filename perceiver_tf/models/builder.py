@@ -26,6 +26,7 @@ MODEL_KEYS = {
     "classifier_activation",
     "head_kernel_initializer",
     "use_input_mask",
+    "patch_size",
     "dtype",
     "name",
 }
@@ -54,7 +55,7 @@ def build_classifier(
             `num_blocks`, ...), any Fourier argument (`num_bands`, `max_resolution`,
             `spacing`, `concat_pos`, `sine_only`), `learned_position_channels`, or
             `position_encoding` ("fourier" | "learned" | "none"), `classifier_activation`,
-            `head_kernel_initializer`, `use_input_mask`, `dtype`, `name`.
+            `head_kernel_initializer`, `use_input_mask`, `patch_size`, `dtype`, `name`.
 
     Returns:
         A functional `PerceiverClassifier` producing `(B, num_classes)` logits.

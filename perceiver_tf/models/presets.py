@@ -15,6 +15,18 @@ _IMAGENET_ENCODER = dict(
     num_self_attention_heads=8,
 )
 
+#: The AudioSet encoder (Sec. 4.2): 2 cross-attends, 8 self-attends per block, no sharing.
+AUDIOSET_ENCODER = dict(
+    num_latents=512,
+    latent_dim=1024,
+    num_blocks=2,
+    num_cross_attends=2,
+    num_self_attends_per_block=8,
+    num_self_attention_heads=8,
+    share_cross_attention=False,
+    share_latent_transformer=False,
+)
+
 
 @dataclass(frozen=True)
 class Preset:
@@ -87,11 +99,7 @@ PRESETS: dict[str, Preset] = {
         Preset(
             "audioset",
             "AudioSet (raw audio patched to 480 x 128): 512 x 1024 latents, 2 cross-attends, 8 self-attends, no sharing.",
-            config=dict(
-                num_latents=512, latent_dim=1024, num_blocks=2, num_cross_attends=2,
-                num_self_attends_per_block=8, num_self_attention_heads=8, num_bands=64,
-                share_cross_attention=False, share_latent_transformer=False,
-            ),
+            config=dict(**AUDIOSET_ENCODER, num_bands=64),
             input_kind="audio",
             reference_input_shape=(480, 128),
             reference_num_classes=527,
@@ -111,6 +119,36 @@ PRESETS: dict[str, Preset] = {
             reference_num_classes=40,
             params=82_604_020,
             source=_PAPER + ", Sec. 4.3",
+        ),
+        Preset(
+            "audioset_raw",
+            "AudioSet raw audio: 61,440 samples (48 kHz) cut into 480 patches of 128 by the model, 1-D Fourier features.",
+            config=dict(**AUDIOSET_ENCODER, num_bands=64, patch_size=128),
+            input_kind="audio",
+            reference_input_shape=(61440, 1),
+            reference_num_classes=527,
+            params=107_419_677,
+            source=_PAPER + ", Sec. 4.2",
+        ),
+        Preset(
+            "audioset_mel",
+            "AudioSet log-mel spectrogram (128 frames x 128 mel bins, our framing) with 2-D Fourier features.",
+            config=dict(**AUDIOSET_ENCODER, num_bands=64),
+            input_kind="image",
+            reference_input_shape=(128, 128, 1),
+            reference_num_classes=527,
+            params=107_432_017,
+            source=_PAPER + ", Sec. 4.2 (spectrogram framing is ours)",
+        ),
+        Preset(
+            "audioset_video",
+            "AudioSet video: 32 x 224 x 224 RGB cut into 2x8x8 space-time patches (16 x 28 x 28 x 384), 3-D Fourier features.",
+            config=dict(**AUDIOSET_ENCODER, num_bands=64, patch_size=(2, 8, 8)),
+            input_kind="video",
+            reference_input_shape=(32, 224, 224, 3),
+            reference_num_classes=527,
+            params=111_643_729,
+            source=_PAPER + ", Sec. 4.2 (224 x 224 frames assumed)",
         ),
     )
 }

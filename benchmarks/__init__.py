@@ -1,0 +1,1 @@
+"""Benchmarks of perceiver_tf (run as `python -m benchmarks.<name>` from the repository root)."""

@@ -1,0 +1,124 @@
+"""Helpers shared by the benchmark scripts: threads, timing, FLOP counts, tables, JSON results.
+
+Every script measures its own fp32 matmul peak in the same process, because this machine is
+shared and noisy: only ratios measured within one run are comparable.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import time
+from pathlib import Path
+from typing import Callable
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+
+
+def configure_tensorflow(threads: int | None) -> None:
+    """Quiet TensorFlow and pin its thread pools (call before any TF op runs)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import tensorflow as tf
+
+    if threads:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+
+
+def time_steps(step: Callable[[], object], min_seconds: float, min_steps: int = 3, warmup: int = 1) -> list[float]:
+    """Run `step` `warmup` times, then until `min_seconds` and `min_steps` are reached.
+
+    Returns the wall time of each timed step in seconds. `step` must block until its result
+    is computed (return a NumPy value or call `.numpy()`).
+    """
+    for _ in range(warmup):
+        step()
+    times: list[float] = []
+    start = time.perf_counter()
+    while len(times) < min_steps or time.perf_counter() - start < min_seconds:
+        t0 = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - t0)
+    return times
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def matmul_peak_flops(size: int = 2048, seconds: float = 3.0, dtype: str = "float32") -> float:
+    """Measured `tf.matmul` FLOP/s on a `size` x `size` product in `dtype` (the best of the runs)."""
+    import tensorflow as tf
+
+    a = tf.cast(tf.random.normal((size, size)), dtype)
+    b = tf.cast(tf.random.normal((size, size)), dtype)
+    matmul = tf.function(lambda x, y: tf.matmul(x, y))
+    times = time_steps(lambda: matmul(a, b).numpy(), min_seconds=seconds, warmup=2)
+    return 2 * size**3 / min(times)
+
+
+def dense_flops(tokens: int, fan_in: int, fan_out: int) -> int:
+    """Multiply-add FLOPs of a Dense layer applied to `tokens` vectors."""
+    return 2 * tokens * fan_in * fan_out
+
+
+def attention_flops(queries: int, keys: int, qk: int, v: int) -> int:
+    """FLOPs of `softmax(q k^T) v` (both products; softmax not counted)."""
+    return 2 * queries * keys * qk + 2 * queries * keys * v
+
+
+def encoder_flops(encoder: dict, num_inputs: int, input_channels: int) -> int:
+    """Matmul FLOPs of one forward pass of a `PerceiverEncoder` for one example.
+
+    `encoder` is the encoder's `get_config()`. Counts every Dense and both attention
+    products; LayerNorm, GELU and softmax are not counted (as usual for MFU).
+    """
+    n, d, m, c = encoder["num_latents"], encoder["latent_dim"], num_inputs, input_channels
+    qk = encoder["cross_attention_qk_channels"] or c
+    v = encoder["cross_attention_v_channels"] or qk
+    cross = (
+        dense_flops(n, d, qk) + dense_flops(m, c, qk) + dense_flops(m, c, v) + dense_flops(n, v, d)
+        + attention_flops(n, m, qk, v)
+        + 2 * dense_flops(n, d, d * encoder["cross_attend_widening_factor"])
+    )
+    sqk = encoder["self_attention_qk_channels"] or d
+    sv = encoder["self_attention_v_channels"] or sqk
+    self_attend = (
+        2 * dense_flops(n, d, sqk) + dense_flops(n, d, sv) + dense_flops(n, sv, d)
+        + attention_flops(n, n, sqk, sv)
+        + 2 * dense_flops(n, d, d * encoder["self_attend_widening_factor"])
+    )
+    return encoder["num_cross_attends"] * cross + encoder["num_blocks"] * encoder["num_self_attends_per_block"] * self_attend
+
+
+def machine_info() -> dict:
+    return {
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "python": platform.python_version(),
+    }
+
+
+def write_results(name: str, payload: dict) -> Path:
+    """Write `payload` (plus machine info and a timestamp) to results/<name>.json."""
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    path = RESULTS_DIR / f"{name}.json"
+    payload = {"benchmark": name, "time_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "machine": machine_info(), **payload}
+    path.write_text(json.dumps(payload, indent=2) + "\n")
+    return path
+
+
+def markdown_table(rows: list[dict], columns: list[str]) -> str:
+    """A Markdown table of `rows` (dicts) restricted to `columns`; floats get 4 significant digits."""
+
+    def fmt(value) -> str:
+        if isinstance(value, float):
+            return f"{value:.4g}"
+        return "-" if value is None else str(value)
+
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(fmt(row.get(c)) for c in columns) + " |" for row in rows]
+    return "\n".join(lines)

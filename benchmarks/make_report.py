@@ -1,0 +1,171 @@
+"""Generate benchmarks/RESULTS.md from the JSON files in benchmarks/results/.
+
+    python -m benchmarks.make_report
+
+Every number in RESULTS.md comes from those files; sections whose file is missing say so.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+from benchmarks.common import RESULTS_DIR, markdown_table
+
+REPORT = Path(__file__).resolve().parent / "RESULTS.md"
+
+
+def load(name: str) -> dict | None:
+    path = RESULTS_DIR / f"{name}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def loglog_slope(points: list[tuple[float, float]]) -> float:
+    """Least-squares slope of log(y) against log(x)."""
+    xs = [math.log(x) for x, _ in points]
+    ys = [math.log(y) for _, y in points]
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    return sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
+
+
+def peer_section(peer: dict) -> list[str]:
+    rows = peer["rows"]
+    hf = next(r for r in rows if "torch" in r["implementation"])
+    lines = [
+        "## Peer: HF transformers `PerceiverModel` on the identical configuration",
+        "",
+        f"`python -m benchmarks.bench_peer` ({peer['time_utc']}; torch {peer['versions']['torch']}, "
+        f"transformers {peer['versions']['transformers']}, TF {peer['versions']['tensorflow']}). "
+        f"M={peer['config']['num_inputs']} x {peer['config']['channels']} inputs, 256 x 512 latents, 1 cross-attend, "
+        f"4 x shared 2-layer latent Transformer, batch {peer['config']['batch']}, {peer['config']['threads']} threads; "
+        "timed in interleaved rounds in one process (median step).",
+        "",
+        markdown_table(rows, ["implementation", "params", "train_examples_per_s", "inference_examples_per_s",
+                              "timed_train_steps", "timed_inference_steps"]),
+        "",
+    ]
+    for r in rows:
+        if r is hf:
+            continue
+        lines.append(
+            f"- {r['implementation']}: {r['train_examples_per_s'] / hf['train_examples_per_s']:.2f}x HF training, "
+            f"{r['inference_examples_per_s'] / hf['inference_examples_per_s']:.2f}x HF inference."
+        )
+    lines += ["", "`build_classifier` overrides used: `" + json.dumps(peer["config"]["build_classifier_overrides"])
+              + "`, `input_kind=\"array\"`.", ""]
+    return lines
+
+
+def throughput_section(data: dict) -> list[str]:
+    lines = [
+        "## Throughput and MFU (CPU)",
+        "",
+        f"`python -m benchmarks.bench_throughput` ({data['time_utc']}, {data['threads']} threads). "
+        "MFU = counted matmul FLOPs (training = 3 x forward) / time / the 2048^3 `tf.matmul` peak measured "
+        "just before and after each row (the larger; `matmul_peak_gflops`, bfloat16 for the bfloat16 rows). "
+        "`train_first_step_s` includes tracing/compilation.",
+        "",
+        markdown_table(data["rows"], ["preset", "variant", "batch", "params", "train_examples_per_s",
+                                      "inference_examples_per_s", "train_mfu", "inference_mfu",
+                                      "matmul_peak_gflops", "forward_gflop_per_example", "train_first_step_s"]),
+        "",
+        "### Speed-ups over the default tf.function graph (XLA, mixed precision, fused attention, eager)",
+        "",
+        markdown_table(data["speedups"], ["preset", "variant", "train_speedup_vs_graph", "inference_speedup_vs_graph"]),
+        "",
+        "### Input pipeline vs model step",
+        "",
+    ]
+    pipe = data["input_pipeline"]
+    lines += [
+        f"tf.data (uint8 32x32x3 -> float, random flip, batch 32, prefetch): "
+        f"{pipe['pipeline_examples_per_s']:.0f} examples/s vs the `small` training step's "
+        f"{pipe['small_train_examples_per_s']:.1f} examples/s: the pipeline is "
+        f"{pipe['pipeline_over_train_step']:.0f}x faster than the model, so it never starves training.",
+        "",
+        "### Retracing",
+        "",
+        f"Python executions of `train_step` (= tf.function traces) over 3 epochs with a ragged last batch: "
+        f"{data['retracing']['train_traces_3_epochs_ragged_last_batch']}; of `predict_step` over 4 `predict` calls "
+        f"with 4 batch sizes: {data['retracing']['predict_traces_4_calls_4_batch_sizes']} "
+        "(one trace for the full batch, one relaxed-shape trace at the first different batch size, none after).",
+        "",
+    ]
+    return lines
+
+
+def scaling_section(data: dict) -> list[str]:
+    config = data["config"]
+    rows = data["rows"]
+    lines = [
+        "## Scaling with input size M: Perceiver O(M) vs dense Transformer O(M^2)",
+        "",
+        f"`python -m benchmarks.bench_scaling` ({data['time_utc']}). Batch 1 forward, float32, inputs M x "
+        f"{config['channels']}; Perceiver = {config['num_latents']} latents x {config['width']}, 1 cross-attend + 1 "
+        f"self-attend ({config['heads']} heads); dense = Dense({config['channels']}->{config['width']}) + one "
+        f"{config['heads']}-head self-attention block over all M. One fresh process per point; "
+        f"`forward_peak_mb` = peak RSS growth during the forward; a point passing {config['budget_mb']:.0f} MB RSS "
+        "is killed (`over budget`).",
+        "",
+        markdown_table(rows, ["model", "M", "status", "time_s", "forward_peak_mb", "peak_rss_mb"]),
+        "",
+    ]
+    for kind in ("perceiver", "dense"):
+        points = [r for r in rows if r["model"] == kind and r["status"] == "ok" and r["M"] >= 4096]
+        if len(points) >= 2:
+            lines.append(
+                f"- {kind}: log-log slope (M >= 4096) time {loglog_slope([(r['M'], r['time_s']) for r in points]):.2f}, "
+                f"memory {loglog_slope([(r['M'], max(r['forward_peak_mb'], 1.0)) for r in points]):.2f}."
+            )
+    lines += ["", "![time and memory vs M](results/scaling.png)", "", "### Largest M that fits", ""]
+    largest = data["largest_m_within_budget"]
+    lines.append(
+        f"Doubling M from 131,072 up to {data['search_max_m']:,} with the Perceiver above, within "
+        f"{config['budget_mb']:.0f} MB RSS:"
+    )
+    lines.append("")
+    for label, m in largest.items():
+        lines.append(f"- {label}: " + (f"M = {m:,}" if m else "none of the tried sizes"))
+    lines += ["", markdown_table(data["fit_search"], ["chunk", "M", "status", "time_s", "forward_peak_mb", "peak_rss_mb"]), ""]
+    return lines
+
+
+def gpu_section(data: dict | None) -> list[str]:
+    lines = ["## GPU (Keras JAX backend)", ""]
+    if data is None:
+        return lines + [
+            "Not measured: `benchmarks/bench_gpu_jax.py` is ready (checked on CPU JAX with `--smoke`), but no device "
+            "machine was lent to the session that produced this report.",
+            "",
+        ]
+    peaks = data["matmul_peak_flops"]
+    return lines + [
+        f"`KERAS_BACKEND=jax python -m benchmarks.bench_gpu_jax` on {data['device']} (jax {data['jax']}). Matmul peak "
+        f"in the same run: float32 {peaks['float32'] / 1e12:.0f} TFLOP/s, bfloat16 {peaks['bfloat16'] / 1e12:.0f} TFLOP/s.",
+        "",
+        markdown_table(data["rows"], ["workload", "policy", "fused_attention", "batch", "train_step_s",
+                                      "inference_step_s", "train_mfu", "inference_mfu", "train_compile_s"]),
+        "",
+    ]
+
+
+def main() -> None:
+    lines = [
+        "# perceiver_tf benchmarks",
+        "",
+        "Generated by `python -m benchmarks.make_report` from `benchmarks/results/*.json`; do not edit by hand. "
+        "The CPU numbers come from a 2-core machine shared with other jobs: compare ratios within one run, "
+        "not absolute numbers across runs.",
+        "",
+    ]
+    for name, section in (("peer", peer_section), ("throughput", throughput_section), ("scaling", scaling_section)):
+        data = load(name)
+        lines += section(data) if data else [f"## {name}", "", f"Not run: results/{name}.json is missing.", ""]
+    lines += gpu_section(load("gpu_jax"))
+    REPORT.write_text("\n".join(lines))
+    print(f"wrote {REPORT}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,139 @@
+"""Cross-attention maps of a trained Perceiver, and plots of them and of training curves.
+
+The maps come from the model's own layers (`position_encoding` -> `encoder` with
+`return_attention_scores=True`), so nothing is rebuilt or retrained.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+
+def cross_attention_maps(model, inputs, input_mask=None) -> list[np.ndarray]:
+    """Attention probabilities of every cross-attend for a batch.
+
+    Args:
+        model: a `PerceiverClassifier` (layers named "position_encoding" and "encoder").
+        inputs: a batch shaped like the model's `inputs`, `(B, *input_shape)`.
+        input_mask: optional bool `(B, M)` for models built with `use_input_mask`.
+
+    Returns:
+        One float32 array `(B, heads, N, M)` per cross-attend, in order (element m of M is the
+        m-th input element in row-major order of the input grid).
+    """
+    byte_array = model.get_layer("position_encoding")(np.asarray(inputs, dtype="float32"))
+    _, scores = model.get_layer("encoder")(byte_array, input_mask=input_mask, return_attention_scores=True)
+    return [np.asarray(s, dtype="float32") for s in scores]
+
+
+def most_focused_latents(attention: np.ndarray, count: int) -> np.ndarray:
+    """Indices of the `count` latents with the most peaked attention (lowest entropy).
+
+    Args:
+        attention: `(N, M)` probabilities of one example and head.
+    """
+    entropy = -np.sum(attention * np.log(attention + 1e-12), axis=-1)
+    return np.argsort(entropy)[:count]
+
+
+def _figure(rows: int, cols: int, size: float = 2.2):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(rows, cols, figsize=(size * cols, size * rows), squeeze=False)
+    return fig, axes
+
+
+def _save(fig, path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    return path
+
+
+def plot_image_attention(
+    image: np.ndarray, maps: Sequence[np.ndarray], path, num_latents: int = 6, cross_attends: Sequence[int] = (0, -1)
+) -> Path:
+    """Per-latent attention over the pixels, overlaid on the image (the paper's Figure 4 style).
+
+    Args:
+        image: one example `(H, W, C)`.
+        maps: `cross_attention_maps(...)` for a batch whose first example is `image`.
+        path: PNG file to write.
+        num_latents: latents to show per row (the most focused ones of each cross-attend).
+        cross_attends: which cross-attends to show, one row each (default first and last).
+    """
+    height, width = image.shape[:2]
+    shown = image[..., 0] if image.shape[-1] == 1 else image[..., :3]
+    shown = (shown - shown.min()) / (np.ptp(shown) + 1e-12)
+    fig, axes = _figure(len(cross_attends), num_latents + 1)
+    for row, index in enumerate(cross_attends):
+        attention = maps[index][0].mean(axis=0)  # (N, M), averaged over heads
+        axes[row, 0].imshow(shown, cmap="gray" if shown.ndim == 2 else None)
+        axes[row, 0].set_title(f"cross-attend {index % len(maps) + 1}", fontsize=8)
+        for col, latent in enumerate(most_focused_latents(attention, num_latents), start=1):
+            axes[row, col].imshow(shown, cmap="gray" if shown.ndim == 2 else None)
+            axes[row, col].imshow(attention[latent].reshape(height, width), cmap="inferno", alpha=0.6)
+            axes[row, col].set_title(f"latent {latent}", fontsize=8)
+    for ax in axes.flat:
+        ax.axis("off")
+    return _save(fig, path)
+
+
+def plot_sequence_attention(maps: Sequence[np.ndarray], path, num_latents: int = 4) -> Path:
+    """Attention over time (audio, sensor streams) of the most focused latents, per cross-attend."""
+    fig, axes = _figure(len(maps), 1, size=3.0)
+    for row, scores in enumerate(maps):
+        attention = scores[0].mean(axis=0)
+        for latent in most_focused_latents(attention, num_latents):
+            axes[row, 0].plot(attention[latent], label=f"latent {latent}", linewidth=1)
+        axes[row, 0].set(title=f"cross-attend {row + 1}", xlabel="input element (time)", ylabel="attention")
+        axes[row, 0].legend(fontsize=6)
+    fig.set_size_inches(8, 2.4 * len(maps))
+    return _save(fig, path)
+
+
+def plot_point_attention(points: np.ndarray, maps: Sequence[np.ndarray], path, num_latents: int = 4) -> Path:
+    """Points `(P, 3+)` coloured by the attention of the most focused latents (last cross-attend)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    attention = maps[-1][0].mean(axis=0)
+    latents = most_focused_latents(attention, num_latents)
+    fig = plt.figure(figsize=(3 * num_latents, 3))
+    for col, latent in enumerate(latents, start=1):
+        ax = fig.add_subplot(1, num_latents, col, projection="3d")
+        ax.scatter(points[:, 0], points[:, 1], points[:, 2], c=attention[latent], cmap="inferno", s=4)
+        ax.set_title(f"latent {latent}", fontsize=8)
+        ax.set_axis_off()
+    return _save(fig, path)
+
+
+def plot_history(history_csv, path) -> Path:
+    """Loss and accuracy curves from a Keras `CSVLogger` file (train and validation)."""
+    with open(history_csv, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    if not rows:
+        raise ValueError(f"{history_csv} has no epochs to plot.")
+    epochs = [int(r["epoch"]) + 1 for r in rows]
+    metrics = [m for m in ("loss", "accuracy") if m in rows[0]]
+    fig, axes = _figure(1, len(metrics), size=3.5)
+    for ax, metric in zip(axes[0], metrics):
+        for prefix in ("", "val_"):
+            if prefix + metric in rows[0]:
+                ax.plot(epochs, [float(r[prefix + metric]) for r in rows], label=(prefix or "train_") + metric)
+        ax.set(xlabel="epoch", title=metric)
+        ax.legend(fontsize=7)
+    return _save(fig, path)

@@ -1,0 +1,175 @@
+"""The chunked (online-softmax) and fused attention paths equal the explicit one."""
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from perceiver_tf import build_classifier
+from perceiver_tf.layers import CrossAttention, PerceiverAttention, PerceiverEncoder
+
+TOLERANCE = 1e-4
+PATHS = [dict(attention_chunk_size=7), dict(attention_chunk_size=16), dict(use_fused_attention=True)]
+
+
+def _pair(rng, **options):
+    """An explicit layer and one with `options`, sharing weights, and inputs with a mask."""
+    query = rng.normal(size=(3, 5, 16)).astype("float32")
+    value = rng.normal(size=(3, 37, 12)).astype("float32")
+    mask = rng.random((3, 37)) > 0.4
+    mask[1] = False  # every key of example 1 is padding: its rows must come out zero
+    mask[2, :30] = False  # the valid keys all sit in the last chunk
+    kwargs = dict(num_heads=2, qk_channels=8, v_channels=8, output_channels=6)
+    explicit = PerceiverAttention(**kwargs)
+    other = PerceiverAttention(**kwargs, **options)
+    explicit(query, value)
+    other(query, value)
+    other.set_weights(explicit.get_weights())
+    return explicit, other, query, value, mask
+
+
+@pytest.mark.parametrize("options", PATHS, ids=["chunk7", "chunk16", "fused"])
+@pytest.mark.parametrize("masked", [False, True], ids=["nomask", "mask"])
+def test_paths_equal_explicit(rng, options, masked):
+    explicit, other, query, value, mask = _pair(rng, **options)
+    mask = mask if masked else None
+    expected = explicit(query, value, value_mask=mask).numpy()
+    np.testing.assert_allclose(other(query, value, value_mask=mask).numpy(), expected, atol=TOLERANCE)
+    if masked:
+        # Fully masked rows give the output projection's bias alone (zero attention output).
+        bias = explicit.output_dense.bias.numpy()
+        np.testing.assert_allclose(expected[1], np.broadcast_to(bias, expected[1].shape), atol=1e-6)
+
+
+@pytest.mark.parametrize("options", PATHS[1:], ids=["chunk16", "fused"])
+def test_gradients_equal_explicit(rng, options):
+    explicit, other, query, value, mask = _pair(rng, **options)
+
+    def gradients(layer):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(tf.sin(layer(query, value, value_mask=mask)))
+        return tape.gradient(loss, layer.trainable_weights)
+
+    for got, want in zip(gradients(other), gradients(explicit)):
+        np.testing.assert_allclose(got.numpy(), want.numpy(), atol=TOLERANCE)
+
+
+@pytest.mark.parametrize("options", PATHS[1:], ids=["chunk16", "fused"])
+def test_attention_scores_fall_back_to_explicit(rng, options):
+    explicit, other, query, value, mask = _pair(rng, **options)
+    out, scores = other(query, value, value_mask=mask, return_attention_scores=True)
+    want_out, want_scores = explicit(query, value, value_mask=mask, return_attention_scores=True)
+    assert tuple(scores.shape) == (3, 2, 5, 37)
+    np.testing.assert_allclose(scores.numpy(), want_scores.numpy(), atol=1e-6)
+    np.testing.assert_allclose(out.numpy(), want_out.numpy(), atol=1e-6)
+
+
+@pytest.mark.parametrize("options", PATHS[1:], ids=["chunk16", "fused"])
+def test_paths_under_mixed_bfloat16(rng, options):
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    explicit, other, query, value, mask = _pair(rng, **options)
+    expected = explicit(query, value, value_mask=mask)
+    got = other(query, value, value_mask=mask)
+    assert got.dtype == expected.dtype
+    np.testing.assert_allclose(np.float32(got), np.float32(expected), atol=3e-2)
+
+
+def test_chunked_path_traces_once_for_any_length(rng):
+    """Unknown batch and input length: one trace serves every shape, and results match."""
+    layer = CrossAttention(attention_chunk_size=8)
+    explicit = CrossAttention()
+    latents = rng.normal(size=(1, 4, 16)).astype("float32")
+    layer(latents, rng.normal(size=(1, 9, 6)).astype("float32"))
+    explicit(latents, rng.normal(size=(1, 9, 6)).astype("float32"))
+    explicit.set_weights(layer.get_weights())
+    call = tf.function(
+        lambda z, x: layer(z, x),
+        input_signature=[tf.TensorSpec((None, 4, 16)), tf.TensorSpec((None, None, 6))],
+    )
+    for batch, length in ((2, 5), (3, 19), (1, 64)):
+        z = np.repeat(latents, batch, axis=0)
+        x = rng.normal(size=(batch, length, 6)).astype("float32")
+        np.testing.assert_allclose(call(z, x).numpy(), explicit(z, x).numpy(), atol=TOLERANCE)
+    assert call.experimental_get_tracing_count() == 1
+
+
+def test_classifier_overrides_and_config_round_trip(rng):
+    common = dict(num_latents=8, latent_dim=16, num_blocks=2, num_self_attends_per_block=1, num_bands=4)
+    default = build_classifier("tiny", (6, 6, 1), 3, **common)
+    fast = build_classifier("tiny", (6, 6, 1), 3, cross_attention_chunk_size=5, use_fused_attention=True, **common)
+    fast.set_weights(default.get_weights())
+    x = rng.normal(size=(2, 6, 6, 1)).astype("float32")
+    np.testing.assert_allclose(fast(x).numpy(), default(x).numpy(), atol=TOLERANCE)
+
+    encoder = fast.get_layer("encoder")
+    config = encoder.get_config()
+    assert config["cross_attention_chunk_size"] == 5 and config["use_fused_attention"] is True
+    clone = PerceiverEncoder.from_config(config)
+    assert clone.cross_attentions[0].attention_chunk_size == 5
+    assert clone.latent_transformers[0].blocks[0].use_fused_attention is True
+    json.dumps(keras.saving.serialize_keras_object(encoder))
+
+
+def test_invalid_chunk_size_is_rejected():
+    with pytest.raises(ValueError, match="attention_chunk_size"):
+        PerceiverAttention(attention_chunk_size=0)
+
+
+MILLION_INPUTS_SCRIPT = textwrap.dedent(
+    """
+    import json, os, resource, sys
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
+    import numpy as np
+    import tensorflow as tf
+    from perceiver_tf.layers import PerceiverAttention
+
+    M, N, C = 1_000_000, 256, 4
+    rng = np.random.default_rng(0)
+    query = tf.constant(rng.normal(size=(1, N, 8)).astype("float32"))
+    value = tf.constant(rng.normal(size=(1, M, C)).astype("float32"))
+    mask = tf.constant(rng.random((1, M)) > 0.5)
+    chunked = PerceiverAttention(qk_channels=8, attention_chunk_size=8192)
+    explicit = PerceiverAttention(qk_channels=8)
+    small = value[:, :16]
+    chunked(query, small); explicit(query, small)
+    explicit.set_weights(chunked.get_weights())
+    run_chunked = tf.function(lambda q, v, m: chunked(q, v, value_mask=m))
+    run_explicit = tf.function(lambda q, v, m: explicit(q, v, value_mask=m))
+    run_chunked.get_concrete_function(query, value, mask)
+    run_explicit.get_concrete_function(query, value, mask)
+
+    def peak_mb():
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+    before = peak_mb()
+    got = run_chunked(query, value, mask).numpy()
+    chunked_mb = peak_mb() - before
+    before = peak_mb()
+    want = run_explicit(query, value, mask).numpy()
+    explicit_mb = peak_mb() - before
+    print(json.dumps(dict(chunked_mb=chunked_mb, explicit_mb=explicit_mb,
+                          max_abs_diff=float(np.abs(got - want).max()))))
+    """
+)
+
+
+@pytest.mark.slow
+def test_million_inputs_memory_bounded_by_chunk():
+    """M = 1,000,000: chunked attention adds < 256 MB; explicit adds ~1 GB (the N x M logits)."""
+    repo = Path(__file__).resolve().parents[1]
+    result = subprocess.run(
+        [sys.executable, "-c", MILLION_INPUTS_SCRIPT],
+        capture_output=True, text=True, cwd=repo, timeout=600,
+        env={**__import__("os").environ, "PYTHONPATH": str(repo)},
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    measured = json.loads(result.stdout.strip().splitlines()[-1])
+    assert measured["max_abs_diff"] < TOLERANCE, measured
+    assert measured["chunked_mb"] < 256, measured
+    assert measured["explicit_mb"] > 700, measured

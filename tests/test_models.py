@@ -1,0 +1,178 @@
+"""PerceiverClassifier / build_classifier: counts, sharing, invariances, dependence, saving, errors."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import perceiver_tf as pt
+from perceiver_tf.layers.common import LAYER_NORM_EPSILON
+
+TINY = dict(num_latents=8, latent_dim=16, num_blocks=2, num_self_attends_per_block=1, num_self_attention_heads=2, num_bands=3)
+
+
+def tiny_model(input_shape=(6, 6, 2), num_classes=5, **overrides):
+    return pt.build_classifier("tiny", input_shape, num_classes, **{**TINY, "head_kernel_initializer": "glorot_uniform", **overrides})
+
+
+def test_imagenet_parameter_count_is_the_papers():
+    model = pt.build_classifier("imagenet", (224, 224, 3), 1000)
+    assert model.count_params() == 44_912_254  # 44.9M
+    encoder = model.get_layer("encoder")
+    assert len(encoder.cross_attentions) == 2 and len(encoder.latent_transformers) == 1
+    assert model.get_layer("position_encoding").output.shape == (None, 224 * 224, 261)
+    attention = encoder.cross_attentions[0].attention
+    assert attention.num_heads == 1 and attention.query_dense.kernel.shape == (1024, 261)
+    assert encoder.latent_transformers[0].blocks[0].attention.num_heads == 8
+
+
+@pytest.mark.slow
+def test_every_preset_matches_its_recorded_parameter_count():
+    for preset in pt.PRESETS.values():
+        model = pt.build_classifier(preset.name, preset.reference_input_shape, preset.reference_num_classes)
+        assert model.count_params() == preset.params, preset.name
+        del model
+        keras.backend.clear_session()
+    assert pt.PRESETS["imagenet_unshared"].params == 326_241_856
+
+
+def test_sharing_structure_and_weights_are_reused():
+    shared = tiny_model(num_blocks=4, num_cross_attends=4)
+    unshared = tiny_model(num_blocks=4, num_cross_attends=4, share_cross_attention=False, share_latent_transformer=False)
+    enc_s, enc_u = shared.get_layer("encoder"), unshared.get_layer("encoder")
+    assert [l.name for l in enc_s.cross_attentions] == ["cross_attention_0", "cross_attention_shared"]
+    assert len(enc_u.cross_attentions) == 4 and len(enc_u.latent_transformers) == 4
+    per_cross = enc_s.cross_attentions[0].count_params()
+    per_latent = enc_s.latent_transformers[0].count_params()
+    assert unshared.count_params() - shared.count_params() == 2 * per_cross + 3 * per_latent
+    io_style = tiny_model(num_blocks=3, num_cross_attends=1).get_layer("encoder")
+    assert len(io_style.cross_attentions) == 1
+
+
+def test_numerics_follow_the_paper():
+    model = tiny_model()
+    norms = [l for l in model._flatten_layers() if isinstance(l, keras.layers.LayerNormalization)]
+    assert norms and all(l.epsilon == LAYER_NORM_EPSILON == 1e-5 for l in norms)
+    denses = [l for l in model._flatten_layers() if isinstance(l, keras.layers.Dense) and l.name != "logits"]
+    for dense in denses:
+        init = dense.kernel_initializer
+        assert isinstance(init, keras.initializers.VarianceScaling)
+        assert (init.scale, init.mode, init.distribution) == (1.0, "fan_in", "truncated_normal")
+        assert dense.use_bias
+    latents = np.asarray(pt.build_classifier("tiny", (8, 8, 1), 10, num_latents=256, latent_dim=256).get_layer("encoder").latents)
+    assert abs(latents.std() - 0.0176) < 0.002  # std of N(0, 0.02) truncated at 2 std
+    assert np.abs(latents).max() <= 0.04 + 1e-6
+    head = pt.build_classifier("tiny", (8, 8, 1), 10).get_layer("head").dense
+    assert not np.any(head.get_weights()[0])
+
+
+def test_output_depends_on_input_and_gradients_reach_every_weight(rng):
+    model = tiny_model()
+    x = rng.normal(size=(4, 6, 6, 2)).astype("float32")
+    logits = np.asarray(model(x))
+    assert not np.allclose(logits[0], logits[1], atol=1e-4)
+    assert not np.allclose(np.asarray(model(x + 1.0)), logits, atol=1e-4)
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(model(x, training=True) ** 2)
+    grads = tape.gradient(loss, model.trainable_variables)
+    missing = [v.path for v, g in zip(model.trainable_variables, grads) if g is None or not np.any(g.numpy())]
+    assert not missing
+    assert any("latents" in v.path for v in model.trainable_variables)
+
+
+def test_points_model_is_invariant_to_point_order(rng):
+    model = tiny_model(input_shape=(50, 4), input_kind="points", max_resolution=16)
+    points = rng.uniform(-1, 1, size=(3, 50, 4)).astype("float32")
+    permuted = points[:, rng.permutation(50)]
+    np.testing.assert_allclose(model(points), model(permuted), atol=1e-5)
+
+
+def test_image_model_is_invariant_only_when_positions_move_with_pixels(rng):
+    model = tiny_model()
+    images = rng.normal(size=(2, 6, 6, 2)).astype("float32")
+    order = rng.permutation(36)
+    byte_array = np.asarray(model.get_layer("position_encoding")(images))
+    head, encoder = model.get_layer("head"), model.get_layer("encoder")
+    together = head(encoder(byte_array[:, order]))
+    np.testing.assert_allclose(together, model(images), atol=1e-5)
+    pixels_only = images.reshape(2, 36, 2)[:, order].reshape(2, 6, 6, 2)
+    assert np.abs(np.asarray(model(pixels_only)) - np.asarray(model(images))).max() > 1e-3
+
+
+def test_padding_mask_makes_padded_inputs_equal_unpadded(rng):
+    model = tiny_model(input_shape=(None, 3), input_kind="points", max_resolution=8, use_input_mask=True)
+    points = rng.uniform(-1, 1, size=(1, 20, 3)).astype("float32")
+    padded = np.concatenate([points, rng.normal(size=(1, 12, 3)).astype("float32")], axis=1)
+    mask = np.array([[True] * 20 + [False] * 12])
+    short = model({"inputs": points, "input_mask": np.ones((1, 20), bool)})
+    long = model({"inputs": padded, "input_mask": mask})
+    np.testing.assert_allclose(long, short, atol=1e-5)
+
+
+def test_learned_and_no_position_variants_build_and_differ(rng):
+    learned = tiny_model(position_encoding="learned", learned_position_channels=7)
+    none = tiny_model(position_encoding="none")
+    assert learned.get_layer("position_encoding").output.shape == (None, 36, 9)
+    assert none.get_layer("position_encoding").output.shape == (None, 36, 2)
+    images = rng.normal(size=(1, 6, 6, 2)).astype("float32")
+    shuffled = images.reshape(1, 36, 2)[:, rng.permutation(36)].reshape(1, 6, 6, 2)
+    np.testing.assert_allclose(none(images), none(shuffled), atol=1e-5)  # no positions: order-blind
+
+
+def test_config_round_trip_and_keras_file_give_identical_predictions(tmp_path, rng):
+    model = tiny_model(metadata={"class_names": list("abcde")})
+    x = rng.normal(size=(3, 6, 6, 2)).astype("float32")
+    clone = pt.PerceiverClassifier.from_config(model.get_config())
+    clone.set_weights(model.get_weights())
+    np.testing.assert_array_equal(clone(x), model(x))
+    path = tmp_path / "model.keras"
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    assert isinstance(loaded, pt.PerceiverClassifier)
+    assert loaded.metadata == {"preset": "tiny", "class_names": list("abcde")}
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+@pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
+def test_mixed_precision_is_finite_and_close_to_float32(rng, policy):
+    reference = tiny_model()
+    mixed = tiny_model(dtype=policy)
+    mixed.set_weights(reference.get_weights())
+    x = rng.normal(size=(2, 6, 6, 2)).astype("float32")
+    out = mixed(x)
+    assert out.dtype == "float32"
+    np.testing.assert_allclose(out, reference(x), atol=0.1, rtol=0.05)
+    huge = np.asarray(mixed(x * 1e4))  # LayerNorm and softmax run in float32: no overflow
+    assert np.isfinite(huge).all()
+    attention = mixed.get_layer("encoder").cross_attentions[0].attention
+    assert attention.compute_dtype == policy.split("_")[1]
+
+
+@pytest.mark.parametrize(
+    "call,match",
+    [
+        (lambda: pt.build_classifier("huge", (8, 8, 1), 10), "Unknown preset 'huge'. Valid presets: tiny"),
+        (lambda: pt.build_classifier("tiny", (8, 8, 1), 0), "num_classes"),
+        (lambda: pt.build_classifier("tiny", (8, 8), 10, input_kind="image"), "rank 3"),
+        (lambda: pt.build_classifier("tiny", (8, 8), 10), "Cannot infer input_kind"),
+        (lambda: pt.build_classifier("tiny", (8, 8, 1), 10, input_kind="photo"), "Unknown input_kind"),
+        (lambda: pt.build_classifier("tiny", (8, 8, 1), 10, num_latent=3), "Unknown override"),
+        (lambda: pt.build_classifier("tiny", (8, 2), 10, input_kind="points"), "at least 3 channels"),
+        (lambda: pt.build_classifier("tiny", (8, 1), 10, input_kind="array", position_encoding="fourier"), "no positions"),
+        (lambda: pt.build_classifier("tiny", (8, 8, 1), 10, position_encoding="sinusoid"), "position_encoding"),
+        (lambda: pt.build_classifier("tiny", (8, 8, 1), 10, num_blocks=1, num_cross_attends=2), "num_cross_attends"),
+    ],
+)
+def test_bad_configuration_raises_clear_value_error(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+@pytest.mark.parametrize(
+    "shape,match",
+    [((2, 6, 6, 3), "3 channels instead of 2"), ((2, 6, 6), "rank 3 instead of 4"), ((2, 6, 5, 2), "size 5 instead of 6")],
+)
+def test_bad_input_at_call_time_raises_clear_value_error(shape, match):
+    model = tiny_model()
+    with pytest.raises(ValueError, match=match):
+        model(np.zeros(shape, "float32"))

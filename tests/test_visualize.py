@@ -1,0 +1,53 @@
+"""Attention-map extraction matches the encoder's computation; plots are written."""
+
+import numpy as np
+from numpy_reference import attention as reference_attention, layer_norm
+
+import perceiver_tf as pt
+from perceiver_tf.visualize import (
+    cross_attention_maps,
+    most_focused_latents,
+    plot_history,
+    plot_image_attention,
+    plot_point_attention,
+    plot_sequence_attention,
+)
+
+
+def _model(shape=(6, 5, 1), kind=None, **kw):
+    return pt.build_classifier("tiny", shape, 3, input_kind=kind, num_latents=4, latent_dim=8, num_blocks=2,
+                               num_self_attends_per_block=1, num_self_attention_heads=2, num_bands=2, **kw)
+
+
+def test_first_map_equals_attention_of_the_initial_latents(rng):
+    model = _model()
+    images = rng.normal(size=(2, 6, 5, 1)).astype("float32")
+    maps = cross_attention_maps(model, images)
+    assert [m.shape for m in maps] == [(2, 1, 4, 30)] * 2
+    np.testing.assert_allclose(maps[0].sum(-1), 1.0, atol=1e-5)
+    encoder = model.get_layer("encoder")
+    block = encoder.cross_attentions[0]
+    byte_array = np.asarray(model.get_layer("position_encoding")(images))
+    latents = np.broadcast_to(np.asarray(encoder.latents), (2, 4, 8))
+    ln = lambda x, norm: layer_norm(x, *(np.asarray(w) for w in norm.get_weights()))  # noqa: E731
+    _, expected = reference_attention(ln(latents, block.latent_norm), ln(byte_array, block.input_norm), block.attention)
+    np.testing.assert_allclose(maps[0], expected, atol=1e-5)
+    assert not np.allclose(maps[0], maps[1], atol=1e-4)  # the second cross-attend sees updated latents
+
+
+def test_most_focused_latents_orders_by_entropy():
+    attention = np.array([[0.25, 0.25, 0.25, 0.25], [1.0, 0.0, 0.0, 0.0], [0.5, 0.5, 0.0, 0.0]])
+    np.testing.assert_array_equal(most_focused_latents(attention, 2), [1, 2])
+
+
+def test_plots_are_written(tmp_path, rng):
+    images = rng.normal(size=(1, 6, 5, 1)).astype("float32")
+    maps = cross_attention_maps(_model(), images)
+    assert plot_image_attention(images[0], maps, tmp_path / "img.png", num_latents=3).stat().st_size > 1000
+    assert plot_sequence_attention(maps, tmp_path / "seq.png", num_latents=2).stat().st_size > 1000
+    points = rng.uniform(-1, 1, size=(1, 30, 3)).astype("float32")
+    point_maps = cross_attention_maps(_model((30, 3), "points", max_resolution=8), points)
+    assert plot_point_attention(points[0], point_maps, tmp_path / "pts.png", num_latents=2).stat().st_size > 1000
+    csv = tmp_path / "history.csv"
+    csv.write_text("epoch,accuracy,loss,val_accuracy,val_loss\n0,0.5,1.0,0.4,1.1\n1,0.7,0.8,0.6,0.9\n")
+    assert plot_history(csv, tmp_path / "curves.png").stat().st_size > 1000
