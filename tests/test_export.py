@@ -239,7 +239,9 @@ def test_tflite_fp32_is_builtin_only_and_matches_keras(trained, digits):
     assert np.abs(tflite_logits - logits).max() <= 1e-4
 
 
-@pytest.mark.parametrize("quantize", ["float16", "dynamic", "int8"])
+@pytest.mark.parametrize(
+    "quantize", [pytest.param("float16", marks=pytest.mark.slow), pytest.param("dynamic", marks=pytest.mark.slow), "int8"]
+)
 def test_tflite_quantized_agrees_on_top1(trained, digits, quantize):
     model, logits = trained
     (x_train, _), (x_val, _) = digits
