@@ -7,6 +7,7 @@ import importlib
 import json
 import sys
 
+from perceiver_tf.export.cli import add_export_parser
 
 def _command(name: str):
     """A handler that imports `perceiver_tf.commands.<name>` only when that subcommand runs."""
@@ -124,6 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_evaluate_parser(subparsers)
     _add_predict_parser(subparsers)
     _add_presets_parser(subparsers)
+    add_export_parser(subparsers)
     return parser
 
 

@@ -1,0 +1,117 @@
+"""Convert a `PerceiverClassifier` to TensorFlow Lite, builtin ops only.
+
+The converter starts from the float `serving_default` signature of the SavedModel export, so
+the `.tflite` file has the same named input (`inputs`) and outputs (`probabilities`, `logits`,
+`class_ids`) as TF Serving. Every variant is restricted to TFLite builtin ops (no Flex / Select
+TF ops), which the converter enforces and `tflite_operators` re-checks on the flatbuffer.
+
+Quantisation (`quantize=`):
+- "none": float32 weights and activations.
+- "float16": float16 weights, float32 compute.
+- "dynamic": int8 weights, activations quantised on the fly (dynamic range).
+- "int8": int8 weights and activations calibrated on a representative dataset (training
+  examples), float32 input/output; ops without an int8 kernel stay float (builtins).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterable
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from perceiver_tf.export.saved_model import SERVING_DEFAULT, write_saved_model
+
+QUANTIZATIONS = ("none", "float16", "dynamic", "int8")
+#: Calibration examples drawn from the representative data for int8 (the TFLite guide's ~100-500).
+DEFAULT_CALIBRATION_EXAMPLES = 200
+
+
+def convert_to_tflite(
+    model: keras.Model,
+    quantize: str = "none",
+    representative_data: np.ndarray | None = None,
+    calibration_examples: int = DEFAULT_CALIBRATION_EXAMPLES,
+) -> bytes:
+    """Convert `model` to a TFLite flatbuffer that uses builtin ops only.
+
+    Args:
+        model: a `PerceiverClassifier` (without `use_input_mask`).
+        quantize: one of `QUANTIZATIONS`.
+        representative_data: float examples `(n, *input_shape)` from the training data;
+            required for "int8", ignored otherwise.
+        calibration_examples: how many of them calibrate the int8 ranges.
+
+    Returns:
+        The `.tflite` file contents. Its signature `serving_default` takes `inputs`
+        `(B, *input_shape)` (batch 1 by default, resizable) and returns the named outputs.
+    """
+    if quantize not in QUANTIZATIONS:
+        raise ValueError(f"Unknown quantize {quantize!r}. Valid: {', '.join(QUANTIZATIONS)}")
+    if getattr(model, "use_input_mask", False):
+        raise ValueError("TFLite export supports models without `input_mask`. Received: use_input_mask=True")
+    if quantize == "int8":
+        representative_data = _check_representative(model, representative_data)
+    with tempfile.TemporaryDirectory() as saved_model_dir:
+        write_saved_model(model, saved_model_dir, include_bytes=False)
+        converter = tf.lite.TFLiteConverter.from_saved_model(saved_model_dir, signature_keys=[SERVING_DEFAULT])
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+        if quantize != "none":
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        if quantize == "float16":
+            converter.target_spec.supported_types = [tf.float16]
+        if quantize == "int8":
+            converter.representative_dataset = _representative_dataset(representative_data[:calibration_examples])
+            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8, tf.lite.OpsSet.TFLITE_BUILTINS]
+        return converter.convert()
+
+
+def _check_representative(model: keras.Model, data) -> np.ndarray:
+    if data is None:
+        raise ValueError("quantize='int8' needs `representative_data` (training examples) to calibrate.")
+    data = np.asarray(data, dtype=np.float32)
+    expected = tuple(model.example_shape)
+    if data.ndim != len(expected) + 1 or any(w is not None and w != g for w, g in zip(expected, data.shape[1:])):
+        raise ValueError(
+            f"`representative_data` must have shape (n, {', '.join(map(str, expected))}). "
+            f"Received: shape {data.shape}"
+        )
+    if len(data) == 0:
+        raise ValueError("`representative_data` is empty.")
+    return data
+
+
+def _representative_dataset(data: np.ndarray):
+    def generate() -> Iterable[list[np.ndarray]]:
+        for example in data:
+            yield [example[None]]
+
+    return generate
+
+
+def tflite_operators(content: bytes) -> list[str]:
+    """The operator names of a `.tflite` flatbuffer, one per op code, e.g. "FULLY_CONNECTED".
+
+    Custom ops (Flex/Select TF ops and others) are reported as "CUSTOM:<code>", e.g.
+    "CUSTOM:FlexErf".
+    """
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    builtin_names = {value: name for name, value in vars(schema.BuiltinOperator).items() if not name.startswith("_")}
+    parsed = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(content, 0))
+    names = []
+    for code in parsed.operatorCodes:
+        builtin = max(code.builtinCode, code.deprecatedBuiltinCode)
+        if builtin == schema.BuiltinOperator.CUSTOM:
+            custom = code.customCode.decode() if isinstance(code.customCode, bytes) else code.customCode
+            names.append(f"CUSTOM:{custom}")
+        else:
+            names.append(builtin_names[builtin])
+    return names
+
+
+def non_builtin_operators(content: bytes) -> list[str]:
+    """The custom (including Flex) operators of a `.tflite` flatbuffer; empty when all are builtin."""
+    return [name for name in tflite_operators(content) if name.startswith("CUSTOM:")]
