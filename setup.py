@@ -11,18 +11,18 @@ setup(
     packages=find_packages(include=["perceiver_tf", "perceiver_tf.*"]),
     python_requires=">=3.10,<3.13",
     install_requires=[
-        # TensorFlow 2.16 is the newest release whose native tensorflow-io ops load (see README).
-        "tensorflow-cpu>=2.16.1,<2.17; platform_machine=='x86_64'",
-        "tensorflow>=2.16.1,<2.17; platform_machine!='x86_64'",
         "keras>=3.5,<4",
         "numpy>=1.26,<2",
         "scikit-learn>=1.3,<2",
     ],
     extras_require={
+        # TensorFlow comes from exactly one of these (two TF distributions overwrite each other).
+        # 2.16 is the newest release whose native tensorflow-io ops load (see README).
+        "cpu": ["tensorflow-cpu>=2.16.1,<2.17; platform_machine=='x86_64'", "tensorflow>=2.16.1,<2.17; platform_machine!='x86_64'"],
         "gpu": ["tensorflow[and-cuda]>=2.16.1,<2.17"],
         "data": ["tensorflow-datasets>=4.9,<5", "tensorflow-metadata>=1.16,<1.17", "tensorflow-io==0.37.1"],
         "plots": ["matplotlib>=3.7,<4"],
-        "dev": ["pytest>=8,<10", "pytest-timeout>=2.3,<3"],
+        "dev": ["pytest>=8,<10", "pytest-timeout>=2.3,<3", "pytest-xdist>=3.5,<4"],
         # benchmarks/: the HF peer comparison, the scaling watchdog and plot (never runtime deps).
         "benchmark": ["torch>=2.2", "transformers>=4.40", "psutil>=5.9", "matplotlib>=3.7,<4"],
     },

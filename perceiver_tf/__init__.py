@@ -1,5 +1,13 @@
 """perceiver_tf: the Perceiver (Jaegle et al., 2021) for Keras 3 / TensorFlow."""
 
+try:
+    import tensorflow  # noqa: F401
+except ImportError as error:  # TensorFlow is an extra: CPU and GPU builds are different packages.
+    raise ImportError(
+        "perceiver_tf needs TensorFlow 2.16: pip install 'perceiver_tf[cpu]' (CPU) or "
+        "'perceiver_tf[gpu]' (NVIDIA GPU), or pip install -r requirements.txt"
+    ) from error
+
 from perceiver_tf.layers import (
     MLP,
     ClassificationHead,
