@@ -10,11 +10,16 @@ input pipeline against the model's training step, and counts how often Keras tra
 train/predict step across epochs with a ragged last batch and across batch sizes.
 
     python -m benchmarks.bench_throughput [--seconds 3] [--threads 2] [--skip-imagenet]
+        [--resume results/throughput_rows.jsonl]
+
+Every measured row is appended to results/throughput_rows.jsonl as it completes; `--resume`
+reuses the rows in such a file (a run cut short on a busy machine) and measures only the rest.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import time
 
 import numpy as np
@@ -27,6 +32,7 @@ from benchmarks.common import (
     median,
     time_steps,
     write_results,
+    RESULTS_DIR,
 )
 
 NUM_CLASSES = 10
@@ -140,7 +146,15 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=3.0, help="minimum timed seconds per measurement")
     parser.add_argument("--threads", type=int, default=2, help="TensorFlow intra-op threads")
     parser.add_argument("--skip-imagenet", action="store_true", help="leave out the imagenet preset")
+    parser.add_argument("--resume", default=None, help="JSON-lines file of rows already measured")
     args = parser.parse_args()
+    done = {}
+    if args.resume:
+        for line in open(args.resume):
+            row = json.loads(line)
+            done[(row["preset"], row["variant"])] = row
+    rows_log = RESULTS_DIR / "throughput_rows.jsonl"
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
 
     configure_tensorflow(args.threads)
     import tensorflow as tf
@@ -150,9 +164,12 @@ def main() -> None:
         if preset == "imagenet" and args.skip_imagenet:
             continue
         for variant in variants:
-            row = measure(preset, shape, batch, variant, args.seconds)
+            row = done.get((preset, variant)) or measure(preset, shape, batch, variant, args.seconds)
             rows.append(row)
-            print(row, flush=True)
+            print(json.dumps(row), flush=True)
+            if (preset, variant) not in done:
+                with open(rows_log, "a") as f:
+                    f.write(json.dumps(row) + "\n")
             if (preset, variant) == ("small", "graph"):
                 small_graph_train = row["train_examples_per_s"]
 

@@ -70,6 +70,11 @@ def throughput_section(data: dict) -> list[str]:
                                       "inference_examples_per_s", "train_mfu", "inference_mfu",
                                       "matmul_peak_gflops", "forward_gflop_per_example", "train_first_step_s"]),
         "",
+        "Presets measured in this run: " + ", ".join(sorted({r["preset"] for r in data["rows"]}))
+        + (". The imagenet row (batch 1) did not finish in the time this shared 2-core machine allowed; "
+           "rerun `python -m benchmarks.bench_throughput --resume benchmarks/results/throughput_rows.jsonl` "
+           "to add it." if not any(r["preset"] == "imagenet" for r in data["rows"]) else "."),
+        "",
         "### Speed-ups over the default tf.function graph (XLA, mixed precision, fused attention, eager)",
         "",
         markdown_table(data["speedups"], ["preset", "variant", "train_speedup_vs_graph", "inference_speedup_vs_graph"]),
