@@ -73,10 +73,11 @@ def test_notebook_executes(name, monkeypatch):
         assert len(table) == 1 + 3
     elif name.startswith("03"):
         text = _tagged_text(notebook, "results")
-        assert text.count("cross-attend") == 2 and "(90, 1, 16, 256)" in text
+        assert text.count("cross-attend") == 2 and "(30, 1, 16, 256)" in text
     elif name.startswith("04"):
         for tag in ("audio", "points"):
-            assert json.loads(_tagged_text(notebook, tag))["val_accuracy"] > 1 / 3
+            text = _tagged_text(notebook, tag)  # the train command's log, then metrics.json
+            assert json.loads(text[text.index("{\n"):])["val_accuracy"] > 1 / 3
     else:
         results = _results(notebook)
         assert set(results["tflite"]) == {"none", "float16", "dynamic", "int8"}
