@@ -1,4 +1,4 @@
-"""The `perceiver-tf` command line: `train`, `evaluate`, `predict`, `presets`."""
+"""The `perceiver-tf` command line: `train`, `evaluate`, `predict`, `attention`, `presets`."""
 
 from __future__ import annotations
 
@@ -105,6 +105,12 @@ def _add_predict_parser(subparsers) -> None:
     parser.set_defaults(handler=_command("predict"))
 
 
+def _add_attention_parser(subparsers) -> None:
+    from perceiver_tf.commands.attention import add_attention_parser
+
+    add_attention_parser(subparsers)
+
+
 def _add_presets_parser(subparsers) -> None:
     parser = subparsers.add_parser("presets", help="List the model presets with their parameter counts.")
     parser.set_defaults(handler=_presets)
@@ -126,6 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train_parser(subparsers)
     _add_evaluate_parser(subparsers)
     _add_predict_parser(subparsers)
+    _add_attention_parser(subparsers)
     _add_presets_parser(subparsers)
     add_export_parser(subparsers)
     return parser

@@ -1,0 +1,86 @@
+"""The notebooks in notebooks/ execute top to bottom and their key cells show the expected results."""
+
+import json
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+NAMES = sorted(p.name for p in NOTEBOOKS.glob("*.ipynb"))
+MAX_COMMITTED_BYTES = 300_000
+
+
+def _execute(name: str, monkeypatch):
+    """Run a notebook in a fresh python3 kernel (ipykernel of this interpreter) from notebooks/."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    notebook = nbformat.read(NOTEBOOKS / name, as_version=4)
+    # The kernel (a subprocess) imports this checkout's perceiver_tf.
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(NOTEBOOKS.parent),
+                                                                    os.environ.get("PYTHONPATH")])))
+    start = time.perf_counter()
+    NotebookClient(notebook, timeout=300, kernel_name="python3",
+                   resources={"metadata": {"path": str(NOTEBOOKS)}}).execute()
+    return notebook, time.perf_counter() - start
+
+
+def _tagged_text(notebook, tag: str) -> str:
+    (cell,) = [c for c in notebook.cells if tag in c.metadata.get("tags", [])]
+    texts = [o.get("text", "") for o in cell.outputs if o.output_type == "stream"]
+    texts += [o["data"].get("text/markdown", "") for o in cell.outputs if o.output_type == "display_data"]
+    return "".join(texts)
+
+
+def _results(notebook) -> dict:
+    return json.loads(_tagged_text(notebook, "results").strip().splitlines()[-1])
+
+
+def _images(notebook) -> int:
+    return sum("image/png" in o.get("data", {}) for c in notebook.cells if c.cell_type == "code" for o in c.outputs)
+
+
+def test_five_notebooks_are_committed_with_small_outputs():
+    assert NAMES == ["01_quickstart.ipynb", "02_permuted_digits.ipynb", "03_attention_maps.ipynb",
+                     "04_audio_and_points.ipynb", "05_export.ipynb"]
+    import nbformat
+
+    for name in NAMES:
+        assert (NOTEBOOKS / name).stat().st_size < MAX_COMMITTED_BYTES, name
+        notebook = nbformat.read(NOTEBOOKS / name, as_version=4)
+        code = [c for c in notebook.cells if c.cell_type == "code"]
+        assert all(c.execution_count for c in code), f"{name} is committed without its outputs"
+        assert not [o for c in code for o in c.outputs if o.output_type == "error"], name
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", NAMES)
+def test_notebook_executes(name, monkeypatch):
+    notebook, seconds = _execute(name, monkeypatch)
+    print(f"{name}: {seconds:.1f} s")
+    if name.startswith("01"):
+        assert 0.5 < float(_tagged_text(notebook, "results").split("validation accuracy")[1].split(",")[0]) <= 1
+        roundtrip = _tagged_text(notebook, "roundtrip")
+        assert float(roundtrip.split("after loading: ")[1].split()[0]) < 1e-5
+    elif name.startswith("02"):
+        results = _results(notebook)
+        assert len(results) == 3
+        for row in results.values():
+            assert 0.0 <= row["original"] <= 1.0 and 0.0 <= row["permuted"] <= 1.0
+        table = [line for line in _tagged_text(notebook, "table").splitlines() if line.startswith("| ")]
+        assert len(table) == 1 + 3
+    elif name.startswith("03"):
+        text = _tagged_text(notebook, "results")
+        assert text.count("cross-attend") == 2 and "(30, 1, 16, 256)" in text
+    elif name.startswith("04"):
+        for tag in ("audio", "points"):
+            text = _tagged_text(notebook, tag)  # the train command's log, then metrics.json
+            assert json.loads(text[text.index("{\n"):])["val_accuracy"] > 1 / 3
+    else:
+        results = _results(notebook)
+        assert set(results["tflite"]) == {"none", "float16", "dynamic", "int8"}
+        assert abs(results["tflite"]["none"]["accuracy"] - results["keras_accuracy"]) < 0.01
+        assert results["tflite"]["int8"]["kib"] < results["tflite"]["none"]["kib"]
+    assert _images(notebook) >= 1
