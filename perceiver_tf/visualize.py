@@ -40,13 +40,18 @@ def most_focused_latents(attention: np.ndarray, count: int) -> np.ndarray:
     return np.argsort(entropy)[:count]
 
 
-def _figure(rows: int, cols: int, size: float = 2.2):
+def _pyplot():
+    """matplotlib.pyplot on the file-only Agg backend (imported lazily: plotting is optional)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(rows, cols, figsize=(size * cols, size * rows), squeeze=False)
+    return plt
+
+
+def _figure(rows: int, cols: int, size: float = 2.2):
+    fig, axes = _pyplot().subplots(rows, cols, figsize=(size * cols, size * rows), squeeze=False)
     return fig, axes
 
 
@@ -55,9 +60,7 @@ def _save(fig, path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    import matplotlib.pyplot as plt
-
-    plt.close(fig)
+    _pyplot().close(fig)
     return path
 
 
@@ -105,14 +108,9 @@ def plot_sequence_attention(maps: Sequence[np.ndarray], path, num_latents: int =
 
 def plot_point_attention(points: np.ndarray, maps: Sequence[np.ndarray], path, num_latents: int = 4) -> Path:
     """Points `(P, 3+)` coloured by the attention of the most focused latents (last cross-attend)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     attention = maps[-1][0].mean(axis=0)
     latents = most_focused_latents(attention, num_latents)
-    fig = plt.figure(figsize=(3 * num_latents, 3))
+    fig = _pyplot().figure(figsize=(3 * num_latents, 3))
     for col, latent in enumerate(latents, start=1):
         ax = fig.add_subplot(1, num_latents, col, projection="3d")
         ax.scatter(points[:, 0], points[:, 1], points[:, 2], c=attention[latent], cmap="inferno", s=4)
