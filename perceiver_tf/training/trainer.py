@@ -125,8 +125,9 @@ def train_classifier(
         callbacks.append(keras.callbacks.TensorBoard(str(output_dir / LOG_DIR), write_graph=False, profile_batch=0))
     with multi_worker_fixes(model, train_data):
         start = time.perf_counter()
+        # The tf.data pipeline shuffles; Keras' default shuffle=True would only warn about it.
         history = model.fit(train_data, validation_data=validation_data, epochs=epochs, callbacks=callbacks,
-                            verbose=verbose)
+                            verbose=verbose, shuffle=False)
         train_seconds = time.perf_counter() - start
         logs = model.evaluate(validation_data, verbose=0, return_dict=True)
     resumed_from = min(history.epoch) if history.epoch else epochs
