@@ -64,6 +64,44 @@ def _save(fig, path) -> Path:
     return path
 
 
+def attention_share(attention: np.ndarray, region: np.ndarray) -> np.ndarray:
+    """How much of each latent's attention lands inside a region of the input.
+
+    Args:
+        attention: `(B, heads, N, M)` probabilities of one cross-attend (an element of
+            `cross_attention_maps`).
+        region: bool `(B, M)` (or `(B, H, W)` for images), True for the inputs of interest.
+
+    Returns:
+        float `(B, N)` in [0, 1], averaged over heads; uniform attention gives the region's
+        share of the inputs, `region.mean(-1)`.
+    """
+    attention = np.asarray(attention)
+    region = np.asarray(region, dtype=bool).reshape(len(region), -1)
+    if attention.ndim != 4 or region.shape != (attention.shape[0], attention.shape[-1]):
+        raise ValueError(
+            f"Expected attention (B, heads, N, M) and a region (B, M). Received: attention {attention.shape}, "
+            f"region {region.shape}"
+        )
+    return np.einsum("bhnm,bm->bn", attention, region.astype(attention.dtype)) / attention.shape[1]
+
+
+def _displayable(image: np.ndarray) -> np.ndarray:
+    """`(H, W, C)` -> grey `(H, W)` or RGB `(H, W, 3)` scaled to [0, 1] for imshow."""
+    shown = image[..., 0] if image.shape[-1] == 1 else image[..., :3]
+    return (shown - shown.min()) / (np.ptp(shown) + 1e-12)
+
+
+def _overlay(ax, image: np.ndarray, attention_map: np.ndarray | None, title: str) -> None:
+    """Draw `image` `(H, W, C)` with an `(H * W,)` attention map over it (None: the image alone)."""
+    shown = _displayable(image)
+    ax.imshow(shown, cmap="gray" if shown.ndim == 2 else None)
+    if attention_map is not None:
+        ax.imshow(attention_map.reshape(image.shape[:2]), cmap="inferno", alpha=0.6)
+    ax.set_title(title, fontsize=8)
+    ax.axis("off")
+
+
 def plot_image_attention(
     image: np.ndarray, maps: Sequence[np.ndarray], path, num_latents: int = 6, cross_attends: Sequence[int] = (0, -1)
 ) -> Path:
@@ -76,20 +114,29 @@ def plot_image_attention(
         num_latents: latents to show per row (the most focused ones of each cross-attend).
         cross_attends: which cross-attends to show, one row each (default first and last).
     """
-    height, width = image.shape[:2]
-    shown = image[..., 0] if image.shape[-1] == 1 else image[..., :3]
-    shown = (shown - shown.min()) / (np.ptp(shown) + 1e-12)
     fig, axes = _figure(len(cross_attends), num_latents + 1)
     for row, index in enumerate(cross_attends):
         attention = maps[index][0].mean(axis=0)  # (N, M), averaged over heads
-        axes[row, 0].imshow(shown, cmap="gray" if shown.ndim == 2 else None)
-        axes[row, 0].set_title(f"cross-attend {index % len(maps) + 1}", fontsize=8)
+        _overlay(axes[row, 0], image, None, f"cross-attend {index % len(maps) + 1}")
         for col, latent in enumerate(most_focused_latents(attention, num_latents), start=1):
-            axes[row, col].imshow(shown, cmap="gray" if shown.ndim == 2 else None)
-            axes[row, col].imshow(attention[latent].reshape(height, width), cmap="inferno", alpha=0.6)
-            axes[row, col].set_title(f"latent {latent}", fontsize=8)
-    for ax in axes.flat:
-        ax.axis("off")
+            _overlay(axes[row, col], image, attention[latent], f"latent {latent}")
+    return _save(fig, path)
+
+
+def plot_latent_across_images(images: np.ndarray, attention: np.ndarray, latent: int, path, title: str = "") -> Path:
+    """One latent's attention on several images, to see whether it follows an object around.
+
+    Args:
+        images: `(B, H, W, C)`.
+        attention: `(B, heads, N, H * W)` maps of one cross-attend for `images`.
+        latent: which of the N latents to show (averaged over heads).
+        path: PNG file to write.
+        title: figure title.
+    """
+    fig, axes = _figure(1, len(images))
+    for ax, image, scores in zip(axes[0], images, np.asarray(attention)):
+        _overlay(ax, image, scores[:, latent].mean(axis=0), "")
+    fig.suptitle(title or f"latent {latent}", fontsize=9)
     return _save(fig, path)
 
 

@@ -4,11 +4,15 @@ import numpy as np
 from numpy_reference import attention as reference_attention, layer_norm
 
 import perceiver_tf as pt
+import pytest
+
 from perceiver_tf.visualize import (
+    attention_share,
     cross_attention_maps,
     most_focused_latents,
     plot_history,
     plot_image_attention,
+    plot_latent_across_images,
     plot_point_attention,
     plot_sequence_attention,
 )
@@ -40,11 +44,27 @@ def test_most_focused_latents_orders_by_entropy():
     np.testing.assert_array_equal(most_focused_latents(attention, 2), [1, 2])
 
 
+def test_attention_share_sums_attention_inside_the_region_averaged_over_heads(rng):
+    attention = rng.dirichlet(np.ones(6), size=(2, 3, 4))  # (B=2, heads=3, N=4, M=6), rows sum to 1
+    region = rng.uniform(size=(2, 6)) < 0.5
+    expected = np.array([[np.mean([attention[b, h, n][region[b]].sum() for h in range(3)]) for n in range(4)]
+                         for b in range(2)])
+    np.testing.assert_allclose(attention_share(attention, region), expected, rtol=1e-6)
+    uniform = np.full((2, 1, 4, 6), 1 / 6)
+    np.testing.assert_allclose(attention_share(uniform, region), np.repeat(region.mean(-1, keepdims=True), 4, 1))
+    np.testing.assert_allclose(attention_share(attention, region.reshape(2, 2, 3)), expected, rtol=1e-6)
+    with pytest.raises(ValueError, match="region"):
+        attention_share(attention, region[:, :5])
+
+
 def test_plots_are_written(tmp_path, rng):
     images = rng.normal(size=(1, 6, 5, 1)).astype("float32")
     maps = cross_attention_maps(_model(), images)
     assert plot_image_attention(images[0], maps, tmp_path / "img.png", num_latents=3).stat().st_size > 1000
     assert plot_sequence_attention(maps, tmp_path / "seq.png", num_latents=2).stat().st_size > 1000
+    batch = rng.normal(size=(3, 6, 5, 1)).astype("float32")
+    latent_plot = plot_latent_across_images(batch, cross_attention_maps(_model(), batch)[0], 1, tmp_path / "lat.png")
+    assert latent_plot.stat().st_size > 1000
     points = rng.uniform(-1, 1, size=(1, 30, 3)).astype("float32")
     point_maps = cross_attention_maps(_model((30, 3), "points", max_resolution=8), points)
     assert plot_point_attention(points[0], point_maps, tmp_path / "pts.png", num_latents=2).stat().st_size > 1000
