@@ -207,6 +207,19 @@ def test_resample_preserves_a_linear_signal():
     np.testing.assert_allclose(out[:, 0], np.arange(19) / 2, atol=1e-6)
 
 
+def test_resample_removes_content_above_the_new_nyquist_frequency():
+    t = np.arange(400) / 100.0  # 4 s at 100 Hz
+    kept, aliased = np.sin(2 * np.pi * 5 * t), np.sin(2 * np.pi * 40 * t)  # new Nyquist: 25 Hz
+    out = resample(np.stack([kept, aliased, np.full_like(t, 3.0)], axis=1), rate=100.0, target_rate=50.0)
+    assert out.shape == (200, 3)
+    middle = slice(40, 160)  # away from the edges
+    expected = np.sin(2 * np.pi * 5 * np.arange(200)[middle] / 50.0)
+    np.testing.assert_allclose(out[middle, 0], expected, atol=0.03)
+    # Plain interpolation would fold 40 Hz onto 10 Hz at full amplitude.
+    assert np.abs(out[middle, 1]).max() < 0.02
+    np.testing.assert_allclose(out[:, 2], 3.0, atol=1e-5)  # unit gain, edges included
+
+
 # --- multi-label ----------------------------------------------------------------------------
 
 

@@ -79,17 +79,34 @@ def load_labelled_directory(
     return recordings, np.asarray(labels, dtype=np.int32), class_names
 
 
-def resample(series: np.ndarray, rate: float, target_rate: float) -> np.ndarray:
-    """Linearly interpolate a `(T, C)` recording from `rate` Hz to `target_rate` Hz."""
+def resample(series: np.ndarray, rate: float, target_rate: float, taps: int = 64) -> np.ndarray:
+    """Resample a `(T, C)` recording from `rate` Hz to `target_rate` Hz, `(T', C)`.
+
+    Linear interpolation at the target times (`T' - 1` steps cover the same duration). When
+    downsampling, a Hann-windowed sinc low-pass at `target_rate / 2` (with `taps + 1` taps,
+    edge-padded) runs first, so content above the new Nyquist frequency is removed instead of
+    folding back as aliases.
+    """
     if rate <= 0 or target_rate <= 0:
         raise ValueError(f"Sampling rates must be > 0. Received: rate={rate}, target_rate={target_rate}")
     series = np.asarray(series, dtype=np.float32)
+    if target_rate < rate:
+        series = _low_pass(series, cutoff=target_rate / 2.0 / rate, taps=taps)
     duration = (len(series) - 1) / rate
     times = np.arange(0.0, duration + 0.5 / target_rate, 1.0 / target_rate)
     source_times = np.arange(len(series)) / rate
     return np.stack([np.interp(times, source_times, series[:, c]) for c in range(series.shape[1])], axis=1).astype(
         np.float32
     )
+
+
+def _low_pass(series: np.ndarray, cutoff: float, taps: int) -> np.ndarray:
+    """Filter `(T, C)` along time; `cutoff` in cycles per sample (< 0.5), unit gain at DC."""
+    offsets = np.arange(taps + 1) - taps / 2.0
+    kernel = 2.0 * cutoff * np.sinc(2.0 * cutoff * offsets) * np.hanning(taps + 1)
+    kernel /= kernel.sum()
+    padded = np.pad(series, ((taps // 2, taps - taps // 2), (0, 0)), mode="edge")
+    return np.stack([np.convolve(padded[:, c], kernel, mode="valid") for c in range(series.shape[1])], axis=1)
 
 
 def pad_batch(recordings: Sequence[np.ndarray], length: int | None = None) -> tuple[np.ndarray, np.ndarray]:
