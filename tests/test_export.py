@@ -21,6 +21,7 @@ from tensorflow.core.protobuf import saved_model_pb2
 from perceiver_tf import build_classifier
 from perceiver_tf.cli import main
 from perceiver_tf.data import DIGITS_CLASS_NAMES, load_digits_split
+from perceiver_tf.data.images import ImageProcessor
 from perceiver_tf.data.preprocessing import (
     fixed_length,
     image_to_model_input,
@@ -28,6 +29,7 @@ from perceiver_tf.data.preprocessing import (
     to_mono,
     waveform_to_model_input,
 )
+from perceiver_tf.export.saved_model import bytes_signature
 from perceiver_tf.export import (
     SERVING_BYTES,
     SERVING_DEFAULT,
@@ -169,6 +171,20 @@ def test_audio_wav_signature_resamples_and_crops(tmp_path):
     first = decoded[0][:, 0].reshape(16, 32)  # independent of the preprocessing code
     second = waveform_to_model_input(fixed_length(resample(to_mono(decoded[1]), 16000, 8000), 512), AUDIO_PREPROCESSING)
     _check_outputs({k: v.numpy() for k, v in outputs.items()}, model.predict(np.stack([first, second]), verbose=0))
+
+
+def test_bytes_signature_applies_the_training_pixel_permutation():
+    """A model trained on permuted pixels (`--permute-pixels`) is served the same permutation."""
+    processor = ImageProcessor((6, 5), channels=1, pixel_permutation_seed=3)
+    model = build_classifier("tiny", (6, 5, 1), 3, head_kernel_initializer="glorot_uniform",
+                             metadata={"modality": "image", "preprocessing": processor.config}, **TINY)
+    pixels = np.random.default_rng(0).integers(0, 256, (6, 5, 1), dtype=np.uint8)
+    _, serve = bytes_signature(model)
+    served = serve(tf.constant([tf.io.encode_png(pixels).numpy()]))["logits"].numpy()
+    trained_on = processor.prepare(processor.from_decoded(tf.constant(pixels)), False, tf.zeros([2], tf.int32))
+    np.testing.assert_allclose(served, model.predict(np.asarray(trained_on)[None], verbose=0), atol=1e-5)
+    unpermuted = model.predict((pixels / 255.0)[None].astype(np.float32), verbose=0)
+    assert np.abs(served - unpermuted).max() > 1e-4  # the permutation changes what the model sees
 
 
 def test_masked_points_model_takes_any_point_count_and_only_float_signature(tmp_path):

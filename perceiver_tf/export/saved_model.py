@@ -35,6 +35,7 @@ from perceiver_tf.data.preprocessing import (
     decode_image,
     fixed_length,
     image_to_model_input,
+    permute_pixels,
     resample,
     to_mono,
     waveform_to_model_input,
@@ -124,7 +125,8 @@ def float_signature(model: keras.Model) -> tf.types.experimental.PolymorphicFunc
 
 
 def _decode_image_example(encoded: tf.Tensor, config: dict) -> tf.Tensor:
-    return image_to_model_input(decode_image(encoded, config["channels"]), config)
+    """Encoded PNG/JPEG -> the model input the training pipeline made (incl. a pixel permutation)."""
+    return permute_pixels(image_to_model_input(decode_image(encoded, config["channels"]), config), config)
 
 
 def _decode_wav_example(encoded: tf.Tensor, config: dict) -> tf.Tensor:
