@@ -1,11 +1,10 @@
 """Attention-map extraction matches the encoder's computation; plots are written."""
 
 import numpy as np
+import pytest
 from numpy_reference import attention as reference_attention, layer_norm
 
 import perceiver_tf as pt
-import pytest
-
 from perceiver_tf.visualize import (
     attention_share,
     cross_attention_maps,
