@@ -22,7 +22,7 @@ os.environ.setdefault("KERAS_BACKEND", "jax")
 import numpy as np  # noqa: E402
 
 from benchmarks.bench_peer import PERCEIVER_TF_OVERRIDES  # noqa: E402
-from benchmarks.common import encoder_flops, markdown_table, median, time_steps, write_results  # noqa: E402
+from benchmarks.common import forward_flops, markdown_table, median, time_steps, write_results  # noqa: E402
 
 #: (name, preset, input_shape, input_kind, batch, overrides).
 PEER = ("peer config (M=4096x261)", "tiny", (4096, 261), "array", 32, PERCEIVER_TF_OVERRIDES)
@@ -77,8 +77,7 @@ def measure(workload, policy: str, fused: bool, smoke: bool, seconds: float) -> 
         times = time_steps(step, seconds, min_steps=5, warmup=1)
         row[f"{mode}_step_s"] = median(times)
         row[f"{mode}_examples_per_s"] = batch / median(times)
-    encoder = model.get_layer("encoder")
-    flops = encoder_flops(encoder.get_config(), encoder.input.shape[1], encoder.input.shape[2])
+    flops = forward_flops(model)
     row["train_tflops"] = 3 * flops * batch / row["train_step_s"] / 1e12
     row["inference_tflops"] = flops * batch / row["inference_step_s"] / 1e12
     keras.config.set_dtype_policy("float32")

@@ -26,7 +26,7 @@ import numpy as np
 
 from benchmarks.common import (
     configure_tensorflow,
-    encoder_flops,
+    forward_flops,
     markdown_table,
     matmul_peak_flops,
     median,
@@ -59,11 +59,6 @@ def build(preset: str, shape: tuple, variant: str):
     )
     keras.config.set_dtype_policy("float32")
     return model
-
-
-def forward_flops(model) -> int:
-    encoder = model.get_layer("encoder")
-    return encoder_flops(encoder.get_config(), encoder.input.shape[1], encoder.input.shape[2])
 
 
 def measure(preset: str, shape: tuple, batch: int, variant: str, seconds: float) -> dict:

@@ -93,6 +93,12 @@ def encoder_flops(encoder: dict, num_inputs: int, input_channels: int) -> int:
     return encoder["num_cross_attends"] * cross + encoder["num_blocks"] * encoder["num_self_attends_per_block"] * self_attend
 
 
+
+def forward_flops(model) -> int:
+    """Forward FLOPs per example of a model with an "encoder" layer (see `encoder_flops`)."""
+    encoder = model.get_layer("encoder")
+    return encoder_flops(encoder.get_config(), encoder.input.shape[1], encoder.input.shape[2])
+
 def machine_info() -> dict:
     return {
         "platform": platform.platform(),
