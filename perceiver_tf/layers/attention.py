@@ -20,16 +20,17 @@ import math
 import keras
 from keras import ops
 
-from perceiver_tf.layers.common import dense_kernel_initializer, register, require_positive_int, require_rate
+from perceiver_tf.layers.common import (
+    dense_kernel_initializer,
+    register,
+    require_optional_positive_int,
+    require_positive_int,
+    require_rate,
+)
 
 #: Fill for masked logits. Softmax always runs in float32 here, so a finite -1e9 is exact and
 #: safe; -inf would turn fully masked rows into NaN.
 MASKED_LOGIT = -1e9
-
-
-def require_optional_positive_int(value, name: str) -> int | None:
-    """Return `value` if it is `None` or a positive int, else raise a ValueError naming it."""
-    return None if value is None else require_positive_int(value, name)
 
 
 @register
@@ -141,16 +142,16 @@ class PerceiverAttention(keras.layers.Layer):
         qk_head_dim, v_head_dim = self._head_dims
         q = self._split_heads(self.query_dense(query), qk_head_dim)
         keep = None if value_mask is None else ops.cast(value_mask, "bool")
-        dropout_active = bool(training) and self.attention_dropout_rate > 0
+        # Attention scores to return, or to drop out, need the explicit path's probabilities.
+        needs_probabilities = return_attention_scores or (bool(training) and self.attention_dropout_rate > 0)
         probabilities = None
-        if not (return_attention_scores or dropout_active) and self._use_chunks(ops.shape(value)[1]):
+        if not needs_probabilities and self._use_chunks(ops.shape(value)[1]):
             # Keys and values are projected chunk by chunk too: only the raw inputs are whole.
             attended = self._chunked_attend(q, value, keep)
         else:
             k = self._split_heads(self.key_dense(value), qk_head_dim)
             v = self._split_heads(self.value_dense(value), v_head_dim)
-            fused = self.use_fused_attention and qk_head_dim == v_head_dim
-            if fused and not (return_attention_scores or dropout_active):
+            if not needs_probabilities and self.use_fused_attention and qk_head_dim == v_head_dim:
                 attended = self._fused_attend(q, k, v, keep)
             else:
                 attended, probabilities = self._explicit_attend(q, k, v, keep, training)

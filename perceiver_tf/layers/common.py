@@ -34,6 +34,11 @@ def require_positive_int(value, name: str) -> int:
     return value
 
 
+def require_optional_positive_int(value, name: str) -> int | None:
+    """Return `value` if it is `None` or a positive int, else raise a ValueError naming it."""
+    return None if value is None else require_positive_int(value, name)
+
+
 def require_rate(value, name: str) -> float:
     """Return `value` if it is a probability in [0, 1), else raise a ValueError."""
     if not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
