@@ -24,7 +24,12 @@ def run(args) -> int:
     import numpy as np
     import tensorflow as tf
 
-    from perceiver_tf.commands.model_files import load_trained_model, processor_for
+    from perceiver_tf.commands.model_files import (
+        first_error_line,
+        load_trained_model,
+        model_input_from_file,
+        processor_for,
+    )
     from perceiver_tf.visualize import (
         cross_attention_maps,
         plot_image_attention,
@@ -40,11 +45,9 @@ def run(args) -> int:
     processor, _ = processor_for(metadata)
     modality = metadata["modality"]
     try:
-        example = np.asarray(processor.prepare(processor.decode_file(tf.constant(args.file)), False,
-                                               tf.zeros([2], tf.int32)))
+        example = np.asarray(model_input_from_file(processor, tf.constant(args.file)))
     except (tf.errors.OpError, ValueError) as error:
-        message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise SystemExit(f"error: cannot read {modality} file {args.file!r}: {message}") from None
+        raise SystemExit(f"error: cannot read {modality} file {args.file!r}: {first_error_line(error)}") from None
     maps = cross_attention_maps(model, example[None])
     num_latents = min(args.latents, maps[0].shape[2])
     if modality == "image":

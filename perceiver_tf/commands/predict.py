@@ -10,21 +10,26 @@ import numpy as np
 def run(args) -> int:
     import tensorflow as tf
 
-    from perceiver_tf.commands.model_files import load_trained_model, processor_for
+    from perceiver_tf.commands.model_files import (
+        first_error_line,
+        load_trained_model,
+        model_input_from_file,
+        processor_for,
+    )
 
     model, metadata = load_trained_model(args.model)
     processor, _ = processor_for(metadata)
     class_names = metadata["class_names"]
     top_k = max(1, min(args.top_k, len(class_names)))
-    prepare = tf.function(lambda path: processor.prepare(processor.decode_file(path), False, tf.zeros([2], tf.int32)))
+    prepare = tf.function(lambda path: model_input_from_file(processor, path))
     failures = 0
     for path in args.files:
         try:
             inputs = prepare(tf.constant(path))[None]
         except (tf.errors.OpError, ValueError) as error:
             failures += 1
-            message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-            print(json.dumps({"file": path, "error": f"cannot read {metadata['modality']} file: {message}"}))
+            message = f"cannot read {metadata['modality']} file: {first_error_line(error)}"
+            print(json.dumps({"file": path, "error": message}))
             continue
         logits = np.asarray(model(inputs, training=False), np.float64)[0]
         probabilities = np.exp(logits - logits.max())

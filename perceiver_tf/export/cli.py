@@ -69,13 +69,9 @@ def tflite_path(output: str, quantize: str) -> Path:
 
 def run_export(args) -> int:
     """Handler of `perceiver-tf export`; prints a JSON summary of what was written."""
-    import keras
+    from perceiver_tf.commands.model_files import load_trained_model
 
-    import perceiver_tf  # noqa: F401  (registers the custom layers for load_model)
-
-    if not Path(args.model).is_file():
-        raise SystemExit(f"error: --model {args.model!r} is not a file")
-    model = keras.saving.load_model(args.model)
+    model, _ = load_trained_model(args.model, require_metadata=False)
     if args.format == "saved_model":
         summary = _export_saved_model(model, args)
     else:
