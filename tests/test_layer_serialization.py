@@ -8,11 +8,15 @@ from perceiver_tf.layers import (
     MLP,
     ClassificationHead,
     CrossAttention,
+    ExtractPatches,
     FlattenIndexDims,
     FourierPositionEncoding,
     LatentTransformer,
     LearnedPositionEncoding,
+    ModalityPadding,
+    OutputQueries,
     PerceiverAttention,
+    PerceiverDecoder,
     PerceiverEncoder,
     SelfAttention,
 )
@@ -32,6 +36,10 @@ CASES = [
     (LearnedPositionEncoding(num_channels=3), ((2, 3, 4, 2),)),
     (FlattenIndexDims(), ((2, 3, 4, 2),)),
     (ClassificationHead(num_classes=3, activation="softmax", kernel_initializer="glorot_uniform"), (LATENTS,)),
+    (ExtractPatches((1, 2)), ((2, 3, 4, 2),)),
+    (ModalityPadding(num_channels=9), ((2, 6, 5),)),
+    (OutputQueries((3, 2), num_bands=2, max_resolution=8, learned_channels=3), ((2, 5),)),
+    (PerceiverDecoder(output_channels=3, num_heads=2, qk_channels=4, widening_factor=2), ((2, 7, 6), (2, 4, 8))),
 ]
 
 
