@@ -82,6 +82,12 @@ def exported(trained, tmp_path_factory):
     return export_saved_model(model, tmp_path_factory.mktemp("serving") / "digits")
 
 
+@pytest.fixture(scope="module")
+def loaded(exported):
+    """The exported SavedModel, loaded once in this process."""
+    return tf.saved_model.load(str(exported.path))
+
+
 def _png(images: np.ndarray) -> list[bytes]:
     return [tf.io.encode_png(np.round(image * 255).astype(np.uint8)).numpy() for image in images]
 
@@ -139,10 +145,9 @@ def test_saved_model_cli_lists_signatures(exported):
         assert expected in shown, expected
 
 
-def test_variable_batch_and_image_decoding(exported, trained, digits):
+def test_variable_batch_and_image_decoding(loaded, trained, digits):
     model, logits = trained
     _, (x_val, _) = digits
-    loaded = tf.saved_model.load(str(exported.path))
     for batch in (1, 5):
         _check_outputs(loaded.signatures[SERVING_DEFAULT](inputs=tf.constant(x_val[:batch], tf.float32)), logits[:batch])
     # A 16x16 RGB JPEG and PNG: decoded to one channel and resized to 8x8 inside the graph.
@@ -202,12 +207,11 @@ def test_masked_points_model_takes_any_point_count_and_only_float_signature(tmp_
         _check_outputs({k: v.numpy() for k, v in served.items()}, reference)
 
 
-def test_grpc_predict_request_drives_the_signatures(exported, trained, digits):
+def test_grpc_predict_request_drives_the_signatures(loaded, trained, digits):
     """A tensorflow-serving-api PredictRequest, decoded back the way TF Serving does, then run."""
     pytest.importorskip("tensorflow_serving", reason="pip install --no-deps -r requirements-serving.txt")
     _, logits = trained
     _, (x_val, _) = digits
-    loaded = tf.saved_model.load(str(exported.path))
     request = predict_request({"inputs": x_val[:3]}, "digits", version=1)
     assert request.model_spec.name == "digits" and request.model_spec.version.value == 1
     assert request.model_spec.signature_name == SERVING_DEFAULT
@@ -219,11 +223,10 @@ def test_grpc_predict_request_drives_the_signatures(exported, trained, digits):
     _check_outputs({k: v.numpy() for k, v in served.items()}, logits[3:5])
 
 
-def test_rest_body_drives_the_signatures(exported, trained, digits):
+def test_rest_body_drives_the_signatures(loaded, trained, digits):
     """The REST JSON body, parsed back the way TF Serving does (columnar inputs, b64 strings)."""
     _, logits = trained
     _, (x_val, _) = digits
-    loaded = tf.saved_model.load(str(exported.path))
     body = json.loads(json.dumps(rest_body({"image_bytes": _png(x_val[5:7])}, SERVING_BYTES)))
     assert body["signature_name"] == SERVING_BYTES
     files = [base64.b64decode(item["b64"]) for item in body["inputs"]["image_bytes"]]
