@@ -102,9 +102,5 @@ class AudioProcessor:
 
     def prepare(self, waveform: tf.Tensor, training: bool, seed: tf.Tensor) -> tf.Tensor:
         """Cached waveform -> model input; a random crop in training, a centre crop otherwise."""
-        num_samples = self.config["num_samples"]
-        if training:
-            excess = tf.maximum(tf.shape(waveform)[0] - num_samples, 0)
-            start = tf.random.stateless_uniform([], seed, 0, excess + 1, dtype=tf.int32)
-            waveform = waveform[start : start + num_samples]
-        return waveform_to_model_input(fixed_length(waveform, num_samples), self.config)
+        cropped = fixed_length(waveform, self.config["num_samples"], seed=seed if training else None)
+        return waveform_to_model_input(cropped, self.config)

@@ -76,12 +76,15 @@ def _sinc(x: tf.Tensor) -> tf.Tensor:
     return tf.where(tf.equal(x, 0.0), tf.ones_like(x), tf.sin(math.pi * safe) / (math.pi * safe))
 
 
-def fixed_length(waveform: tf.Tensor, num_samples: int, random_crop: bool = False, seed=None) -> tf.Tensor:
-    """Crop (centre, or random when `random_crop`) or zero-pad a `(T,)` signal to `num_samples`."""
+def fixed_length(waveform: tf.Tensor, num_samples: int, seed: tf.Tensor | None = None) -> tf.Tensor:
+    """Crop or zero-pad a `(T,)` signal to `num_samples`.
+
+    The crop is centred, or drawn at random from the stateless `seed` (int32 `(2,)`) when given.
+    """
     length = tf.shape(waveform)[0]
     excess = tf.maximum(length - num_samples, 0)
-    if random_crop:
-        start = tf.random.uniform([], 0, excess + 1, dtype=tf.int32, seed=seed)
+    if seed is not None:
+        start = tf.random.stateless_uniform([], seed, 0, excess + 1, dtype=tf.int32)
     else:
         start = excess // 2
     cropped = waveform[start : start + num_samples]
