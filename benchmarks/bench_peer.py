@@ -34,13 +34,13 @@ PERCEIVER_TF_OVERRIDES = dict(
 )
 
 
-def build_perceiver_tf(jit_compile: bool, **extra):
+def build_perceiver_tf(jit_compile: bool):
     import keras
 
     from perceiver_tf import build_classifier
 
     model = build_classifier(
-        "tiny", (NUM_INPUTS, CHANNELS), NUM_CLASSES, input_kind="array", **PERCEIVER_TF_OVERRIDES, **extra
+        "tiny", (NUM_INPUTS, CHANNELS), NUM_CLASSES, input_kind="array", **PERCEIVER_TF_OVERRIDES
     )
     model.compile(
         optimizer=keras.optimizers.Adam(1e-4),

@@ -27,6 +27,7 @@ import tensorflow as tf
 
 import perceiver_tf
 from perceiver_tf.data import load_digits_split
+from perceiver_tf.data.preprocessing import IMAGE_DEFAULTS
 from perceiver_tf.export import (
     QUANTIZATIONS,
     SERVING_BYTES,
@@ -63,10 +64,9 @@ def _max_abs_diff(outputs: dict, logits: np.ndarray) -> dict[str, float]:
 
 def _png_round_trip(x: np.ndarray, config: dict) -> tuple[list[bytes], np.ndarray]:
     """Encode model inputs as 8-bit PNGs per the preprocessing config; also the inputs they decode to."""
-    pixels = np.clip(np.round((x - config.get("offset", 0.0)) / config.get("scale", 1 / 255)), 0, 255).astype(np.uint8)
-    return [tf.io.encode_png(image).numpy() for image in pixels], pixels * config.get("scale", 1 / 255) + config.get(
-        "offset", 0.0
-    )
+    scale, offset = (config.get(key, IMAGE_DEFAULTS[key]) for key in ("scale", "offset"))
+    pixels = np.clip(np.round((x - offset) / scale), 0, 255).astype(np.uint8)
+    return [tf.io.encode_png(image).numpy() for image in pixels], pixels * scale + offset
 
 
 def benchmark_saved_model(model, x_val, logits, work_dir: Path, runs: int) -> dict:
