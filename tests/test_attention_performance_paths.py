@@ -1,6 +1,7 @@
 """The chunked (online-softmax) and fused attention paths equal the explicit one."""
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -169,7 +170,7 @@ def test_million_inputs_memory_bounded_by_chunk():
     result = subprocess.run(
         [sys.executable, "-c", MILLION_INPUTS_SCRIPT],
         capture_output=True, text=True, cwd=repo, timeout=600,
-        env={**__import__("os").environ, "PYTHONPATH": str(repo)},
+        env={**os.environ, "PYTHONPATH": str(repo)},
     )
     assert result.returncode == 0, result.stderr[-2000:]
     measured = json.loads(result.stdout.strip().splitlines()[-1])

@@ -57,12 +57,13 @@ def test_attention_share_sums_attention_inside_the_region_averaged_over_heads(rn
 
 
 def test_plots_are_written(tmp_path, rng):
+    model = _model()
     images = rng.normal(size=(1, 6, 5, 1)).astype("float32")
-    maps = cross_attention_maps(_model(), images)
+    maps = cross_attention_maps(model, images)
     assert plot_image_attention(images[0], maps, tmp_path / "img.png", num_latents=3).stat().st_size > 1000
     assert plot_sequence_attention(maps, tmp_path / "seq.png", num_latents=2).stat().st_size > 1000
     batch = rng.normal(size=(3, 6, 5, 1)).astype("float32")
-    latent_plot = plot_latent_across_images(batch, cross_attention_maps(_model(), batch)[0], 1, tmp_path / "lat.png")
+    latent_plot = plot_latent_across_images(batch, cross_attention_maps(model, batch)[0], 1, tmp_path / "lat.png")
     assert latent_plot.stat().st_size > 1000
     points = rng.uniform(-1, 1, size=(1, 30, 3)).astype("float32")
     point_maps = cross_attention_maps(_model((30, 3), "points", max_resolution=8), points)
