@@ -17,10 +17,12 @@ def run(args) -> int:
     except ValueError as error:
         raise SystemExit(f"error: {error}") from None
     split = args.split if args.split != "auto" else ("val" if source.explicit_val else "all")
-    examples = source.val if split == "val" else source.train.concatenate(source.val)
+    # Cached here, not in `batched`: the evaluation pass decodes each file once and the count reads the cache.
+    examples = (source.val if split == "val" else source.train.concatenate(source.val)).cache()
     num_classes = len(metadata["class_names"])
     one_hot = model.loss.__class__.__name__ == "CategoricalCrossentropy"
-    data = batched(examples, source.processor, False, num_classes, PipelineOptions(args.batch_size, one_hot=one_hot))
+    options = PipelineOptions(args.batch_size, one_hot=one_hot, cache=False)
+    data = batched(examples, source.processor, False, num_classes, options)
     logs = model.evaluate(data, verbose=0, return_dict=True)
     count = int(examples.reduce(0, lambda n, _: n + 1))
     print(json.dumps({"accuracy": float(logs["accuracy"]), "loss": float(logs["loss"]), "examples": count,
