@@ -6,14 +6,13 @@ import os
 
 import keras
 import pytest
+from cli_flags import TINY_TRAIN_FLAGS
 
 import perceiver_tf  # noqa: F401
 from perceiver_tf.cli import main
 from perceiver_tf.data.synthetic import write_audio_folder, write_image_folder, write_points_folder
 
-TINY = ["--preset", "tiny", "--set", "num_latents=16", "--set", "latent_dim=32", "--set", "num_blocks=1",
-        "--set", "num_self_attends_per_block=1", "--set", "num_cross_attends=1", "--set", "num_bands=4",
-        "--batch-size", "8", "--optimizer", "adamw", "--learning-rate", "1e-2", "--verbose", "0"]
+TINY = [*TINY_TRAIN_FLAGS, "--verbose", "0"]
 
 CASES = {
     "image": (write_image_folder, ["--epochs", "8"]),

@@ -15,14 +15,12 @@ import sys
 import time
 
 import pytest
+from cli_flags import TINY_TRAIN_FLAGS
 
 from perceiver_tf.data.synthetic import write_image_folder
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TINY = ["--preset", "tiny", "--set", "num_latents=16", "--set", "latent_dim=32", "--set", "num_blocks=1",
-        "--set", "num_self_attends_per_block=1", "--set", "num_cross_attends=1", "--set", "num_bands=4",
-        "--batch-size", "8", "--optimizer", "adamw", "--learning-rate", "1e-2", "--verbose", "2",
-        "--no-tensorboard"]
+TINY = [*TINY_TRAIN_FLAGS, "--verbose", "2", "--no-tensorboard"]
 pytestmark = pytest.mark.slow
 
 
