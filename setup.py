@@ -4,7 +4,7 @@ from setuptools import find_packages, setup
 
 setup(
     name="perceiver_tf",
-    version="0.1.0",
+    version="0.2.0",
     description="The Perceiver (Jaegle et al., 2021) and Perceiver IO for Keras 3 / TensorFlow.",
     long_description=Path(__file__).with_name("README.md").read_text(),
     long_description_content_type="text/markdown",

@@ -1,4 +1,4 @@
-"""perceiver_tf: the Perceiver (Jaegle et al., 2021) for Keras 3 / TensorFlow."""
+"""perceiver_tf: the Perceiver (Jaegle et al., 2021) and Perceiver IO for Keras 3 / TensorFlow."""
 
 try:
     import tensorflow  # noqa: F401
@@ -8,66 +8,93 @@ except ImportError as error:  # TensorFlow is an extra: CPU and GPU builds are d
         "'perceiver_tf[gpu]' (NVIDIA GPU), or pip install -r requirements.txt"
     ) from error
 
+from perceiver_tf.adapters import (
+    ADAPTERS,
+    ArrayAdapter,
+    AudioAdapter,
+    GridAdapter,
+    ImageAdapter,
+    InputAdapter,
+    PointsAdapter,
+    SequenceAdapter,
+    VideoAdapter,
+    make_adapter,
+)
 from perceiver_tf.layers import (
     MLP,
+    ClassificationDecoder,
     ClassificationHead,
+    ConvDownsample,
     CrossAttention,
+    ExtractPatches,
     FlattenIndexDims,
     FourierPositionEncoding,
     LatentTransformer,
     LearnedPositionEncoding,
+    ModalityPadding,
+    OutputQueries,
     PerceiverAttention,
+    PerceiverDecoder,
     PerceiverEncoder,
     SelfAttention,
 )
-from perceiver_tf.layers import ExtractPatches, ModalityPadding, OutputQueries, PerceiverDecoder
 from perceiver_tf.metrics import mean_average_precision
 from perceiver_tf.models import (
-    MultimodalPerceiver,
+    PRESETS,
+    PerceiverBackbone,
+    PerceiverClassifier,
     PerceiverIO,
+    PerceiverTask,
+    Preset,
     build_audioset_av,
     build_autoencoder,
-    build_perceiver_io_imagenet,
-)
-from perceiver_tf.models import (
-    INPUT_KINDS,
-    PRESETS,
-    PerceiverClassifier,
-    Preset,
     build_classifier,
+    build_perceiver_io_imagenet,
     get_preset,
     list_presets,
 )
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
-    "INPUT_KINDS",
+    "ADAPTERS",
     "MLP",
     "PRESETS",
+    "ArrayAdapter",
+    "AudioAdapter",
+    "ClassificationDecoder",
     "ClassificationHead",
+    "ConvDownsample",
     "CrossAttention",
+    "ExtractPatches",
     "FlattenIndexDims",
     "FourierPositionEncoding",
+    "GridAdapter",
+    "ImageAdapter",
+    "InputAdapter",
     "LatentTransformer",
     "LearnedPositionEncoding",
+    "ModalityPadding",
+    "OutputQueries",
     "PerceiverAttention",
+    "PerceiverBackbone",
     "PerceiverClassifier",
+    "PerceiverDecoder",
     "PerceiverEncoder",
+    "PerceiverIO",
+    "PerceiverTask",
+    "PointsAdapter",
     "Preset",
     "SelfAttention",
-    "ExtractPatches",
-    "ModalityPadding",
-    "MultimodalPerceiver",
-    "OutputQueries",
-    "PerceiverDecoder",
-    "PerceiverIO",
+    "SequenceAdapter",
+    "VideoAdapter",
+    "__version__",
     "build_audioset_av",
     "build_autoencoder",
-    "build_perceiver_io_imagenet",
-    "mean_average_precision",
-    "__version__",
     "build_classifier",
+    "build_perceiver_io_imagenet",
     "get_preset",
     "list_presets",
+    "make_adapter",
+    "mean_average_precision",
 ]

@@ -27,8 +27,9 @@ def _add_train_parser(subparsers) -> None:
     )
     parser.add_argument("--data", default="digits",
                         help="'digits' (built-in, offline), tfds:NAME[:SPLIT], a folder with one sub-folder per "
-                             "class (images, audio or point clouds; optional train/ + val/), TFRecord file(s), "
-                             "or an .npz with arrays x, y.")
+                             "class (images, audio, point clouds, sensor CSV/NPY, or audio + video clip folders; "
+                             "optional train/ + val/), a CSV manifest with columns file,labels (';'-separated, "
+                             "multi-label), TFRecord file(s), or an .npz with arrays x, y.")
     parser.add_argument("--preset", default="small", help="Model preset (see `perceiver-tf presets`).")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="Override a preset argument, e.g. --set num_latents=16 (repeatable).")
@@ -48,8 +49,10 @@ def _add_train_parser(subparsers) -> None:
     recipe.add_argument("--mixup", type=float, default=0.0, metavar="ALPHA", help="MixUp Beta alpha; 0 disables.")
     recipe.add_argument("--cutmix", type=float, default=0.0, metavar="ALPHA", help="CutMix Beta alpha (images).")
     data = parser.add_argument_group("data")
-    data.add_argument("--modality", choices=["image", "audio", "points"], default=None,
-                      help="Override the modality detected from file extensions.")
+    data.add_argument("--modality", choices=["image", "audio", "points", "sensors", "audio_video"], default=None,
+                      help="Override the modality detected from file extensions (needed for a folder of .npy files only).")
+    data.add_argument("--multi-label", action="store_true",
+                      help="Treat a manifest's labels as independent (sigmoid) even when every file has one.")
     data.add_argument("--validation-fraction", type=float, default=0.2,
                       help="Seeded held-out fraction when the source has no validation split.")
     data.add_argument("--skip-bad-files", action="store_true",
@@ -71,6 +74,9 @@ def _add_train_parser(subparsers) -> None:
     data.add_argument("--jitter", type=float, default=0.0, help="Gaussian jitter std for training point clouds.")
     data.add_argument("--scale", type=float, nargs=2, metavar=("LOW", "HIGH"),
                       help="Random scaling range for training point clouds.")
+    data.add_argument("--num-steps", type=int, default=None,
+                      help="Time steps per sensor example (default: the longest recording, at most 1024).")
+    data.add_argument("--num-frames", type=int, default=8, help="Frames per video clip (audio + video data).")
     dist = parser.add_argument_group("devices")
     dist.add_argument("--strategy", default="auto", choices=["auto", "one_device", "mirrored", "multi_worker", "tpu"],
                       help="tf.distribute strategy; multi_worker reads the cluster from TF_CONFIG.")

@@ -108,7 +108,7 @@ def test_classifier_overrides_and_config_round_trip(rng):
     x = rng.normal(size=(2, 6, 6, 1)).astype("float32")
     np.testing.assert_allclose(fast(x).numpy(), default(x).numpy(), atol=TOLERANCE)
 
-    encoder = fast.get_layer("encoder")
+    encoder = fast.backbone.encoder
     config = encoder.get_config()
     assert config["cross_attention_chunk_size"] == 5 and config["use_fused_attention"] is True
     clone = PerceiverEncoder.from_config(config)

@@ -1,11 +1,15 @@
 """MixUp / CutMix label mass, the fixed pixel permutation, and processors rebuilt from model metadata."""
 
+import json
+
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from perceiver_tf.data import DataOptions
 from perceiver_tf.data.augment import cutmix, mixup
 from perceiver_tf.data.images import ImageProcessor
+from perceiver_tf.data.processors import processor_from_config
 from perceiver_tf.data.sources import make_processor
 
 
@@ -35,8 +39,15 @@ def test_pixel_permutation_is_fixed_and_a_permutation():
 
 def test_processors_round_trip_through_model_metadata():
     options = DataOptions(sample_rate=8000, clip_seconds=0.5, audio_features="waveform", audio_patch_size=100,
-                          num_points=77, image_size=(6, 7), channels=1, pixel_permutation_seed=2)
-    for modality in ("image", "audio", "points"):
-        processor = make_processor(modality, options)
-        rebuilt = make_processor(modality, DataOptions.from_preprocessing(processor.config))
+                          num_points=77, image_size=(6, 7), channels=1, pixel_permutation_seed=2, num_frames=3)
+    samples = {"sensors": (40, 5), "audio_video": (9, 9, 3)}
+    for modality in ("image", "audio", "points", "sensors", "audio_video"):
+        processor = make_processor(modality, options, samples.get(modality))
+        rebuilt = processor_from_config(json.loads(json.dumps(processor.config)))  # as stored in a .keras file
+        assert type(rebuilt) is type(processor), modality
         assert rebuilt.config == processor.config and rebuilt.input_shape == processor.input_shape
+    assert make_processor("sensors", options, (40, 5)).input_shape == (40, 5)
+    assert make_processor("audio_video", options, (9, 9, 3)).input_shape == {"audio": (4000 // 100, 100),
+                                                                             "video": (3, 6, 7, 1)}
+    with pytest.raises(ValueError, match="Unknown preprocessing modality 'smell'"):
+        processor_from_config({"modality": "smell"})

@@ -4,13 +4,8 @@ import keras
 import numpy as np
 import pytest
 
+from perceiver_tf import PRESETS, PerceiverBackbone, PerceiverIO, build_autoencoder, build_perceiver_io_imagenet
 from perceiver_tf.layers import OutputQueries, PerceiverDecoder
-from perceiver_tf.models.perceiver_io import (
-    PERCEIVER_IO_IMAGENET_PARAMS,
-    PerceiverIO,
-    build_autoencoder,
-    build_perceiver_io_imagenet,
-)
 
 TINY_ENCODER = dict(
     num_latents=16, latent_dim=32, num_blocks=1, num_cross_attends=1,
@@ -72,14 +67,12 @@ def test_query_residual_adds_the_queries(rng):
 
 def test_multi_task_model_outputs_and_serialization(rng, tmp_path):
     model = PerceiverIO(
-        (8, 8, 1),
+        PerceiverBackbone((8, 8, 1), num_bands=4, **TINY_ENCODER),
         tasks={
             "pixels": {"index_dims": (8, 8), "num_bands": 4, "output_channels": 2, "activation": "sigmoid"},
             "label": {"index_dims": (), "learned_channels": 16, "output_channels": 10, "use_query_residual": True},
             "rows": {"index_dims": (8,), "num_bands": 2, "learned_channels": 4, "output_channels": 1},
         },
-        position_encoding_config={"num_bands": 4},
-        encoder_config=TINY_ENCODER,
     )
     x = rng.normal(size=(3, 8, 8, 1)).astype("float32")
     outputs = model(x)
@@ -98,7 +91,7 @@ def test_autoencoder_reconstruction_error_falls():
     images = (load_digits().images[:192] / 16.0).astype("float32")[..., None]
     model = build_autoencoder(
         (8, 8, 1), num_bands=8, output_activation="sigmoid",
-        encoder_config={**TINY_ENCODER, "cross_attend_widening_factor": 2},
+        **TINY_ENCODER, cross_attend_widening_factor=2,
     )
     assert model(images[:2])["reconstruction"].shape == (2, 8, 8, 1)
     model.compile(keras.optimizers.RMSprop(3e-3), loss={"reconstruction": "mse"})
@@ -112,14 +105,15 @@ def test_autoencoder_reconstruction_error_falls():
 
 def test_perceiver_io_classifier_config_a_small():
     model = build_perceiver_io_imagenet(num_classes=7, input_shape=(16, 16, 3), num_bands=4, **TINY_ENCODER)
-    assert model(np.zeros((2, 16, 16, 3), "float32"))["logits"].shape == (2, 7)
-    encoder = model.get_layer("encoder")
+    assert model(np.zeros((2, 16, 16, 3), "float32")).shape == (2, 7)
+    encoder = model.backbone.encoder
     assert encoder.num_cross_attends == 1 and encoder.share_latent_transformer
-    assert model.get_layer("logits_decoder").use_query_residual
+    assert model.decoder == "query" and model.head.decoder.use_query_residual
+    assert model.head.queries.learned_channels == 32  # the latent width D, as DeepMind's ClassificationDecoder
 
 
 @pytest.mark.slow
 def test_perceiver_io_imagenet_config_a_has_48_4m_params():
     model = build_perceiver_io_imagenet()
-    assert model.count_params() == PERCEIVER_IO_IMAGENET_PARAMS
-    assert round(PERCEIVER_IO_IMAGENET_PARAMS / 1e6, 1) == 48.4  # Perceiver IO paper, Table 5
+    assert model.count_params() == PRESETS["perceiver_io_imagenet"].params
+    assert round(model.count_params() / 1e6, 1) == 48.4  # Perceiver IO paper, Table 5

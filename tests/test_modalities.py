@@ -75,11 +75,10 @@ def test_raw_audio_preset_patches_waveform_to_480_by_128():
     preset = get_preset("audioset_raw")
     model = build_classifier("audioset_raw", (61440, 1), 527, **TINY)
     assert preset.reference_input_shape == (61440, 1)
-    assert model.get_layer("patches").output.shape == (None, 480, 128)
-    assert model.get_layer("position_encoding").output.shape == (None, 480, 128 + 2 * 8 + 1)
-    video = build_classifier("audioset_video", (32, 224, 224, 3), 527, **TINY)
-    assert video.get_layer("patches").output.shape == (None, 16, 28, 28, 384)
-    assert video.get_layer("position_encoding").output.shape == (None, 16 * 28 * 28, 384 + 3 * 17)
+    adapter = model.backbone.get_layer("adapter")
+    assert adapter.element_grid == (480,) and adapter.output.shape == (None, 480, 128 + 2 * 8 + 1)
+    video = build_classifier("audioset_video", (32, 224, 224, 3), 527, **TINY).backbone.get_layer("adapter")
+    assert video.element_grid == (16, 28, 28) and video.output.shape == (None, 16 * 28 * 28, 384 + 3 * 17)
 
 
 # --- learning on generated data -------------------------------------------------------------
@@ -113,7 +112,7 @@ def test_mel_spectrogram_with_2d_fourier_features_learns(rng):
     x, y = spectrograms(rng, 256)
     x_val, y_val = spectrograms(rng, 128)
     model = build_classifier("tiny", (16, 16, 1), 3, input_kind="image", patch_size=(2, 4), **TINY)
-    assert model.get_layer("position_encoding").output.shape == (None, 8 * 4, 8 + 2 * 17)
+    assert model.backbone.get_layer("adapter").output.shape == (None, 8 * 4, 8 + 2 * 17)
     assert fit_accuracy(model, x, y, x_val, y_val, epochs=4) > 0.8  # chance 1/3
 
 
@@ -129,7 +128,7 @@ def test_video_space_time_patches_learn_temporal_direction(rng):
     x, y = ramps(rng, 256)
     x_val, y_val = ramps(rng, 128)
     model = build_classifier("tiny", (4, 8, 8, 1), 2, input_kind="video", patch_size=(2, 4, 4), **TINY)
-    assert model.get_layer("position_encoding").output.shape == (None, 2 * 2 * 2, 32 + 3 * 17)
+    assert model.backbone.get_layer("adapter").output.shape == (None, 2 * 2 * 2, 32 + 3 * 17)
     assert fit_accuracy(model, x, y, x_val, y_val, epochs=4) > 0.8  # chance 1/2
 
 
@@ -158,7 +157,7 @@ def test_point_clouds_with_variable_counts_via_masks(rng):
     x, mask, y = point_clouds(rng, 256)
     x_val, mask_val, y_val = point_clouds(rng, 128)
     model = build_classifier("modelnet40", (None, 3), 3, use_input_mask=True, **{**TINY, "max_resolution": 16})
-    assert model.get_layer("position_encoding").output.shape == (None, None, 3 + 3 * 17)
+    assert model.backbone.get_layer("adapter").output.shape == (None, None, 3 + 3 * 17)
     # Padding is invisible: garbage in masked slots, or dropping them, changes nothing.
     first = {"inputs": x[:1, :16], "input_mask": mask[:1, :16]}
     padded = {"inputs": x[:1], "input_mask": np.concatenate([mask[:1, :16], np.zeros((1, 16), bool)], axis=1)}
@@ -248,7 +247,7 @@ def multi_label_tones(rng, n, length=32, channels=3):
 def test_multi_label_sigmoid_head_reaches_high_map(rng):
     x, y = multi_label_tones(rng, 256)
     x_val, y_val = multi_label_tones(rng, 128)
-    model = build_classifier("tiny", (32, 3), 3, input_kind="sequence", classifier_activation="sigmoid", **TINY)
+    model = build_classifier("tiny", (32, 3), 3, input_kind="sequence", activation="sigmoid", **TINY)
     model.compile(keras.optimizers.RMSprop(3e-3), keras.losses.BinaryCrossentropy())
     model.fit(x, y, batch_size=32, epochs=3, verbose=0)
     scores = np.asarray(model(x_val, training=False))

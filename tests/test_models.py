@@ -18,9 +18,9 @@ def tiny_model(input_shape=(6, 6, 2), num_classes=5, **overrides):
 def test_imagenet_parameter_count_is_the_papers():
     model = pt.build_classifier("imagenet", (224, 224, 3), 1000)
     assert model.count_params() == 44_912_254  # 44.9M
-    encoder = model.get_layer("encoder")
+    encoder = model.backbone.encoder
     assert len(encoder.cross_attentions) == 2 and len(encoder.latent_transformers) == 1
-    assert model.get_layer("position_encoding").output.shape == (None, 224 * 224, 261)
+    assert model.backbone.get_layer("adapter").output.shape == (None, 224 * 224, 261)
     attention = encoder.cross_attentions[0].attention
     assert attention.num_heads == 1 and attention.query_dense.kernel.shape == (1024, 261)
     assert encoder.latent_transformers[0].blocks[0].attention.num_heads == 8
@@ -29,23 +29,27 @@ def test_imagenet_parameter_count_is_the_papers():
 @pytest.mark.slow
 def test_every_preset_matches_its_recorded_parameter_count():
     for preset in pt.PRESETS.values():
-        model = pt.build_classifier(preset.name, preset.reference_input_shape, preset.reference_num_classes)
+        model = pt.PerceiverClassifier.from_preset(preset.name)
         assert model.count_params() == preset.params, preset.name
-        del model
+        backbone = pt.PerceiverBackbone.from_preset(preset.name)
+        assert backbone.count_params() == model.backbone.count_params(), preset.name
+        del model, backbone
         keras.backend.clear_session()
-    assert pt.PRESETS["imagenet_unshared"].params == 326_241_856
+    # The paper's figures: 44.9M, 326.2M (sharing ablation), Perceiver IO config A 48.4M.
+    assert [round(pt.PRESETS[n].params / 1e5) / 10 for n in ("imagenet", "imagenet_unshared", "perceiver_io_imagenet")] \
+        == [44.9, 326.2, 48.4]
 
 
 def test_sharing_structure_and_weights_are_reused():
     shared = tiny_model(num_blocks=4, num_cross_attends=4)
     unshared = tiny_model(num_blocks=4, num_cross_attends=4, share_cross_attention=False, share_latent_transformer=False)
-    enc_s, enc_u = shared.get_layer("encoder"), unshared.get_layer("encoder")
+    enc_s, enc_u = shared.backbone.encoder, unshared.backbone.encoder
     assert [l.name for l in enc_s.cross_attentions] == ["cross_attention_0", "cross_attention_shared"]
     assert len(enc_u.cross_attentions) == 4 and len(enc_u.latent_transformers) == 4
     per_cross = enc_s.cross_attentions[0].count_params()
     per_latent = enc_s.latent_transformers[0].count_params()
     assert unshared.count_params() - shared.count_params() == 2 * per_cross + 3 * per_latent
-    io_style = tiny_model(num_blocks=3, num_cross_attends=1).get_layer("encoder")
+    io_style = tiny_model(num_blocks=3, num_cross_attends=1).backbone.encoder
     assert len(io_style.cross_attentions) == 1
 
 
@@ -59,10 +63,10 @@ def test_numerics_follow_the_paper():
         assert isinstance(init, keras.initializers.VarianceScaling)
         assert (init.scale, init.mode, init.distribution) == (1.0, "fan_in", "truncated_normal")
         assert dense.use_bias
-    latents = np.asarray(pt.build_classifier("tiny", (8, 8, 1), 10, num_latents=256, latent_dim=256).get_layer("encoder").latents)
+    latents = np.asarray(pt.build_classifier("tiny", (8, 8, 1), 10, num_latents=256, latent_dim=256).backbone.encoder.latents)
     assert abs(latents.std() - 0.0176) < 0.002  # std of N(0, 0.02) truncated at 2 std
     assert np.abs(latents).max() <= 0.04 + 1e-6
-    head = pt.build_classifier("tiny", (8, 8, 1), 10).get_layer("head").dense
+    head = pt.build_classifier("tiny", (8, 8, 1), 10).head.dense
     assert not np.any(head.get_weights()[0])
 
 
@@ -91,8 +95,8 @@ def test_image_model_is_invariant_only_when_positions_move_with_pixels(rng):
     model = tiny_model()
     images = rng.normal(size=(2, 6, 6, 2)).astype("float32")
     order = rng.permutation(36)
-    byte_array = np.asarray(model.get_layer("position_encoding")(images))
-    head, encoder = model.get_layer("head"), model.get_layer("encoder")
+    byte_array = np.asarray(model.backbone.byte_array(images)[0])
+    head, encoder = model.head, model.backbone.encoder
     together = head(encoder(byte_array[:, order]))
     np.testing.assert_allclose(together, model(images), atol=1e-5)
     pixels_only = images.reshape(2, 36, 2)[:, order].reshape(2, 6, 6, 2)
@@ -112,40 +116,42 @@ def test_padding_mask_makes_padded_inputs_equal_unpadded(rng):
 def test_learned_and_no_position_variants_build_and_differ(rng):
     learned = tiny_model(position_encoding="learned", learned_position_channels=7)
     none = tiny_model(position_encoding="none")
-    assert learned.get_layer("position_encoding").output.shape == (None, 36, 9)
-    assert none.get_layer("position_encoding").output.shape == (None, 36, 2)
+    assert learned.backbone.get_layer("adapter").output.shape == (None, 36, 9)
+    assert none.backbone.get_layer("adapter").output.shape == (None, 36, 2)
     images = rng.normal(size=(1, 6, 6, 2)).astype("float32")
     shuffled = images.reshape(1, 36, 2)[:, rng.permutation(36)].reshape(1, 6, 6, 2)
     np.testing.assert_allclose(none(images), none(shuffled), atol=1e-5)  # no positions: order-blind
 
 
-def test_config_round_trip_and_keras_file_give_identical_predictions(tmp_path, rng):
+def test_keras_file_keeps_class_metadata_and_backbone(tmp_path, rng):
     model = tiny_model(metadata={"class_names": list("abcde")})
-    x = rng.normal(size=(3, 6, 6, 2)).astype("float32")
-    clone = pt.PerceiverClassifier.from_config(model.get_config())
-    clone.set_weights(model.get_weights())
-    np.testing.assert_array_equal(clone(x), model(x))
     path = tmp_path / "model.keras"
     model.save(path)
     loaded = keras.models.load_model(path)
-    assert isinstance(loaded, pt.PerceiverClassifier)
+    assert isinstance(loaded, pt.PerceiverClassifier) and isinstance(loaded.backbone, pt.PerceiverBackbone)
     assert loaded.metadata == {"preset": "tiny", "class_names": list("abcde")}
+    x = rng.normal(size=(3, 6, 6, 2)).astype("float32")
     np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
 
 
-@pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
-def test_mixed_precision_is_finite_and_close_to_float32(rng, policy):
-    reference = tiny_model()
-    mixed = tiny_model(dtype=policy)
-    mixed.set_weights(reference.get_weights())
+def test_a_backbone_serves_a_new_task(rng):
+    """Fine-tuning's building block: one backbone's weights under another head, unchanged."""
+    first = tiny_model()
+    second = pt.PerceiverClassifier(pt.PerceiverBackbone.from_config(first.backbone.get_config()), num_classes=2,
+                                    decoder="query")
+    second.backbone.set_weights(first.backbone.get_weights())
     x = rng.normal(size=(2, 6, 6, 2)).astype("float32")
-    out = mixed(x)
-    assert out.dtype == "float32"
-    np.testing.assert_allclose(out, reference(x), atol=0.1, rtol=0.05)
-    huge = np.asarray(mixed(x * 1e4))  # LayerNorm and softmax run in float32: no overflow
-    assert np.isfinite(huge).all()
-    attention = mixed.get_layer("encoder").cross_attentions[0].attention
-    assert attention.compute_dtype == policy.split("_")[1]
+    np.testing.assert_array_equal(second.backbone(x), first.backbone(x))
+    assert second(x).shape == (2, 2) and second.head.name == "head"
+
+
+def test_huge_inputs_stay_finite_under_mixed_precision(rng):
+    """LayerNorm and softmax run in float32: inputs times 1e4 overflow nothing (float16 max: 65504)."""
+    for policy in ("mixed_float16", "mixed_bfloat16"):
+        model = tiny_model(dtype=policy)
+        out = np.asarray(model(rng.normal(size=(2, 6, 6, 2)).astype("float32") * 1e4))
+        assert out.dtype == np.float32 and np.isfinite(out).all(), policy
+        assert model.backbone.encoder.cross_attentions[0].attention.compute_dtype == policy.split("_")[1]
 
 
 @pytest.mark.parametrize(
@@ -161,6 +167,17 @@ def test_mixed_precision_is_finite_and_close_to_float32(rng, policy):
         (lambda: pt.build_classifier("tiny", (8, 1), 10, input_kind="array", position_encoding="fourier"), "no positions"),
         (lambda: pt.build_classifier("tiny", (8, 8, 1), 10, position_encoding="sinusoid"), "position_encoding"),
         (lambda: pt.build_classifier("tiny", (8, 8, 1), 10, num_blocks=1, num_cross_attends=2), "num_cross_attends"),
+        (lambda: pt.build_classifier("tiny", (8, 3), 10, input_kind="points", patch_size=2), "no grid to patch"),
+        (lambda: pt.build_classifier("tiny", (None, 3), 10, input_kind="points", position_encoding="learned"),
+         "no fixed layout"),
+        (lambda: pt.build_classifier("tiny", (8, 8, 1), 10, decoder="attention"), "Unknown decoder"),
+        (lambda: pt.build_classifier("tiny", (8, 8, 1), 10, activation="softmax", multi_label=True), "independently"),
+        (lambda: pt.PerceiverBackbone(adapters={"a": pt.ImageAdapter((4, 4, 1))}, num_bands=4), "to each adapter"),
+        (lambda: pt.PerceiverBackbone((4, 4, 1), use_modality_mask=True), "several inputs"),
+        (lambda: pt.PerceiverBackbone(adapters={"a_mask": dict(input_kind="array", input_shape=(3, 1)),
+                                                "a": dict(input_kind="array", input_shape=(3, 1))}), "reserved"),
+        (lambda: pt.PerceiverClassifier.from_preset("audioset_av", input_shape=(8, 8, 1)), "takes inputs"),
+        (lambda: pt.PerceiverClassifier("not a backbone", 3), "must be a PerceiverBackbone"),
     ],
 )
 def test_bad_configuration_raises_clear_value_error(call, match):
@@ -174,5 +191,16 @@ def test_bad_configuration_raises_clear_value_error(call, match):
 )
 def test_bad_input_at_call_time_raises_clear_value_error(shape, match):
     model = tiny_model()
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises(ValueError, match=match) as raised:
         model(np.zeros(shape, "float32"))
+    assert "Arguments received" not in str(raised.value)  # one line, not Keras' dump of the arguments
+    with pytest.raises(ValueError, match=match):
+        model.predict(np.zeros(shape, "float32"), verbose=0)
+
+
+def test_dict_inputs_are_checked_by_name():
+    model = tiny_model(input_shape=(None, 3), input_kind="points", max_resolution=8, use_input_mask=True)
+    with pytest.raises(ValueError, match=r"takes a dict with keys \['input_mask', 'inputs'\]"):
+        model({"inputs": np.zeros((1, 4, 3), "float32")})
+    with pytest.raises(ValueError, match="takes a dict"):
+        model(np.zeros((1, 4, 3), "float32"))

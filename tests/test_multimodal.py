@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from perceiver_tf.models.multimodal import AUDIOSET_AV_PARAMS, MultimodalPerceiver, build_audioset_av
+from perceiver_tf import PRESETS, PerceiverBackbone, PerceiverClassifier, build_audioset_av
 
 TINY_ENCODER = dict(
     num_latents=16, latent_dim=32, num_blocks=1, num_cross_attends=1, num_self_attends_per_block=1,
@@ -17,20 +17,21 @@ MODALITIES = {
 
 
 def tiny_model(**kwargs):
-    return MultimodalPerceiver(MODALITIES, 4, encoder_config=TINY_ENCODER, use_modality_mask=True, **kwargs)
+    backbone = PerceiverBackbone(adapters=MODALITIES, use_modality_mask=True, **TINY_ENCODER)
+    return PerceiverClassifier(backbone, 4, **kwargs)
 
 
 def test_byte_array_layout():
-    model = tiny_model()
-    assert model.modality_sizes == {"audio": 8, "video": 8}  # sorted names; 32/4 and 2*2*2
+    backbone = tiny_model().backbone
+    assert backbone.modality_sizes == {"audio": 8, "video": 8}  # sorted names; 32/4 and 2*2*2
     audio_width = 4 + (2 * 6 + 1)  # 4-sample patches + 1-D Fourier features
     video_width = 4 + 3 * (2 * 4 + 1)  # 1x2x2 patches + 3-D Fourier features
     width = max(audio_width, video_width) + 2
-    assert model.get_layer("audio_position_encoding").output.shape == (None, 8, audio_width)
-    assert model.get_layer("video_position_encoding").output.shape == (None, 8, video_width)
-    assert model.get_layer("byte_array").output.shape == (None, 16, width)
-    assert model.get_layer("audio_padding").embedding.shape == (width - audio_width,)
-    assert model.get_layer("video_padding").embedding.shape == (width - video_width,)
+    assert backbone.get_layer("audio_adapter").output.shape == (None, 8, audio_width)
+    assert backbone.get_layer("video_adapter").output.shape == (None, 8, video_width)
+    assert backbone.get_layer("byte_array").output.shape == (None, 16, width)
+    assert backbone.get_layer("audio_padding").embedding.shape == (width - audio_width,)
+    assert backbone.get_layer("video_padding").embedding.shape == (width - video_width,)
 
 
 def test_masked_modality_is_ignored_and_serialization_round_trips(rng, tmp_path):
@@ -51,9 +52,9 @@ def test_masked_modality_is_ignored_and_serialization_round_trips(rng, tmp_path)
 
 def test_invalid_modalities_are_rejected():
     with pytest.raises(ValueError, match="reserved"):
-        MultimodalPerceiver({"modality_mask": MODALITIES["audio"]}, 2)
+        PerceiverBackbone(adapters={"modality_mask": MODALITIES["audio"], "video": MODALITIES["video"]})
     with pytest.raises(ValueError, match="input_kind"):
-        MultimodalPerceiver({"audio": {"input_shape": (8, 1)}}, 2)
+        PerceiverBackbone(adapters={"audio": {"input_shape": (8, 1)}})
 
 
 def audio_video(rng, n):
@@ -87,5 +88,5 @@ def test_model_uses_both_modalities(rng):
 @pytest.mark.slow
 def test_audioset_av_param_count():
     model = build_audioset_av()
-    assert model.modality_sizes == {"audio": 480, "video": 16 * 28 * 28}
-    assert model.count_params() == AUDIOSET_AV_PARAMS
+    assert model.backbone.modality_sizes == {"audio": 480, "video": 16 * 28 * 28}
+    assert model.count_params() == PRESETS["audioset_av"].params == 111_664_811

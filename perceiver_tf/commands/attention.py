@@ -1,8 +1,9 @@
 """`perceiver-tf attention`: plot a trained model's cross-attention on one file as a PNG.
 
-The plot follows `model.metadata["modality"]`: image -> per-latent maps over the pixels for
-the first and last cross-attend; audio -> attention over time; points -> points coloured by
-attention. The file goes through the same preprocessing as `perceiver-tf predict`.
+The plot follows `model.metadata["modality"]`: image -> per-latent maps over the pixels (or
+patches) for the first and last cross-attend; audio and sensor streams -> attention over time;
+points -> points coloured by attention; audio + video -> attention over time and over the middle
+frame. The file goes through the same preprocessing as `perceiver-tf predict`.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ def add_attention_parser(subparsers) -> None:
     parser.add_argument("--model", required=True, help="A model.keras written by `perceiver-tf train`.")
     parser.add_argument("--out", required=True, help="PNG file to write.")
     parser.add_argument("--latents", type=int, default=6, help="Latents shown (the most focused ones).")
-    parser.add_argument("file", metavar="FILE", help="An image, audio or point-cloud file the model can read.")
+    parser.add_argument("file", metavar="FILE", help="A file (or, for audio + video, a clip folder) the model can read.")
     parser.set_defaults(handler=run)  # `run` imports TensorFlow only when the subcommand runs
 
 
@@ -24,38 +25,47 @@ def run(args) -> int:
     import numpy as np
     import tensorflow as tf
 
+    from perceiver_tf import visualize
     from perceiver_tf.commands.model_files import (
+        as_model_inputs,
         first_error_line,
         load_trained_model,
         model_input_from_file,
         processor_for,
     )
-    from perceiver_tf.visualize import (
-        cross_attention_maps,
-        plot_image_attention,
-        plot_point_attention,
-        plot_sequence_attention,
-    )
+    from perceiver_tf.export.saved_model import model_outputs
 
     if args.latents < 1:
         raise SystemExit(f"error: --latents must be >= 1. Received: {args.latents}")
     model, metadata = load_trained_model(args.model)
-    if getattr(model, "use_input_mask", False):
-        raise SystemExit("error: `attention` supports models without an input mask (use_input_mask=False).")
-    processor, _ = processor_for(metadata)
+    processor = processor_for(metadata)
     modality = metadata["modality"]
     try:
-        example = np.asarray(model_input_from_file(processor, tf.constant(args.file)))
+        example = tf.nest.map_structure(np.asarray, model_input_from_file(processor, tf.constant(args.file)))
     except (tf.errors.OpError, ValueError) as error:
         raise SystemExit(f"error: cannot read {modality} file {args.file!r}: {first_error_line(error)}") from None
-    maps = cross_attention_maps(model, example[None])
+    inputs = as_model_inputs(model, example)
+    maps = visualize.cross_attention_maps(model, inputs)
+    probabilities = np.asarray(model_outputs(model, inputs)["probabilities"])[0]
+    best = int(probabilities.argmax())
+    title = f"{args.file.rstrip('/').split('/')[-1]}: predicted {metadata['class_names'][best]!r} (p = {probabilities[best]:.2f})"
     num_latents = min(args.latents, maps[0].shape[2])
+    adapters = model.backbone.adapters
     if modality == "image":
-        path = plot_image_attention(example, maps, args.out, num_latents=num_latents)
-    elif modality == "audio":
-        path = plot_sequence_attention(maps, args.out, num_latents=num_latents)
+        path = visualize.plot_image_attention(example, maps, args.out, num_latents=num_latents,
+                                              grid=adapters["inputs"].element_grid, title=title)
+    elif modality in ("audio", "sensors"):
+        path = visualize.plot_sequence_attention(maps, args.out, num_latents=num_latents, title=title)
+    elif modality == "points":
+        path = visualize.plot_point_attention(example, maps, args.out, num_latents=num_latents, title=title)
     else:
-        path = plot_point_attention(example, maps, args.out, num_latents=num_latents)
-    print(json.dumps({"file": args.file, "out": str(path), "modality": modality,
-                      "cross_attends": len(maps), "attention_shape": list(maps[0].shape)}))
+        split = [visualize.attention_by_input(model, m) for m in maps]
+        path = visualize.plot_audio_video_attention(example["video"], [s["audio"] for s in split],
+                                                    [s["video"] for s in split], adapters["video"].element_grid,
+                                                    args.out, num_latents=num_latents, title=title)
+    report = {"file": args.file, "out": str(path), "modality": modality, "cross_attends": len(maps),
+              "attention_shape": list(maps[0].shape), "predicted": metadata["class_names"][best]}
+    if getattr(model, "decoder", None) == "query":
+        report["decoder_attention_shape"] = list(visualize.decoder_attention_maps(model, inputs)["head"].shape)
+    print(json.dumps(report))
     return 0

@@ -1,4 +1,4 @@
-"""`perceiver-tf evaluate`: accuracy and loss of a trained model on a data source (one JSON line)."""
+"""`perceiver-tf evaluate`: accuracy (or mAP) and loss of a trained model on a data source (one JSON line)."""
 
 from __future__ import annotations
 
@@ -7,11 +7,13 @@ import json
 
 def run(args) -> int:
     from perceiver_tf.commands.model_files import load_trained_model, processor_for
-    from perceiver_tf.data import PipelineOptions, batched, load_source
+    from perceiver_tf.data import DataOptions, PipelineOptions, batched, load_source
+    from perceiver_tf.training.trainer import validation_map
 
     model, metadata = load_trained_model(args.model)
-    _, options = processor_for(metadata)
-    options.skip_bad_files = args.skip_bad_files
+    processor = processor_for(metadata)
+    options = DataOptions(modality=processor.modality, processor=processor, skip_bad_files=args.skip_bad_files,
+                          multi_label=getattr(model, "multi_label", False))
     try:
         source = load_source(args.data, options).relabel(metadata["class_names"])
     except ValueError as error:
@@ -20,11 +22,16 @@ def run(args) -> int:
     # Cached here, not in `batched`: the evaluation pass decodes each file once and the count reads the cache.
     examples = (source.val if split == "val" else source.train.concatenate(source.val)).cache()
     num_classes = len(metadata["class_names"])
-    one_hot = model.loss.__class__.__name__ == "CategoricalCrossentropy"
+    # Multi-label models read multi-hot rows; class ids (a folder source) become one-hot rows.
+    one_hot = getattr(model, "multi_label", False) or model.loss.__class__.__name__ == "CategoricalCrossentropy"
     options = PipelineOptions(args.batch_size, one_hot=one_hot, cache=False)
     data = batched(examples, source.processor, False, num_classes, options)
     logs = model.evaluate(data, verbose=0, return_dict=True)
     count = int(examples.reduce(0, lambda n, _: n + 1))
-    print(json.dumps({"accuracy": float(logs["accuracy"]), "loss": float(logs["loss"]), "examples": count,
+    if getattr(model, "multi_label", False):
+        scores = {"map": validation_map(model, data), "pr_auc": float(logs["pr_auc"])}
+    else:
+        scores = {"accuracy": float(logs["accuracy"])}
+    print(json.dumps({**scores, "loss": float(logs["loss"]), "examples": count,
                       "split": split, "data": args.data, "model": args.model}))
     return 0

@@ -1,4 +1,4 @@
-"""Load a trained `.keras` classifier with the preprocessing it carries in `model.metadata`."""
+"""Load a trained `.keras` model with the preprocessing it carries in `model.metadata`, and feed it files."""
 
 from __future__ import annotations
 
@@ -26,18 +26,37 @@ def load_trained_model(path: str, require_metadata: bool = True):
 
 def processor_for(metadata: dict):
     """The data processor that reproduces the model's preprocessing."""
-    from perceiver_tf.data import DataOptions
-    from perceiver_tf.data.sources import make_processor
+    from perceiver_tf.data import processor_from_config
 
-    options = DataOptions.from_preprocessing(metadata["preprocessing"])
-    return make_processor(metadata["modality"], options, None), options
+    return processor_from_config(metadata["preprocessing"])
 
 
 def model_input_from_file(processor, path):
-    """One file (a string tensor) -> the model input `(*input_shape)` of the evaluation pipeline."""
+    """One file (a string tensor) -> the example `(*input_shape)` (or dict of them) of the evaluation pipeline."""
     import tensorflow as tf
 
     return processor.prepare(processor.decode_file(path), False, tf.zeros([2], tf.int32))
+
+
+def as_model_inputs(model, example):
+    """One example (a tensor, or a dict per input) -> a batch of one in the structure the model takes,
+    with all-True element and modality masks where the model has mask inputs (a decoded file is all real)."""
+    import numpy as np
+
+    data = {name: np.asarray(value)[None] for name, value in (example.items() if isinstance(example, dict)
+                                                               else [("inputs", example)])}
+    if not isinstance(model.input, dict):
+        return data["inputs"]
+    inputs = {}
+    for name, tensor in model.input.items():
+        if name in data:
+            inputs[name] = data[name]
+            continue
+        # A mask. A variable element count (point clouds) is the example's own: no patches there.
+        owner = "inputs" if name == "input_mask" else name[: -len("_mask")]
+        length = tensor.shape[1] if tensor.shape[1] is not None else data[owner].shape[1]
+        inputs[name] = np.ones((1, length), bool)
+    return inputs
 
 
 def first_error_line(error: Exception) -> str:

@@ -49,6 +49,9 @@ def data_options(args):
         rotate=args.rotate,
         jitter=args.jitter,
         scale_range=tuple(args.scale) if args.scale else None,
+        num_steps=args.num_steps,
+        num_frames=args.num_frames,
+        multi_label=True if args.multi_label else None,
     )
 
 
@@ -80,13 +83,19 @@ def run(args) -> int:
         source = load_source(args.data, data_options(args))
     except ValueError as error:
         raise SystemExit(f"error: {error}") from None
+    if source.multi_label and (args.cutmix or args.mixup):
+        raise SystemExit("error: --mixup/--cutmix mix single labels; this data is multi-label.")
     if source.skipped:
         print(f"Skipped {len(source.skipped)} bad file(s) (--skip-bad-files): "
               + ", ".join(source.skipped[:10]) + (" ..." if len(source.skipped) > 10 else ""))
     num_classes = len(source.class_names)
-    one_hot = bool(args.label_smoothing or args.mixup or args.cutmix)
+    # Multi-hot labels are rows already; class ids become one-hot rows for smoothing, MixUp and CutMix.
+    one_hot = source.multi_label or bool(args.label_smoothing or args.mixup or args.cutmix)
     pipeline = PipelineOptions(args.batch_size, args.seed, one_hot, args.mixup, args.cutmix, cache=not args.no_cache)
-    train = batched(source.train, source.processor, True, num_classes, pipeline, source.num_train)
+    try:
+        train = batched(source.train, source.processor, True, num_classes, pipeline, source.num_train)
+    except ValueError as error:
+        raise SystemExit(f"error: {error}") from None
     val = batched(source.val, source.processor, False, num_classes, pipeline, source.num_val)
     steps_per_epoch = (math.ceil(source.num_train / args.batch_size) if source.num_train
                        else int(train.reduce(0, lambda n, _: n + 1)))
@@ -94,7 +103,7 @@ def run(args) -> int:
     with strategy.scope():
         model = build_classifier(
             args.preset, source.processor.input_shape, num_classes, input_kind=source.processor.input_kind,
-            metadata={**source.metadata, "data": args.data}, **overrides,
+            metadata={**source.metadata, "data": args.data}, **{"multi_label": source.multi_label, **overrides},
         )
         compile_classifier(
             model, total_steps, optimizer=args.optimizer, learning_rate=args.learning_rate,
@@ -103,13 +112,16 @@ def run(args) -> int:
             jit_compile=args.jit_compile, one_hot_labels=one_hot,
         )
     output_dir = args.output_dir or default_output_dir(args.data)
+    labels = "multi-label" if source.multi_label else "single-label"
     print(f"Training preset {args.preset!r} ({model.count_params():,} parameters) on {args.data} "
-          f"({source.modality}, {num_classes} classes, input {source.processor.input_shape}): "
+          f"({source.modality}, {num_classes} classes, {labels}, input {source.processor.input_shape}): "
           f"{source.num_train or '?'} train / {source.num_val or '?'} validation examples; "
           f"strategy {args.strategy} -> {type(strategy).__name__} x{strategy.num_replicas_in_sync}.")
     result = train_classifier(model, train, val, args.epochs, output_dir, verbose=args.verbose,
                               is_chief=is_chief, worker_id=worker_id, tensorboard=not args.no_tensorboard)
     resumed = f", resumed at epoch {result.resumed_from_epoch}" if result.resumed_from_epoch else ""
-    print(f"validation accuracy: {result.val_accuracy:.4f}  (loss {result.val_loss:.4f}, {result.epochs} epochs, "
+    score = (f"validation mAP: {result.val_map:.4f}" if result.val_map is not None
+             else f"validation accuracy: {result.val_accuracy:.4f}")
+    print(f"{score}  (loss {result.val_loss:.4f}, {result.epochs} epochs, "
           f"{result.train_seconds:.0f} s{resumed}); model saved to {result.model_path}")
     return 0

@@ -2,7 +2,9 @@
 
 from perceiver_tf.data.digits import DIGITS_CLASS_NAMES, load_digits_split
 from perceiver_tf.data.formats import EXTENSIONS, MODALITIES, detect_modality
+from perceiver_tf.data.manifest import read_manifest
 from perceiver_tf.data.pipeline import PipelineOptions, batched
+from perceiver_tf.data.processors import PROCESSORS, processor_from_config
 from perceiver_tf.data.sensors import (
     ACTIVITY_CLASS_NAMES,
     load_labelled_directory,
@@ -18,6 +20,7 @@ __all__ = [
     "DIGITS_CLASS_NAMES",
     "EXTENSIONS",
     "MODALITIES",
+    "PROCESSORS",
     "DataOptions",
     "DataSource",
     "PipelineOptions",
@@ -29,6 +32,8 @@ __all__ = [
     "load_source",
     "load_time_series",
     "pad_batch",
+    "processor_from_config",
+    "read_manifest",
     "resample",
     "simulate_accelerometer",
 ]

@@ -45,6 +45,7 @@ class AudioProcessor:
 
     modality = "audio"
     input_kind = "audio"
+    bytes_input = "audio_bytes"
 
     def __init__(
         self,
@@ -73,9 +74,21 @@ class AudioProcessor:
             "frame_length": frame_length, "frame_step": frame_step, "fft_length": fft_length,
         }
 
+    @classmethod
+    def from_config(cls, config: dict) -> "AudioProcessor":
+        """The evaluation-time processor of a model's `metadata["preprocessing"]`."""
+        optional = {k: config[k] for k in ("num_mel_bins", "frame_length", "frame_step", "fft_length") if k in config}
+        return cls(config["sample_rate"], config["num_samples"] / config["sample_rate"], config.get("features", "waveform"),
+                   config.get("patch_size", 128), **optional)
+
     @property
     def input_shape(self) -> tuple[int, int]:
         return audio_input_shape(self.config)
+
+    def decode_bytes(self, encoded: tf.Tensor) -> tf.Tensor:
+        """A 16-bit PCM WAV file's bytes -> mono float32 `(T,)` at `sample_rate` (pure TF: the serving path)."""
+        audio, rate = tf.audio.decode_wav(encoded)
+        return self.from_decoded(audio, rate)
 
     def decode_file(self, path: tf.Tensor) -> tf.Tensor:
         """File path -> mono float32 `(T,)` at `sample_rate` (the cacheable form)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from perceiver_tf.data.formats import detect_modality, modality_of
+from perceiver_tf.data.formats import detect_modality, modalities_of
 from perceiver_tf.data.splits import stratified_split
 
 #: Sub-directory names accepted as the held-out split next to `train/` (first found wins).
@@ -47,6 +47,29 @@ def _list_classes(root: str) -> dict[str, list[str]]:
     return classes
 
 
+def _list_examples(root: str) -> dict[str, list[str]]:
+    """`{class name: sorted example folders}` for an audio + video folder (`root/<class>/<clip>/`)."""
+    classes = {}
+    for name in sorted(os.listdir(root)):
+        class_dir = os.path.join(root, name)
+        if name.startswith(".") or not os.path.isdir(class_dir):
+            continue
+        classes[name] = [os.path.join(class_dir, d) for d in sorted(os.listdir(class_dir))
+                         if not d.startswith(".") and os.path.isdir(os.path.join(class_dir, d))]
+    return classes
+
+
+def _holds_clips(where: str, classes: dict[str, list[str]]) -> bool:
+    """True for the audio + video layout: class folders hold only clip folders, the first with a sound
+    file and frames (or a `.npy` video)."""
+    class_dir = os.path.join(where, next(iter(classes)))
+    entries = sorted(e for e in os.listdir(class_dir) if not e.startswith("."))
+    if not entries or not all(os.path.isdir(os.path.join(class_dir, e)) for e in entries):
+        return False
+    files = os.listdir(os.path.join(class_dir, entries[0]))
+    return any("audio" in modalities_of(f) for f in files) and any(modalities_of(f) - {"audio"} for f in files)
+
+
 def _labelled(classes: dict[str, list[str]], class_names: list[str]) -> LabelledFiles:
     paths, labels = [], []
     for name, files in classes.items():
@@ -63,6 +86,9 @@ def scan_folder(
     skip_bad_files: bool = False,
 ) -> FolderIndex:
     """Index `root/<class>/<files>`, or `root/train/<class>/...` + `root/val|validation|test/<class>/...`.
+
+    For audio + video the examples are clip folders, `root/<class>/<clip>/` (see `audio_video.py`),
+    detected from that layout or chosen with `modality="audio_video"`.
 
     Without a held-out sub-directory, a seeded stratified `validation_fraction` of each class
     is held out. Files whose extension is not of the (detected or given) modality are an error
@@ -92,17 +118,23 @@ def scan_folder(
             f"{where!r} has a single class ({next(iter(train_classes))!r}); a classifier needs at "
             "least 2 class sub-folders."
         )
-    all_files = [f for files in (*train_classes.values(), *val_classes.values()) for f in files]
-    modality = detect_modality(all_files, modality)
-    unsupported = sorted(f for f in all_files if modality_of(f) != modality)
-    if unsupported and not skip_bad_files:
-        shown = "\n  ".join(unsupported[:20])
-        raise ValueError(
-            f"{len(unsupported)} file(s) are not {modality} files (by extension); remove them or pass "
-            f"--skip-bad-files:\n  {shown}"
-        )
-    keep = lambda classes: {c: [f for f in fs if modality_of(f) == modality] for c, fs in classes.items()}  # noqa: E731
-    train_classes, val_classes = keep(train_classes), keep(val_classes)
+    if modality == "audio_video" or (modality is None and _holds_clips(where, train_classes)):
+        # Examples are clip folders (audio_video.py); their contents are checked when decoded.
+        modality, unsupported = "audio_video", []
+        train_classes = _list_examples(where)
+        val_classes = _list_examples(val_root) if has_splits else {}
+    else:
+        all_files = [f for files in (*train_classes.values(), *val_classes.values()) for f in files]
+        modality = detect_modality(all_files, modality)
+        unsupported = sorted(f for f in all_files if modality not in modalities_of(f))
+        if unsupported and not skip_bad_files:
+            shown = "\n  ".join(unsupported[:20])
+            raise ValueError(
+                f"{len(unsupported)} file(s) are not {modality} files (by extension); remove them or pass "
+                f"--skip-bad-files:\n  {shown}"
+            )
+        keep = lambda classes: {c: [f for f in fs if modality in modalities_of(f)] for c, fs in classes.items()}  # noqa: E731
+        train_classes, val_classes = keep(train_classes), keep(val_classes)
     empty = [c for c, files in train_classes.items() if not files]
     if empty:
         raise ValueError(f"Class folder(s) without {modality} files in {where!r}: {', '.join(empty)}")

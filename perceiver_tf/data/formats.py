@@ -5,43 +5,58 @@ from __future__ import annotations
 import os
 from collections import Counter
 
-#: Lower-case extensions (with the dot) that each folder modality reads.
+#: Lower-case extensions (with the dot) that each folder modality reads. `.npy` is both a point
+#: cloud and a sensor recording: a folder of `.npy` files alone needs `--modality`.
 EXTENSIONS: dict[str, tuple[str, ...]] = {
     "image": (".png", ".jpg", ".jpeg", ".bmp", ".gif"),
     "audio": (".wav", ".flac", ".mp3", ".ogg"),
     "points": (".npy", ".npz", ".ply", ".off", ".xyz", ".txt"),
+    "sensors": (".csv", ".npy"),
 }
-MODALITIES = tuple(EXTENSIONS)
+#: Every modality a data source can have; "audio_video" is a folder of example folders (see `folder.py`).
+MODALITIES = (*EXTENSIONS, "audio_video")
 
 
-def modality_of(path: str) -> str | None:
-    """The modality a file's extension belongs to, or `None` for an unsupported extension."""
+def modalities_of(path: str) -> set[str]:
+    """The modalities a file's extension can belong to (empty for an unsupported extension)."""
     extension = os.path.splitext(path)[1].lower()
-    for modality, extensions in EXTENSIONS.items():
-        if extension in extensions:
-            return modality
-    return None
+    return {modality for modality, extensions in EXTENSIONS.items() if extension in extensions}
+
+
+def check_modality(modality: str) -> str:
+    """Return `modality` if it is known, else raise a ValueError listing the valid ones."""
+    if modality not in MODALITIES:
+        raise ValueError(f"Unknown modality {modality!r}. Valid: {', '.join(MODALITIES)}")
+    return modality
 
 
 def detect_modality(paths: list[str], modality: str | None = None) -> str:
     """The one modality of `paths` (by extension), or check the given `modality` is valid.
 
+    Extensions that belong to one modality decide; files whose extension fits several
+    (`.npy`) follow them. A set of only such files is ambiguous and needs `modality`.
+
     Raises:
-        ValueError: an unknown `modality`, no supported file, or several modalities mixed
-            without `modality` to choose one.
+        ValueError: an unknown `modality`, no supported file, several modalities mixed, or
+            only ambiguous files, each with the `--modality` choices that would resolve it.
     """
     if modality is not None:
-        if modality not in MODALITIES:
-            raise ValueError(f"Unknown modality {modality!r}. Valid: {', '.join(MODALITIES)}")
-        return modality
-    counts = Counter(m for m in map(modality_of, paths) if m is not None)
-    if not counts:
+        return check_modality(modality)
+    candidates = [modalities_of(p) for p in paths]
+    if not any(candidates):
         extensions = sorted({os.path.splitext(p)[1].lower() or "(none)" for p in paths})
         raise ValueError(
             f"No supported files found (extensions seen: {', '.join(extensions)}). Supported: "
             + "; ".join(f"{m}: {' '.join(e)}" for m, e in EXTENSIONS.items())
         )
-    if len(counts) > 1:
-        found = ", ".join(f"{n} {m}" for m, n in counts.most_common())
+    decided = Counter(next(iter(c)) for c in candidates if len(c) == 1)
+    if len(decided) > 1:
+        found = ", ".join(f"{n} {m}" for m, n in decided.most_common())
         raise ValueError(f"Files of several modalities found ({found}); choose one with --modality.")
-    return next(iter(counts))
+    if not decided:
+        ambiguous = sorted(set.union(*[c for c in candidates if c]))
+        raise ValueError(
+            f"The files' extensions fit several modalities ({', '.join(ambiguous)}): .npy holds point clouds and "
+            f"sensor recordings alike. Choose one with --modality {' or --modality '.join(ambiguous)}."
+        )
+    return next(iter(decided))

@@ -20,6 +20,7 @@ class ImageProcessor:
 
     modality = "image"
     input_kind = "image"
+    bytes_input = "image_bytes"
 
     def __init__(
         self,
@@ -27,13 +28,15 @@ class ImageProcessor:
         channels: int = 3,
         rand_augment: bool = False,
         pixel_permutation_seed: int | None = None,
+        scale: float = IMAGE_DEFAULTS["scale"],
+        offset: float = IMAGE_DEFAULTS["offset"],
     ):
         if channels not in (1, 3):
             raise ValueError(f"`channels` must be 1 or 3. Received: channels={channels}")
         if len(image_size) != 2 or min(image_size) < 1:
             raise ValueError(f"`image_size` must be two positive ints. Received: image_size={image_size}")
         self.config = {"modality": "image", "image_size": [int(s) for s in image_size], "channels": channels,
-                       **IMAGE_DEFAULTS}
+                       "scale": scale, "offset": offset}
         if pixel_permutation_seed is not None:
             self.config["pixel_permutation_seed"] = int(pixel_permutation_seed)
         self._rand_augment = None
@@ -43,13 +46,23 @@ class ImageProcessor:
             # float32 whatever the global (e.g. mixed-precision) policy: this runs in tf.data.
             self._rand_augment = keras.layers.RandAugment(value_range=(0, 1), num_ops=2, factor=0.5, dtype="float32")
 
+    @classmethod
+    def from_config(cls, config: dict) -> "ImageProcessor":
+        """The evaluation-time processor of a model's `metadata["preprocessing"]`."""
+        return cls(config["image_size"], config["channels"], pixel_permutation_seed=config.get("pixel_permutation_seed"),
+                   scale=config.get("scale", IMAGE_DEFAULTS["scale"]), offset=config.get("offset", IMAGE_DEFAULTS["offset"]))
+
     @property
     def input_shape(self) -> tuple[int, int, int]:
         return (*self.config["image_size"], self.config["channels"])
 
     def decode_file(self, path: tf.Tensor) -> tf.Tensor:
         """File path -> resized, scaled `(H, W, C)` float32 (the cacheable form)."""
-        return self.from_decoded(decode_image(tf.io.read_file(path), self.config["channels"]))
+        return self.decode_bytes(tf.io.read_file(path))
+
+    def decode_bytes(self, encoded: tf.Tensor) -> tf.Tensor:
+        """Encoded PNG/JPEG/BMP/GIF bytes -> resized, scaled `(H, W, C)` float32."""
+        return self.from_decoded(decode_image(encoded, self.config["channels"]))
 
     def from_decoded(self, image: tf.Tensor) -> tf.Tensor:
         """uint8 `(H0, W0, C0)` -> resized, scaled `(H, W, C)` float32."""

@@ -45,8 +45,9 @@ def find_unreadable(paths: list[str], decode) -> list[str]:
     path_table = tf.constant(paths, tf.string)
     # Reduce the decoded values (not just their shape, which graph optimisation could fold away
     # together with the decode op itself).
+    total = lambda decoded: tf.add_n([tf.reduce_sum(tf.cast(x, tf.float32)) for x in tf.nest.flatten(decoded)])  # noqa: E731
     checked = index.map(
-        lambda i: (i, tf.reduce_sum(tf.cast(decode(path_table[i]), tf.float32))),
+        lambda i: (i, total(decode(path_table[i]))),
         num_parallel_calls=AUTOTUNE, deterministic=False,
     ).ignore_errors()
     readable = {int(i) for i, _ in checked.as_numpy_iterator()}
@@ -73,11 +74,13 @@ def batched(examples: tf.data.Dataset, processor, training: bool, num_classes: i
         num_parallel_calls=AUTOTUNE,
         deterministic=True,
     )
-    if options.one_hot:
+    if options.one_hot and prepared.element_spec[1].dtype.is_integer:  # multi-hot labels are already vectors
         prepared = prepared.map(lambda x, y: (x, tf.one_hot(y, num_classes)), num_parallel_calls=AUTOTUNE)
     dataset = prepared.batch(options.batch_size)
     cutmix_alpha = options.cutmix_alpha if processor.input_kind == "image" else 0.0
     if training and (options.mixup_alpha or cutmix_alpha):
+        if isinstance(prepared.element_spec[0], dict):
+            raise ValueError("MixUp/CutMix mix one input tensor; they are not available for several inputs.")
         if not options.one_hot:
             raise ValueError("MixUp/CutMix need one-hot labels: set `one_hot=True`.")
         batch_seeds = tf.data.Dataset.random(seed=seed + 1, rerandomize_each_iteration=True).batch(2)

@@ -25,6 +25,7 @@ class PointsProcessor:
 
     modality = "points"
     input_kind = "points"
+    bytes_input = "points_bytes"
 
     def __init__(self, num_points: int = 512, rotate: bool = False, jitter: float = 0.0,
                  scale_range: tuple[float, float] | None = None):
@@ -33,9 +34,18 @@ class PointsProcessor:
         self.config = {"modality": "points", "num_points": int(num_points)}
         self.rotate, self.jitter, self.scale_range = rotate, float(jitter), scale_range
 
+    @classmethod
+    def from_config(cls, config: dict) -> "PointsProcessor":
+        """The evaluation-time processor of a model's `metadata["preprocessing"]`."""
+        return cls(config["num_points"])
+
     @property
     def input_shape(self) -> tuple[int, int]:
         return (self.config["num_points"], 3)
+
+    def decode_bytes(self, encoded: tf.Tensor) -> tf.Tensor:
+        """Raw little-endian float32 xyz triples -> `(n, 3)` (the serving format: `points.astype("<f4").tobytes()`)."""
+        return tf.reshape(tf.io.decode_raw(encoded, tf.float32), [-1, 3])
 
     def decode_file(self, path: tf.Tensor) -> tf.Tensor:
         """File path -> float32 `(n, 3)` (the cacheable form)."""

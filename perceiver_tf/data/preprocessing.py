@@ -76,19 +76,21 @@ def _sinc(x: tf.Tensor) -> tf.Tensor:
     return tf.where(tf.equal(x, 0.0), tf.ones_like(x), tf.sin(math.pi * safe) / (math.pi * safe))
 
 
-def fixed_length(waveform: tf.Tensor, num_samples: int, seed: tf.Tensor | None = None) -> tf.Tensor:
-    """Crop or zero-pad a `(T,)` signal to `num_samples`.
+def fixed_length(values: tf.Tensor, length: int, seed: tf.Tensor | None = None) -> tf.Tensor:
+    """Crop or zero-pad `values` `(T, ...)` along the first axis to `length` rows.
 
-    The crop is centred, or drawn at random from the stateless `seed` (int32 `(2,)`) when given.
+    Audio `(T,)`, sensor streams `(T, C)` and video `(T, H, W, C)` alike. The crop is centred,
+    or drawn at random from the stateless `seed` (int32 `(2,)`) when given.
     """
-    length = tf.shape(waveform)[0]
-    excess = tf.maximum(length - num_samples, 0)
+    total = tf.shape(values)[0]
+    excess = tf.maximum(total - length, 0)
     if seed is not None:
         start = tf.random.stateless_uniform([], seed, 0, excess + 1, dtype=tf.int32)
     else:
         start = excess // 2
-    cropped = waveform[start : start + num_samples]
-    return tf.pad(cropped, [[0, num_samples - tf.shape(cropped)[0]]])
+    cropped = values[start : start + length]
+    padding = [[0, length - tf.shape(cropped)[0]]] + [[0, 0]] * (values.shape.rank - 1)
+    return tf.pad(cropped, padding)
 
 
 def waveform_to_model_input(waveform: tf.Tensor, config: dict) -> tf.Tensor:

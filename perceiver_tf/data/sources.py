@@ -1,7 +1,8 @@
 """Resolve a `--data` source string into labelled, decoded train / validation examples.
 
 Sources: `digits` (built-in, offline), `tfds:NAME[:SPLIT]`, a class-per-sub-folder directory
-of images / audio / point clouds, TFRecord files (`*.tfrecord`, a glob, or a folder of them),
+of images / audio / point clouds / sensor recordings (or audio + video clip folders), a CSV
+manifest of files and (multi-)labels, TFRecord files (`*.tfrecord`, a glob, or a folder of them),
 an `.npz` file with arrays `x` and `y`, and in-memory arrays (`from_arrays`).
 """
 
@@ -15,22 +16,30 @@ import numpy as np
 import tensorflow as tf
 
 from perceiver_tf.data.audio import AudioProcessor
+from perceiver_tf.data.audio_video import AudioVideoProcessor
 from perceiver_tf.data.folder import scan_folder
 from perceiver_tf.data.images import ImageProcessor
 from perceiver_tf.data.pipeline import decode_files, find_unreadable
 from perceiver_tf.data.points import PointsProcessor
+from perceiver_tf.data.sensors import load_time_series
+from perceiver_tf.data.sensors_processor import SensorProcessor
 from perceiver_tf.data.splits import stratified_split
+from perceiver_tf.data.video import VideoProcessor, video_frame_files
 
 #: Longest image side used when --image-size is not given and images are larger.
 DEFAULT_MAX_IMAGE_SIDE = 32
+#: Most time steps per sensor example when --num-steps is not given and recordings are longer.
+DEFAULT_MAX_SENSOR_STEPS = 1024
 
 
 @dataclass
 class DataOptions:
     """How a source is read and preprocessed (the `perceiver-tf train` data flags).
 
-    `image_size=None` keeps the images' own size up to `DEFAULT_MAX_IMAGE_SIDE`; `channels=None`
-    follows the first image (grey stays grey).
+    `image_size=None` keeps the images' (or video frames') own size up to `DEFAULT_MAX_IMAGE_SIDE`;
+    `channels=None` follows the first image (grey stays grey); `num_steps=None` takes the longest
+    sensor recording (up to `DEFAULT_MAX_SENSOR_STEPS`); `multi_label=None` decides from a
+    manifest's labels (multi-label when a file has none or several).
     """
 
     modality: str | None = None
@@ -50,21 +59,12 @@ class DataOptions:
     rotate: bool = False
     jitter: float = 0.0
     scale_range: tuple[float, float] | None = None
-
-    @classmethod
-    def from_preprocessing(cls, config: dict, **kwargs) -> "DataOptions":
-        """Options that rebuild the processor of a model's `metadata["preprocessing"]`."""
-        modality = config["modality"]
-        if modality == "image":
-            fields = {"image_size": tuple(config["image_size"]), "channels": config["channels"],
-                      "pixel_permutation_seed": config.get("pixel_permutation_seed")}
-        elif modality == "audio":
-            fields = {"sample_rate": config["sample_rate"], "clip_seconds": config["num_samples"] / config["sample_rate"],
-                      "audio_features": config["features"], "audio_patch_size": config["patch_size"],
-                      "num_mel_bins": config["num_mel_bins"]}
-        else:
-            fields = {"num_points": config["num_points"]}
-        return cls(modality=modality, **fields, **kwargs)
+    num_steps: int | None = None
+    num_frames: int = 8
+    multi_label: bool | None = None
+    #: Use this processor (e.g. a trained model's, `processor_from_config(metadata["preprocessing"])`)
+    #: instead of one sized from the data: evaluation data is then read exactly as in training.
+    processor: object | None = None
 
 
 @dataclass
@@ -81,6 +81,8 @@ class DataSource:
     #: True when validation comes from the source's own held-out split (val/ folder, TFDS
     #: validation/test split, val TFRecords, the digits split), not a seeded split.
     explicit_val: bool = False
+    #: Labels are multi-hot float vectors `(num_classes,)` instead of class ids.
+    multi_label: bool = False
 
     @property
     def modality(self) -> str:
@@ -96,32 +98,54 @@ class DataSource:
         if unknown:
             raise ValueError(f"Classes {unknown} are not among the model's classes {list(class_names)}.")
         table = tf.constant([list(class_names).index(c) for c in self.class_names], tf.int32)
-        remap = lambda x, y: (x, tf.gather(table, y))  # noqa: E731
+        if self.multi_label:  # scatter the multi-hot columns into the model's class order
+            remap = lambda x, y: (x, tf.scatter_nd(table[:, None], y, [len(class_names)]))  # noqa: E731
+        else:
+            remap = lambda x, y: (x, tf.gather(table, y))  # noqa: E731
         return replace(self, train=self.train.map(remap), val=self.val.map(remap), class_names=list(class_names))
 
     @property
     def metadata(self) -> dict:
         """The model metadata contract: class names, modality and the preprocessing dict."""
         return {"class_names": list(self.class_names), "modality": self.modality,
-                "preprocessing": dict(self.processor.config)}
+                "preprocessing": dict(self.processor.config), "multi_label": self.multi_label}
 
 
-def make_processor(modality: str, options: DataOptions, sample_image_shape: tuple | None = None):
-    """The processor of `modality`; images size themselves from `sample_image_shape` if needed."""
+def _fitted_size(sample_shape: tuple, options: DataOptions) -> tuple[tuple[int, int], int]:
+    """`(image_size, channels)` for images or frames of `sample_shape` `(H, W, C)` under `options`."""
+    size = options.image_size
+    if size is None:
+        height, width = sample_shape[:2]
+        shrink = min(1.0, DEFAULT_MAX_IMAGE_SIDE / max(height, width))
+        size = (max(1, round(height * shrink)), max(1, round(width * shrink)))
+    return tuple(size), options.channels or (1 if sample_shape[-1] == 1 else 3)
+
+
+def make_processor(modality: str, options: DataOptions, sample_shape: tuple | None = None):
+    """The processor of `modality` for training.
+
+    `sample_shape` sizes what the options leave open: an image / video frame `(H, W, C)`, or a
+    sensor recording `(longest T, C)`. `options.processor`, when set, is returned instead.
+    """
+    if options.processor is not None:
+        if options.processor.modality != modality:
+            raise ValueError(f"The data holds {modality} examples, but the model reads {options.processor.modality}.")
+        return options.processor
     if modality == "image":
-        size = options.image_size
-        if size is None:
-            height, width = sample_image_shape[:2]
-            shrink = min(1.0, DEFAULT_MAX_IMAGE_SIDE / max(height, width))
-            size = (max(1, round(height * shrink)), max(1, round(width * shrink)))
-        channels = options.channels or (1 if sample_image_shape[-1] == 1 else 3)
+        size, channels = _fitted_size(sample_shape, options)
         return ImageProcessor(size, channels, options.rand_augment, options.pixel_permutation_seed)
     if modality == "audio":
         return AudioProcessor(options.sample_rate, options.clip_seconds, options.audio_features,
                               options.audio_patch_size, options.num_mel_bins)
     if modality == "points":
         return PointsProcessor(options.num_points, options.rotate, options.jitter, options.scale_range)
-    raise ValueError(f"Unknown modality {modality!r}. Valid: image, audio, points")
+    if modality == "sensors":
+        steps, channels = sample_shape
+        return SensorProcessor(options.num_steps or min(steps, DEFAULT_MAX_SENSOR_STEPS), channels)
+    if modality == "audio_video":
+        size, channels = _fitted_size(sample_shape, options)
+        return AudioVideoProcessor(make_processor("audio", options), VideoProcessor(size, channels, options.num_frames))
+    raise ValueError(f"Unknown modality {modality!r}. Valid: image, audio, points, sensors, audio_video")
 
 
 def load_source(spec: str, options: DataOptions | None = None) -> DataSource:
@@ -149,6 +173,10 @@ def load_source(spec: str, options: DataOptions | None = None) -> DataSource:
         from perceiver_tf.data.tfrecord_source import load_tfrecords
 
         return load_tfrecords(tfrecords, options)
+    if spec.endswith(".csv") and os.path.isfile(spec):
+        from perceiver_tf.data.manifest import load_manifest
+
+        return load_manifest(spec, options)
     if spec.endswith(".npz") and os.path.isfile(spec):
         with np.load(spec) as arrays:
             if not {"x", "y"} <= set(arrays.files):
@@ -159,7 +187,7 @@ def load_source(spec: str, options: DataOptions | None = None) -> DataSource:
         return load_folder(spec, options)
     raise ValueError(
         f"Unknown --data {spec!r}: expected 'digits', 'tfds:NAME[:SPLIT]', a folder with one "
-        "sub-folder per class, TFRecord file(s), or an .npz file with arrays x and y."
+        "sub-folder per class, a .csv manifest (file,labels), TFRecord file(s), or an .npz file with arrays x and y."
     )
 
 
@@ -173,10 +201,7 @@ def _tfrecord_files(spec: str) -> list[str]:
 def load_folder(root: str, options: DataOptions) -> DataSource:
     """A class-per-sub-folder directory; unreadable files fail clearly or are skipped and counted."""
     index = scan_folder(root, options.modality, options.validation_fraction, options.seed, options.skip_bad_files)
-    sample_shape = None
-    if index.modality == "image":
-        sample_shape = _first_image_shape(index.train.paths)
-    processor = make_processor(index.modality, options, sample_shape)
+    processor = processor_for_files(index.modality, index.train.paths + index.val.paths, options)
     unreadable = find_unreadable(index.train.paths + index.val.paths, processor.decode_file)
     if unreadable and not options.skip_bad_files:
         shown = "\n  ".join(unreadable[:20])
@@ -198,19 +223,54 @@ def load_folder(root: str, options: DataOptions) -> DataSource:
     )
 
 
-def _first_image_shape(paths: list[str]) -> tuple:
+def processor_for_files(modality: str, paths: list[str], options: DataOptions):
+    """`options.processor`, or a processor sized from the files (`sample_shape`) when there is none."""
+    if options.processor is not None:
+        return make_processor(modality, options)
+    return make_processor(modality, options, sample_shape(modality, paths))
+
+
+def sample_shape(modality: str, paths: list[str]) -> tuple | None:
+    """What `make_processor` needs to know from the files: the first decodable image's or clip frame's
+    `(H, W, C)`, or the longest sensor recording and the channel count `(T, C)`; `None` otherwise.
+
+    Raises:
+        ValueError: no file could be read, or sensor recordings with different channel counts.
+    """
+    if modality == "sensors":
+        shapes = {}
+        for path in paths:
+            try:
+                shapes[path] = load_time_series(path).shape
+            except (OSError, ValueError):
+                continue  # reported with its reason by the decode check
+        channels = sorted({shape[1] for shape in shapes.values()})
+        if len(channels) > 1:
+            by_count = {c: next(p for p, s in shapes.items() if s[1] == c) for c in channels}
+            raise ValueError(f"Sensor recordings need one channel count; found {channels} (e.g. {by_count}).")
+        if not shapes:
+            raise ValueError(f"None of the {len(paths)} sensor files could be read (first: {paths[0]!r}).")
+        return (max(shape[0] for shape in shapes.values()), channels[0])
+    if modality not in ("image", "audio_video"):
+        return None
     for path in paths:
         try:
+            if modality == "audio_video":
+                arrays = tf.io.gfile.glob(os.path.join(path, "*.npy"))
+                if arrays:
+                    video = np.load(arrays[0], mmap_mode="r")
+                    return (*video.shape[1:3], video.shape[3] if video.ndim == 4 else 1)
+                path = video_frame_files(tf.constant(path))[0]
             return tuple(tf.io.decode_image(tf.io.read_file(path), expand_animations=False).shape)
-        except (tf.errors.OpError, ValueError):
+        except (tf.errors.OpError, ValueError, IndexError, tf.errors.InvalidArgumentError):
             continue
-    raise ValueError(f"None of the {len(paths)} image files could be decoded (first: {paths[0]!r}).")
+    raise ValueError(f"None of the {len(paths)} {modality} examples could be decoded (first: {paths[0]!r}).")
 
 
 def from_arrays(x, y, class_names: list[str] | None = None, options: DataOptions | None = None,
                 validation_index=None) -> DataSource:
-    """In-memory arrays: images `(N, H, W[, C])` (pixels 0-255), point clouds `(N, P, 3)`, or
-    mono audio `(N, T)` at `options.sample_rate`.
+    """In-memory arrays: images `(N, H, W[, C])` (pixels 0-255), point clouds `(N, P, 3)`,
+    mono audio `(N, T)` at `options.sample_rate`, or sensor streams `(N, T, C)` (`modality="sensors"`).
 
     Args:
         x / y: examples and integer labels.
@@ -232,7 +292,7 @@ def from_arrays(x, y, class_names: list[str] | None = None, options: DataOptions
     modality = options.modality or guessed
     if x.ndim == 3 and modality == "image":
         x = x[..., None]
-    if modality is None or (modality == "points" and x.shape[-1] != 3):
+    if modality is None or (modality == "points" and x.shape[-1] != 3) or (modality == "sensors" and x.ndim != 3):
         raise ValueError(f"Cannot tell the modality of arrays of shape {x.shape}; pass --modality.")
     processor = make_processor(modality, options, x.shape[1:])
     if validation_index is None:
@@ -240,7 +300,7 @@ def from_arrays(x, y, class_names: list[str] | None = None, options: DataOptions
     else:
         train_index = np.setdiff1d(np.arange(len(y)), validation_index)
     x = x.astype(np.float32)
-    decode = {"image": processor.from_decoded, "points": processor.from_decoded,
+    decode = {"image": processor.from_decoded, "points": processor.from_decoded, "sensors": processor.from_decoded,
               "audio": lambda w: processor.from_decoded(w, options.sample_rate)}[modality]
     split = lambda index: tf.data.Dataset.from_tensor_slices((x[index], y[index])).map(  # noqa: E731
         lambda example, label: (decode(example), label), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)

@@ -11,8 +11,6 @@ import json
 from pathlib import Path
 
 FORMATS = ("saved_model", "tflite")
-#: Built-in training data usable for int8 calibration, by `metadata["data"]`.
-BUILTIN_DATA = ("digits",)
 
 
 def add_export_parser(subparsers) -> None:
@@ -37,28 +35,38 @@ def add_export_parser(subparsers) -> None:
     parser.add_argument(
         "--representative-data",
         default=None,
-        help="int8 calibration examples: 'digits' (the built-in training split) or a .npy file of "
-        "model inputs. Default: the model's training data from its metadata.",
+        help="int8 calibration examples: any --data source of `perceiver-tf train` (read with the model's own "
+        "preprocessing), or a .npy file of model inputs. Default: the model's training data from its metadata.",
     )
     parser.add_argument("--calibration-examples", type=int, default=DEFAULT_CALIBRATION_EXAMPLES)
     parser.set_defaults(handler=run_export)
 
 
-def load_representative_data(source: str):
-    """Training examples for int8 calibration: 'digits' or a `.npy` file of model inputs."""
+def load_representative_data(source: str, model, count: int):
+    """Up to `count` model inputs for int8 calibration: a `.npy` file of them, or any data source
+    read with the model's own preprocessing (training split, evaluation transform)."""
     import numpy as np
 
-    if source == "digits":
-        from perceiver_tf.data import load_digits_split
-
-        (x_train, _), _ = load_digits_split()
-        return x_train
     if source.endswith(".npy") and Path(source).is_file():
         return np.load(source)
-    raise SystemExit(
-        f"error: --representative-data must be one of {', '.join(BUILTIN_DATA)} or an existing .npy file; "
-        f"received {source!r}"
-    )
+    import tensorflow as tf
+
+    from perceiver_tf.commands.model_files import processor_for
+    from perceiver_tf.data import DataOptions, load_source
+
+    metadata = getattr(model, "metadata", {})
+    if "preprocessing" not in metadata:
+        raise SystemExit(f"error: --representative-data {source!r} needs a model that records its preprocessing "
+                         "(trained with `perceiver-tf train`), or pass a .npy file of model inputs.")
+    processor = processor_for(metadata)
+    try:
+        examples = load_source(source, DataOptions(modality=processor.modality, processor=processor)).train
+    except ValueError as error:
+        raise SystemExit(f"error: --representative-data: {error}") from None
+    no_seed = tf.zeros([2], tf.int32)
+    prepared = examples.take(count).map(lambda x, _: processor.prepare(x, False, no_seed))
+    batch = next(iter(prepared.batch(count)))
+    return tf.nest.map_structure(np.asarray, batch)
 
 
 def tflite_path(output: str, quantize: str) -> Path:
@@ -89,8 +97,8 @@ def _export_saved_model(model, args) -> dict:
         raise SystemExit(f"error: {error}") from error
     summary = {"format": "saved_model", "path": str(export.path), "version": export.version,
                "signatures": list(export.signatures), "bytes_input": export.bytes_input}
-    if export.bytes_input is None:
-        summary["note"] = "model metadata has no 'preprocessing': only the float signature was exported"
+    if export.note:
+        summary["note"] = export.note
     return summary
 
 
@@ -102,7 +110,7 @@ def _export_tflite(model, args) -> dict:
         source = args.representative_data or model.metadata.get("data")
         if source is None:
             raise SystemExit("error: --quantize int8 needs --representative-data (the model metadata names no data)")
-        representative = load_representative_data(source)
+        representative = load_representative_data(source, model, args.calibration_examples)
     try:
         content = convert_to_tflite(model, args.quantize, representative, args.calibration_examples)
     except ValueError as error:

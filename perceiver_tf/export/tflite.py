@@ -1,8 +1,8 @@
-"""Convert a `PerceiverClassifier` to TensorFlow Lite, builtin ops only.
+"""Convert a Perceiver model to TensorFlow Lite, builtin ops only.
 
 The converter starts from the float `serving_default` signature of the SavedModel export, so
-the `.tflite` file has the same named input (`inputs`) and outputs (`probabilities`, `logits`,
-`class_ids`) as TF Serving. Every variant is restricted to TFLite builtin ops (no Flex / Select
+the `.tflite` file has the same named inputs (`inputs`, or one per modality, plus masks) and
+outputs (`probabilities`, `logits`, `class_ids`; Perceiver IO: one per task) as TF Serving. Every variant is restricted to TFLite builtin ops (no Flex / Select
 TF ops), which the converter enforces and `tflite_operators` re-checks on the flatbuffer.
 
 Quantisation (`quantize=`):
@@ -22,7 +22,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from perceiver_tf.export.saved_model import SERVING_DEFAULT, write_saved_model
+from perceiver_tf.export.saved_model import SERVING_DEFAULT, input_specs, write_saved_model
 
 QUANTIZATIONS = ("none", "float16", "dynamic", "int8")
 #: Calibration examples drawn from the representative data for int8 (the TFLite guide's ~100-500).
@@ -38,20 +38,18 @@ def convert_to_tflite(
     """Convert `model` to a TFLite flatbuffer that uses builtin ops only.
 
     Args:
-        model: a `PerceiverClassifier` (without `use_input_mask`).
+        model: a `PerceiverBackbone` or a task on one.
         quantize: one of `QUANTIZATIONS`.
-        representative_data: float examples `(n, *input_shape)` from the training data;
-            required for "int8", ignored otherwise.
+        representative_data: float examples `(n, *input_shape)` from the training data (a dict
+            of arrays for a model with several named inputs); required for "int8", ignored otherwise.
         calibration_examples: how many of them calibrate the int8 ranges.
 
     Returns:
-        The `.tflite` file contents. Its signature `serving_default` takes `inputs`
-        `(B, *input_shape)` (batch 1 by default, resizable) and returns the named outputs.
+        The `.tflite` file contents. Its signature `serving_default` takes the model's named
+        inputs `(B, *input_shape)` (batch 1 by default, resizable) and returns the named outputs.
     """
     if quantize not in QUANTIZATIONS:
         raise ValueError(f"Unknown quantize {quantize!r}. Valid: {', '.join(QUANTIZATIONS)}")
-    if getattr(model, "use_input_mask", False):
-        raise ValueError("TFLite export supports models without `input_mask`. Received: use_input_mask=True")
     if quantize == "int8":
         representative_data = _check_representative(model, representative_data)
     with tempfile.TemporaryDirectory() as saved_model_dir:
@@ -63,30 +61,36 @@ def convert_to_tflite(
         if quantize == "float16":
             converter.target_spec.supported_types = [tf.float16]
         if quantize == "int8":
-            converter.representative_dataset = _representative_dataset(representative_data[:calibration_examples])
+            converter.representative_dataset = _representative_dataset(representative_data, calibration_examples)
             converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8, tf.lite.OpsSet.TFLITE_BUILTINS]
         return converter.convert()
 
 
-def _check_representative(model: keras.Model, data) -> np.ndarray:
+def _check_representative(model: keras.Model, data) -> dict[str, np.ndarray]:
+    """`{input name: (n, ...)}` calibration arrays matching the model's inputs."""
     if data is None:
         raise ValueError("quantize='int8' needs `representative_data` (training examples) to calibrate.")
-    data = np.asarray(data, dtype=np.float32)
-    expected = tuple(model.example_shape)
-    if data.ndim != len(expected) + 1 or any(w is not None and w != g for w, g in zip(expected, data.shape[1:])):
-        raise ValueError(
-            f"`representative_data` must have shape (n, {', '.join(map(str, expected))}). "
-            f"Received: shape {data.shape}"
-        )
-    if len(data) == 0:
-        raise ValueError("`representative_data` is empty.")
-    return data
+    specs = input_specs(model)
+    arrays = data if isinstance(data, dict) else {"inputs": data}
+    if sorted(arrays) != sorted(specs):
+        raise ValueError(f"`representative_data` needs the inputs {sorted(specs)}. Received: {sorted(arrays)}")
+    checked = {}
+    for name, spec in specs.items():
+        array = np.asarray(arrays[name], dtype=spec.dtype.as_numpy_dtype)
+        expected = tuple(spec.shape[1:])
+        if array.ndim != len(expected) + 1 or any(w is not None and w != g for w, g in zip(expected, array.shape[1:])):
+            shown = ", ".join("None" if d is None else str(d) for d in expected)
+            raise ValueError(f"`representative_data` must have shape (n, {shown}). Received: shape {array.shape}")
+        if len(array) == 0:
+            raise ValueError("`representative_data` is empty.")
+        checked[name] = array
+    return checked
 
 
-def _representative_dataset(data: np.ndarray):
-    def generate() -> Iterable[list[np.ndarray]]:
-        for example in data:
-            yield [example[None]]
+def _representative_dataset(data: dict[str, np.ndarray], count: int):
+    def generate() -> Iterable[dict[str, np.ndarray]]:
+        for i in range(min(count, len(next(iter(data.values()))))):
+            yield {name: array[i : i + 1] for name, array in data.items()}
 
     return generate
 

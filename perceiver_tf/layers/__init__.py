@@ -1,8 +1,10 @@
 """Keras layers of the Perceiver: attention blocks, encoder, position encodings, head."""
 
 from perceiver_tf.layers.attention import PerceiverAttention
+from perceiver_tf.layers.classification_decoder import ClassificationDecoder
 from perceiver_tf.layers.classification_head import ClassificationHead
 from perceiver_tf.layers.common import LAYER_NORM_EPSILON
+from perceiver_tf.layers.conv_downsample import ConvDownsample
 from perceiver_tf.layers.cross_attention import CrossAttention
 from perceiver_tf.layers.fourier_position_encoding import (
     FourierPositionEncoding,
@@ -23,7 +25,9 @@ from perceiver_tf.layers.self_attention import LatentTransformer, SelfAttention
 __all__ = [
     "LAYER_NORM_EPSILON",
     "MLP",
+    "ClassificationDecoder",
     "ClassificationHead",
+    "ConvDownsample",
     "CrossAttention",
     "ExtractPatches",
     "FlattenIndexDims",

@@ -33,6 +33,20 @@ from perceiver_tf.layers.common import (
 MASKED_LOGIT = -1e9
 
 
+def _heads_and_queries_axes(keys):
+    """`(B, M)` -> `(B, 1, 1, M)`, broadcastable over heads and queries.
+
+    `expand_dims`, not `x[:, None, None, :]`: TFLite has no builtin for the strided slice
+    that `None` indexing becomes when M is unknown (point clouds of any size).
+    """
+    return ops.expand_dims(ops.expand_dims(keys, 1), 1)
+
+
+def attention_scores_spec(query_shape, value_shape, num_heads: int, dtype) -> keras.KerasTensor:
+    """The symbolic attention probabilities `(B, heads, N, M)` of queries `(B, N, .)` and keys `(B, M, .)`."""
+    return keras.KerasTensor((query_shape[0], num_heads, query_shape[1], value_shape[1]), dtype=dtype)
+
+
 @register
 class PerceiverAttention(keras.layers.Layer):
     """Multi-head attention with explicit `1/sqrt(d_head)` scaling (DeepMind: `Attention`).
@@ -170,7 +184,7 @@ class PerceiverAttention(keras.layers.Layer):
         """q `(B, N, h, d)`, k `(B, M, h, d)`, v `(B, M, h, dv)` -> `(B, N, h, dv)`, probs."""
         logits = ops.cast(ops.einsum("bnhd,bmhd->bhnm", self._scaled(q), k), "float32")
         if keep is not None:
-            keep = keep[:, None, None, :]
+            keep = _heads_and_queries_axes(keep)
             logits = ops.where(keep, logits, MASKED_LOGIT)
         probabilities = ops.softmax(logits, axis=-1)
         if keep is not None:
@@ -199,7 +213,7 @@ class PerceiverAttention(keras.layers.Layer):
 
         def step(i, state):
             running_max, normaliser, accumulator = state
-            chunk_weights = ops.take(weights, i, axis=1)[:, None, None, :]
+            chunk_weights = _heads_and_queries_axes(ops.take(weights, i, axis=1))
             inputs = ops.take(value, i, axis=1)
             k = self._split_heads(self.key_dense(inputs), qk_head_dim)
             v = self._split_heads(self.value_dense(inputs), v_head_dim)
@@ -227,17 +241,23 @@ class PerceiverAttention(keras.layers.Layer):
 
     def _fused_attend(self, q, k, v, keep):
         """`keras.ops.dot_product_attention`; same shapes as `_explicit_attend`."""
-        mask = None if keep is None else keep[:, None, None, :]
+        mask = None if keep is None else _heads_and_queries_axes(keep)
         attended = ops.dot_product_attention(
             q, k, v, mask=mask, scale=1.0 / math.sqrt(self._head_dims[0])
         )
         if keep is not None:
-            any_key = ops.any(keep, axis=-1)[:, None, None, None]
+            any_key = _heads_and_queries_axes(ops.any(keep, axis=-1, keepdims=True))
             attended = ops.where(any_key, attended, ops.zeros_like(attended))
         return attended
 
     def compute_output_shape(self, query_shape, value_shape, value_mask_shape=None):
         return (*query_shape[:-1], self._resolved_channels(query_shape)[2])
+
+    def compute_output_spec(self, query, value, value_mask=None, return_attention_scores=False, training=None):
+        output = keras.KerasTensor(self.compute_output_shape(query.shape, value.shape), dtype=self.compute_dtype)
+        if not return_attention_scores:
+            return output
+        return output, attention_scores_spec(query.shape, value.shape, self.num_heads, self.compute_dtype)
 
     def get_config(self):
         config = super().get_config()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import keras
 
-from perceiver_tf.layers.attention import PerceiverAttention
+from perceiver_tf.layers.attention import PerceiverAttention, attention_scores_spec
 from perceiver_tf.layers.common import layer_norm, register, require_rate
 from perceiver_tf.layers.mlp import MLP
 
@@ -117,6 +117,12 @@ class CrossAttention(keras.layers.Layer):
 
     def compute_output_shape(self, latents_shape, inputs_shape, input_mask_shape=None):
         return tuple(latents_shape)
+
+    def compute_output_spec(self, latents, inputs, input_mask=None, return_attention_scores=False, training=None):
+        output = keras.KerasTensor(tuple(latents.shape), dtype=self.compute_dtype)
+        if not return_attention_scores:
+            return output
+        return output, attention_scores_spec(latents.shape, inputs.shape, self.num_heads, self.compute_dtype)
 
     def get_config(self):
         config = super().get_config()

@@ -48,7 +48,8 @@ def fourier_features(positions, frequencies: np.ndarray, concat_pos: bool = True
     """
     positions = ops.convert_to_tensor(positions, dtype="float32")
     num_dims, num_bands = frequencies.shape
-    scaled = positions[..., :, None] * ops.convert_to_tensor(frequencies)
+    # expand_dims, not [..., None]: a builtin TFLite op also when the element count is unknown.
+    scaled = ops.expand_dims(positions, -1) * ops.convert_to_tensor(frequencies)
     scaled = ops.reshape(scaled, (*ops.shape(positions)[:-1], num_dims * num_bands)) * np.pi
     features = [ops.sin(scaled)] if sine_only else [ops.sin(scaled), ops.cos(scaled)]
     if concat_pos:
@@ -90,6 +91,10 @@ class FourierPositionEncoding(keras.layers.Layer):
         coordinate_channels: int | None = None,
         **kwargs,
     ):
+        # Under mixed precision Keras would cast the inputs to float16/bfloat16 before `call`,
+        # and coordinates times frequencies up to mu/2 (560 for ModelNet40) would then give
+        # random phases. The inputs stay as given; only the output is cast.
+        kwargs.setdefault("autocast", False)
         super().__init__(**kwargs)
         self.num_bands = require_positive_int(num_bands, "num_bands")
         if spacing not in SPACINGS:
@@ -147,9 +152,11 @@ class FourierPositionEncoding(keras.layers.Layer):
             features = fourier_features(self._grid_positions, self._frequencies, self.concat_pos, self.sine_only)
             features = ops.broadcast_to(features[None], (ops.shape(flat)[0], *features.shape))
         else:
+            # float32 coordinates (see __init__): sin/cos of float16 phases would be noise.
             coordinates = ops.cast(flat[..., : self.coordinate_channels], "float32")
             features = fourier_features(coordinates, self._frequencies, self.concat_pos, self.sine_only)
-        return ops.concatenate([flat, ops.cast(features, flat.dtype)], axis=-1)
+        dtype = self.compute_dtype
+        return ops.concatenate([ops.cast(flat, dtype), ops.cast(features, dtype)], axis=-1)
 
     def compute_output_shape(self, inputs_shape):
         batch, elements, channels = flattened_shape(inputs_shape)

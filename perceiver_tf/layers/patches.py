@@ -74,14 +74,19 @@ class ExtractPatches(keras.layers.Layer):
 
     def call(self, inputs):
         grid, patch_size = self._patch_grid(inputs.shape)
-        channels = inputs.shape[-1]
-        k = len(grid)
-        # (B, n_1, p_1, ..., n_k, p_k, C) -> (B, n_1, ..., n_k, p_1, ..., p_k, C)
-        split = [x for pair in zip(grid, patch_size) for x in pair]
-        x = ops.reshape(inputs, (ops.shape(inputs)[0], *split, channels))
-        order = [0, *range(1, 2 * k, 2), *range(2, 2 * k + 1, 2), 2 * k + 1]
-        x = ops.transpose(x, order)
-        return ops.reshape(x, (ops.shape(inputs)[0], *grid, math.prod(patch_size) * channels))
+        dims = list(inputs.shape[1:-1])
+        x = inputs
+        # One index dim at a time, last to first, each patch axis moved in front of the channels
+        # gathered so far: channels end up (p_1, ..., p_k, C). Every step is a 5-D transpose, which
+        # TFLite has as a builtin (one 2k+2-D transpose would not be, e.g. 8-D for video).
+        for axis in reversed(range(len(dims))):
+            channels = x.shape[-1]
+            after = math.prod(dims[axis + 1 :])
+            x = ops.reshape(x, (-1, grid[axis], patch_size[axis], after, channels))
+            x = ops.transpose(x, (0, 1, 3, 2, 4))
+            dims[axis] = grid[axis]
+            x = ops.reshape(x, (ops.shape(inputs)[0], *dims, patch_size[axis] * channels))
+        return x
 
     def compute_output_shape(self, inputs_shape):
         grid, patch_size = self._patch_grid(inputs_shape)

@@ -9,6 +9,7 @@ import keras
 from keras import ops
 
 from perceiver_tf.layers.common import LATENT_INIT_STDDEV, dense_kernel_initializer, register, require_positive_int
+from perceiver_tf.layers.attention import attention_scores_spec
 from perceiver_tf.layers.cross_attention import CrossAttention
 from perceiver_tf.layers.fourier_position_encoding import fourier_features, fourier_frequencies, linear_positions, num_fourier_channels
 
@@ -208,6 +209,12 @@ class PerceiverDecoder(keras.layers.Layer):
     def compute_output_shape(self, queries_shape, latents_shape):
         width = self.output_channels if self.final_project else queries_shape[-1]
         return (*queries_shape[:-1], width)
+
+    def compute_output_spec(self, queries, latents, return_attention_scores=False, training=None):
+        output = keras.KerasTensor(self.compute_output_shape(queries.shape, latents.shape), dtype=self.compute_dtype)
+        if not return_attention_scores:
+            return output
+        return output, attention_scores_spec(queries.shape, latents.shape, self.num_heads, self.compute_dtype)
 
     def get_config(self):
         config = super().get_config()

@@ -6,6 +6,7 @@ import keras
 from keras import ops
 
 from perceiver_tf.layers.common import LATENT_INIT_STDDEV, register, require_positive_int
+from perceiver_tf.layers.attention import attention_scores_spec
 from perceiver_tf.layers.cross_attention import CrossAttention
 from perceiver_tf.layers.self_attention import LatentTransformer
 
@@ -203,6 +204,16 @@ class PerceiverEncoder(keras.layers.Layer):
 
     def compute_output_shape(self, inputs_shape, input_mask_shape=None):
         return (inputs_shape[0], self.num_latents, self.latent_dim)
+
+    def compute_output_spec(self, inputs, input_mask=None, return_attention_scores=False, training=None):
+        latents = keras.KerasTensor(self.compute_output_shape(inputs.shape), dtype=self.compute_dtype)
+        if not return_attention_scores:
+            return latents
+        scores = [
+            attention_scores_spec(latents.shape, inputs.shape, self.num_cross_attention_heads, self.compute_dtype)
+            for _ in range(self.num_cross_attends)
+        ]
+        return latents, scores
 
     def get_config(self):
         config = super().get_config()

@@ -36,13 +36,20 @@ class TrainResult:
     `train_seconds` is this process's fit time.
     """
 
-    val_accuracy: float
+    val_accuracy: float | None
     val_loss: float
     epochs: int
     train_seconds: float
     num_classes: int
     model_path: str
     resumed_from_epoch: int = 0
+    #: Multi-label models: mean average precision over the validation set (accuracy is `None`).
+    val_map: float | None = None
+
+
+def validation_metric(model: keras.Model) -> str:
+    """The metric that picks the best epoch: "accuracy", or "pr_auc" for multi-label classifiers."""
+    return "pr_auc" if getattr(model, "multi_label", False) else "accuracy"
 
 
 def compile_classifier(
@@ -57,30 +64,48 @@ def compile_classifier(
     jit_compile: bool | str = False,
     one_hot_labels: bool | None = None,
 ) -> keras.Model:
-    """Compile `model` (logits output) with the paper's recipe.
+    """Compile a classifier with the paper's recipe.
 
-    Labels are integer ids, or one-hot/soft rows when `one_hot_labels` (default: when
-    `label_smoothing` > 0; needed for MixUp/CutMix targets too).
+    Single-label: labels are class ids, or one-hot/soft rows when `one_hot_labels` (default:
+    when `label_smoothing` > 0; needed for MixUp/CutMix targets too); the metric is "accuracy".
+    Multi-label (`model.multi_label`): multi-hot labels, binary cross-entropy, and "pr_auc"
+    (the area under the precision-recall curve, per class, averaged: close to mAP).
     """
-    one_hot_labels = bool(label_smoothing) if one_hot_labels is None else one_hot_labels
-    if label_smoothing and not one_hot_labels:
-        raise ValueError("`label_smoothing` needs one-hot labels: pass one_hot_labels=True.")
-    loss = (
-        keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=label_smoothing)
-        if one_hot_labels
-        else keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-    )
+    from_logits = getattr(model, "activation", None) is None
+    if getattr(model, "multi_label", False):
+        loss = keras.losses.BinaryCrossentropy(from_logits=from_logits, label_smoothing=label_smoothing)
+        metric = keras.metrics.AUC(curve="PR", multi_label=True, from_logits=from_logits, name="pr_auc")
+    else:
+        one_hot_labels = bool(label_smoothing) if one_hot_labels is None else one_hot_labels
+        if label_smoothing and not one_hot_labels:
+            raise ValueError("`label_smoothing` needs one-hot labels: pass one_hot_labels=True.")
+        loss = (
+            keras.losses.CategoricalCrossentropy(from_logits=from_logits, label_smoothing=label_smoothing)
+            if one_hot_labels
+            else keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits)
+        )
+        metric = (keras.metrics.CategoricalAccuracy(name="accuracy") if one_hot_labels
+                  else keras.metrics.SparseCategoricalAccuracy(name="accuracy"))
     model.compile(
         optimizer=make_optimizer(optimizer, learning_rate, total_steps, warmup_steps, weight_decay, global_clipnorm),
         loss=loss,
-        metrics=[
-            keras.metrics.CategoricalAccuracy(name="accuracy")
-            if one_hot_labels
-            else keras.metrics.SparseCategoricalAccuracy(name="accuracy")
-        ],
+        metrics=[metric],
         jit_compile=jit_compile,
     )
     return model
+
+
+def validation_map(model: keras.Model, validation_data) -> float:
+    """Exact mean average precision (`perceiver_tf.metrics`) of a multi-label model on batches of `(x, y)`."""
+    import numpy as np
+
+    from perceiver_tf.metrics import mean_average_precision
+
+    scores, labels = [], []
+    for x, y in validation_data:
+        scores.append(np.asarray(model(x, training=False)))
+        labels.append(np.asarray(y))
+    return mean_average_precision(np.concatenate(labels), np.concatenate(scores))
 
 
 def train_classifier(
@@ -119,7 +144,7 @@ def train_classifier(
     callbacks = [
         AtomicBackupAndRestore(str(backup_dir)),
         ResumableCSVLogger(work_dir / HISTORY_FILE),
-        BestModelCheckpoint(work_dir / BEST_FILE),
+        BestModelCheckpoint(work_dir / BEST_FILE, monitor="val_" + validation_metric(model)),
     ]
     if tensorboard and is_chief:
         callbacks.append(keras.callbacks.TensorBoard(str(output_dir / LOG_DIR), write_graph=False, profile_batch=0))
@@ -136,13 +161,14 @@ def train_classifier(
     model_path = work_dir / MODEL_FILE
     replace_atomically(model_path, lambda tmp: model.save(str(tmp)))
     result = TrainResult(
-        val_accuracy=float(logs["accuracy"]),
+        val_accuracy=float(logs["accuracy"]) if "accuracy" in logs else None,
         val_loss=float(logs["loss"]),
         epochs=completed,
         train_seconds=round(train_seconds, 2),
         num_classes=int(model.output_shape[-1]),
         model_path=str(model_path),
         resumed_from_epoch=int(resumed_from),
+        val_map=validation_map(model, validation_data) if getattr(model, "multi_label", False) else None,
     )
     write_json_atomic(work_dir / METRICS_FILE, {**getattr(model, "metadata", {}), **asdict(result)})
     if not is_chief:  # the other workers' copies are identical to the chief's

@@ -1,0 +1,59 @@
+"""Sensor-stream files (CSV / NPY time series) -> fixed-length `(T, C)` model inputs."""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+from perceiver_tf.data.preprocessing import fixed_length
+from perceiver_tf.data.sensors import load_time_series
+
+
+def _read(path) -> np.ndarray:
+    path = path.item() if isinstance(path, np.ndarray) else path  # numpy_function may pass a 0-d array
+    series = load_time_series(path.decode() if isinstance(path, bytes) else str(path))
+    if len(series) == 0 or not np.isfinite(series).all():
+        raise ValueError(f"{path!r}: a sensor recording needs at least one row of finite values")
+    return series
+
+
+class SensorProcessor:
+    """Turns recordings `(T_i, C)` into `(num_steps, C)`: a random crop in training, a centre crop otherwise,
+    zero padding when shorter (1-D Fourier features over time follow in the model).
+
+    Args:
+        num_steps: time steps per example.
+        channels: C, the channel count every recording must have.
+    """
+
+    modality = "sensors"
+    input_kind = "sequence"
+    bytes_input = "sensor_bytes"
+
+    def __init__(self, num_steps: int, channels: int):
+        if num_steps < 1 or channels < 1:
+            raise ValueError(f"`num_steps` and `channels` must be >= 1. Received: {num_steps}, {channels}")
+        self.config = {"modality": "sensors", "num_steps": int(num_steps), "channels": int(channels)}
+
+    @classmethod
+    def from_config(cls, config: dict) -> "SensorProcessor":
+        return cls(config["num_steps"], config["channels"])
+
+    @property
+    def input_shape(self) -> tuple[int, int]:
+        return (self.config["num_steps"], self.config["channels"])
+
+    def decode_file(self, path: tf.Tensor) -> tf.Tensor:
+        """A `.csv` / `.npy` file -> float32 `(T, C)` (the cacheable form)."""
+        series = tf.numpy_function(_read, [path], tf.float32)
+        return tf.ensure_shape(series, [None, self.config["channels"]])
+
+    def decode_bytes(self, encoded: tf.Tensor) -> tf.Tensor:
+        """Raw little-endian float32 samples, row-major `(T, C)`, -> `(T, C)` (the serving format)."""
+        return tf.reshape(tf.io.decode_raw(encoded, tf.float32), [-1, self.config["channels"]])
+
+    def from_decoded(self, series: tf.Tensor) -> tf.Tensor:
+        return tf.cast(series, tf.float32)
+
+    def prepare(self, series: tf.Tensor, training: bool, seed: tf.Tensor) -> tf.Tensor:
+        return fixed_length(series, self.config["num_steps"], seed=seed if training else None)

@@ -1,0 +1,88 @@
+"""`PerceiverTask`: the base of every model built on a `PerceiverBackbone` (classifier, Perceiver IO)."""
+
+from __future__ import annotations
+
+import keras
+
+from perceiver_tf.layers.common import register
+from perceiver_tf.models.perceiver_backbone import PerceiverBackbone, deserialize_dtype
+from perceiver_tf.models.presets import BACKBONE_KEYS, backbone_kwargs, get_preset
+
+
+def require_backbone(backbone) -> PerceiverBackbone:
+    """Return `backbone` if it is a `PerceiverBackbone`, else raise a ValueError naming what it is."""
+    if not isinstance(backbone, PerceiverBackbone):
+        raise ValueError(f"`backbone` must be a PerceiverBackbone. Received: {type(backbone).__name__}")
+    return backbone
+
+
+@register
+class PerceiverTask(keras.Model):
+    """A functional model `backbone.input -> backbone -> heads`, carrying `metadata` in its `.keras` file.
+
+    Subclasses build their heads on `self.backbone(self.backbone.input)` and call
+    `super().__init__(backbone, outputs, metadata=...)`. The backbone stays one nested layer
+    ("backbone"), so its weights can be reused by another task (fine-tuning, a new head).
+
+    Args:
+        backbone: a `PerceiverBackbone`.
+        outputs: the symbolic outputs built on the backbone's latents.
+        metadata: JSON-serialisable dict saved with the model (class names, modality, preprocessing).
+    """
+
+    #: Constructor arguments of the subclass that `from_preset` may set (besides the backbone's).
+    task_keys: tuple[str, ...] = ()
+
+    def __init__(self, backbone: PerceiverBackbone, outputs, metadata: dict | None = None, **kwargs):
+        require_backbone(backbone)
+        super().__init__(inputs=backbone.input, outputs=outputs, **kwargs)
+        # The backbone's adapters check shapes in `__call__` with messages that name the axis.
+        self.input_spec = None
+        self.backbone = backbone
+        self.metadata = dict(metadata or {})
+
+    def __call__(self, inputs, *args, **kwargs):
+        # Checked before Keras wraps errors raised inside `call` with a dump of the arguments.
+        self.backbone.check_inputs(inputs, self.name)
+        return super().__call__(inputs, *args, **kwargs)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(backbone=keras.saving.serialize_keras_object(self.backbone), metadata=self.metadata)
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = deserialize_dtype(config)
+        config["backbone"] = keras.saving.deserialize_keras_object(config["backbone"])
+        return cls(**config)
+
+    @classmethod
+    def from_preset(cls, preset: str, input_shape=None, input_kind=None, metadata: dict | None = None,
+                    **overrides) -> "PerceiverTask":
+        """The task on the backbone of `preset` (see `perceiver_tf.list_presets()`).
+
+        Args:
+            preset: a preset name.
+            input_shape / input_kind: the examples (default: the preset's reference setting);
+                dicts for several inputs.
+            metadata: saved with the model; `{"preset": preset}` is added.
+            **overrides: backbone arguments (`num_latents`, `num_bands`, `use_input_mask`,
+                `dtype`, ...) and this task's own arguments (`task_keys`), e.g. `num_classes`.
+        """
+        spec = get_preset(preset)
+        task = {k: overrides.pop(k) for k in cls.task_keys if k in overrides}
+        name = overrides.pop("name", None)
+        unknown = sorted(set(overrides) - BACKBONE_KEYS)
+        if unknown:
+            valid = ", ".join(sorted(BACKBONE_KEYS | set(cls.task_keys) | {"name"}))
+            raise ValueError(f"Unknown override(s) {unknown} for {cls.__name__}.from_preset. Valid: {valid}")
+        backbone = PerceiverBackbone(**backbone_kwargs(preset, input_shape, input_kind, overrides), name="backbone")
+        extra = {"name": name} if name else {}
+        return cls(backbone, **cls.preset_task_kwargs(spec, task), metadata={"preset": preset, **(metadata or {})},
+                   **extra)
+
+    @classmethod
+    def preset_task_kwargs(cls, spec, task: dict) -> dict:
+        """The task's constructor arguments for a preset, given the caller's `task` overrides."""
+        return task
