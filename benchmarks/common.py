@@ -95,8 +95,8 @@ def encoder_flops(encoder: dict, num_inputs: int, input_channels: int) -> int:
 
 
 def forward_flops(model) -> int:
-    """Forward FLOPs per example of a model with an "encoder" layer (see `encoder_flops`)."""
-    encoder = model.get_layer("encoder")
+    """Forward FLOPs per example of a perceiver_tf task or backbone (its encoder; see `encoder_flops`)."""
+    encoder = getattr(model, "backbone", model).encoder
     return encoder_flops(encoder.get_config(), encoder.input.shape[1], encoder.input.shape[2])
 
 def machine_info() -> dict:

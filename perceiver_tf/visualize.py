@@ -143,8 +143,11 @@ def _pyplot():
     return plt
 
 
-def _figure(rows: int, cols: int, size: float = 2.2):
-    fig, axes = _pyplot().subplots(rows, cols, figsize=(size * cols, size * rows + 0.6), squeeze=False)
+def _figure(rows: int, cols: int, size: float = 2.2, colorbar: bool = False):
+    """A grid of panels; with `colorbar`, one more narrow column per row holds a colour bar (`axes[:, -1]`)."""
+    widths = [1.0] * cols + ([0.07] if colorbar else [])
+    fig, axes = _pyplot().subplots(rows, len(widths), figsize=(size * sum(widths), size * rows + 0.6), squeeze=False,
+                                   gridspec_kw={"width_ratios": widths})
     return fig, axes
 
 
@@ -181,13 +184,15 @@ def _on_pixels(attention_map: np.ndarray, grid: Sequence[int], image_size: Seque
     return grid_map[np.ix_(rows, cols)]
 
 
-def _overlay(ax, image: np.ndarray, attention_map: np.ndarray | None, grid, title: str):
-    """Draw `image` `(H, W, C)` with an attention map over its element `grid` (None: the image alone)."""
+def _overlay(ax, image: np.ndarray, attention_map: np.ndarray | None, grid, title: str, vmax: float | None = None):
+    """Draw `image` `(H, W, C)` with an attention map over its element `grid` (None: the image alone),
+    on the colour scale [0, vmax] (shared by the panels of a row, so brightness compares across them)."""
     shown = _displayable(image)
     ax.imshow(shown, cmap="gray" if shown.ndim == 2 else None)
     artist = None
     if attention_map is not None:
-        artist = ax.imshow(_on_pixels(attention_map, grid, image.shape[:2]), cmap="inferno", alpha=0.6)
+        artist = ax.imshow(_on_pixels(attention_map, grid, image.shape[:2]), cmap="inferno", alpha=0.65,
+                           vmin=0.0, vmax=vmax)
     ax.set_title(title, fontsize=8)
     ax.axis("off")
     return artist
@@ -216,15 +221,17 @@ def plot_image_attention(
     """
     grid = tuple(grid or image.shape[:2])
     rows = list(dict.fromkeys(index % len(maps) for index in cross_attends))
-    fig, axes = _figure(len(rows), num_latents + 1)
+    fig, axes = _figure(len(rows), num_latents + 1, colorbar=True)
     for row, index in enumerate(rows):
         attention = maps[index][0].mean(axis=0)  # (N, M), averaged over heads
+        latents = distinct_focused_latents(attention, num_latents)
+        vmax = float(attention[latents].max())
         _overlay(axes[row, 0], image, None, grid, f"input (cross-attend {index + 1} of {len(maps)})")
-        artist = None
-        for col, latent in enumerate(distinct_focused_latents(attention, num_latents), start=1):
-            artist = _overlay(axes[row, col], image, attention[latent], grid, f"latent {latent}")
-        if artist is not None:
-            fig.colorbar(artist, ax=list(axes[row, 1:]), fraction=0.02, pad=0.01, label="attention")
+        for col, latent in enumerate(latents, start=1):
+            artist = _overlay(axes[row, col], image, attention[latent], grid, f"latent {latent}", vmax)
+        for ax in axes[row, len(latents) + 1 : -1]:
+            ax.axis("off")
+        fig.colorbar(artist, cax=axes[row, -1], label="attention")
     if title:
         fig.suptitle(title, fontsize=10)
     return _save(fig, path, CAPTION + f" Shown: the {num_latents} most focused latents with distinct maps.")
@@ -243,9 +250,11 @@ def plot_latent_across_images(images: np.ndarray, attention: np.ndarray, latent:
         grid: the element grid of the maps (default: the pixels).
     """
     grid = tuple(grid or images.shape[1:3])
-    fig, axes = _figure(1, len(images))
-    for ax, image, scores in zip(axes[0], images, np.asarray(attention)):
-        _overlay(ax, image, scores[:, latent].mean(axis=0), grid, "")
+    fig, axes = _figure(1, len(images), colorbar=True)
+    maps = np.asarray(attention)[:, :, latent].mean(axis=1)  # (B, M)
+    for ax, image, scores in zip(axes[0], images, maps):
+        artist = _overlay(ax, image, scores, grid, "", float(maps.max()))
+    fig.colorbar(artist, cax=axes[0, -1], label="attention")
     fig.suptitle(title or f"latent {latent}", fontsize=9)
     return _save(fig, path, CAPTION)
 
@@ -318,13 +327,16 @@ def plot_audio_video_attention(video: np.ndarray, audio_maps: Sequence[np.ndarra
     middle = grid[0] // 2  # the grid's middle time step, and the frame it starts at
     frame = video[middle * video.shape[0] // grid[0]]
     per_step = int(np.prod(grid[1:]))
+    vmax = float(frames[latents, middle * per_step:(middle + 1) * per_step].max())
+    top = 1.05 * float(audio[latents].max())  # one scale for every panel: a latent that ignores the sound is flat
     for col, latent in enumerate(latents):
         axes[0, col].plot(audio[latent], linewidth=1)
+        axes[0, col].set_ylim(0.0, top)
         axes[0, col].set(title=f"latent {latent}: audio ({audio[latent].sum():.2f})", xlabel="time", ylabel="attention")
         axes[0, col].title.set_fontsize(8)
         share = frames[latent].sum()
         step = frames[latent, middle * per_step:(middle + 1) * per_step]
-        _overlay(axes[1, col], frame, step, grid[1:], f"video ({share:.2f}), middle frame")
+        _overlay(axes[1, col], frame, step, grid[1:], f"video ({share:.2f}), middle frame", vmax)
     if title:
         fig.suptitle(title, fontsize=10)
     return _save(fig, path, "Each column is one latent of the last cross-attend: its attention over the sound (top) "

@@ -1,8 +1,9 @@
-"""Small generated class-per-folder data sets (PNG squares, WAV tones, point-cloud solids).
+"""Small generated data sets of every modality: PNG squares, WAV tones, point-cloud solids, sensor
+recordings, audio + video clips, and a multi-label manifest.
 
-For tests and demos without downloads: each writes `root/<class>/<files>` that
-`perceiver-tf train --data root` reads, with enough per-example variation (noise, phase,
-rotation, size) that a classifier must learn the class signal.
+For tests and demos without downloads: each writes what `perceiver-tf train --data ...` reads
+(`root/<class>/<files>`, clip folders, or a `labels.csv`), with enough per-example variation
+(noise, phase, rotation, size, length) that a classifier must learn the class signal.
 """
 
 from __future__ import annotations
@@ -103,4 +104,81 @@ def write_point_file(stem: str, points: np.ndarray, extension: str) -> str:
             f.write(f"OFF\n{len(points)} 0 0\n{rows}\n")
     else:
         raise ValueError(f"Unknown point-file extension {extension!r}.")
+    return path
+
+
+def write_sensor_folder(root: str, per_class: int = 10, num_channels: int = 6, steps=(48, 64), seed: int = 0) -> list[str]:
+    """Simulated wearable recordings (`sensors.simulate_accelerometer`: rest, walk, run, jump) of varying
+    length, alternating CSV files (with a header row) and `.npy` arrays `(T, C)`."""
+    from perceiver_tf.data.sensors import ACTIVITY_CLASS_NAMES, simulate_accelerometer
+
+    rng = np.random.default_rng(seed)
+    header = ",".join(f"channel_{c}" for c in range(num_channels))
+    written = {name: 0 for name in ACTIVITY_CLASS_NAMES}
+    while min(written.values()) < per_class:
+        length = int(rng.integers(steps[0], steps[1] + 1))
+        (series,), (label,) = simulate_accelerometer(1, num_steps=length, num_channels=num_channels,
+                                                     seed=int(rng.integers(1 << 31)))
+        name = ACTIVITY_CLASS_NAMES[label]
+        if written[name] == per_class:
+            continue
+        folder = os.path.join(root, name)
+        os.makedirs(folder, exist_ok=True)
+        stem = os.path.join(folder, f"{written[name]:03d}")
+        if written[name] % 2:
+            np.save(stem + ".npy", series)
+        else:
+            np.savetxt(stem + ".csv", series, delimiter=",", header=header, comments="", fmt="%.5f")
+        written[name] += 1
+    return sorted(ACTIVITY_CLASS_NAMES)
+
+
+#: Audio + video classes: (tone in Hz, brightness change over the clip).
+AUDIO_VIDEO_CLASSES = {"low_brightening": (330.0, 1.0), "high_darkening": (2200.0, -1.0)}
+
+
+def write_audio_video_folder(root: str, per_class: int = 8, frames: int = 6, size: int = 8, rate: int = 8000,
+                             seed: int = 0) -> list[str]:
+    """Clip folders `root/<class>/<clip>/` with `audio.wav` and the frames, as PNG files (even clips) or
+    one `video.npy` (odd clips): the class is both the tone and whether the clip brightens or darkens."""
+    rng = np.random.default_rng(seed)
+    for name, (frequency, direction) in AUDIO_VIDEO_CLASSES.items():
+        for i in range(per_class):
+            clip = os.path.join(root, name, f"clip_{i:03d}")
+            os.makedirs(clip, exist_ok=True)
+            t = np.arange(int(rate * rng.uniform(0.3, 0.5))) / rate
+            tone = 0.5 * np.sin(2 * np.pi * frequency * rng.uniform(0.97, 1.03) * t) + rng.normal(0, 0.05, len(t))
+            tf.io.write_file(os.path.join(clip, "audio.wav"),
+                             tf.audio.encode_wav(np.clip(tone, -1, 1)[:, None].astype(np.float32), rate))
+            level = 0.5 + 0.3 * direction * np.linspace(-1, 1, frames)
+            video = np.clip(level[:, None, None, None] + rng.normal(0, 0.1, (frames, size, size, 1)), 0, 1)
+            pixels = np.round(video * 255).astype(np.uint8)
+            if i % 2:
+                np.save(os.path.join(clip, "video.npy"), pixels)
+            else:
+                for f, frame in enumerate(pixels):
+                    tf.io.write_file(os.path.join(clip, f"frame_{f:02d}.png"), tf.io.encode_png(frame))
+    return sorted(AUDIO_VIDEO_CLASSES)
+
+
+MULTI_LABEL_CLASSES = ("tone_x", "tone_y", "tone_z")
+
+
+def write_multi_label_manifest(root: str, count: int = 60, steps: int = 32, seed: int = 0) -> str:
+    """Three-channel recordings (CSV) where channel k carries a tone exactly when label k is on (any subset,
+    none included), listed in `root/labels.csv` (`file,labels`). Returns the manifest's path."""
+    rng = np.random.default_rng(seed)
+    os.makedirs(os.path.join(root, "recordings"), exist_ok=True)
+    t = np.arange(steps) / steps
+    rows = ["file,labels"]
+    for i in range(count):
+        on = rng.random(len(MULTI_LABEL_CLASSES)) < 0.5
+        tone = np.sin(2 * np.pi * 6 * t[:, None] + rng.uniform(0, 2 * np.pi, len(on)))
+        series = on * tone + rng.normal(0, 0.3, (steps, len(on)))
+        name = os.path.join("recordings", f"{i:03d}.csv")
+        np.savetxt(os.path.join(root, name), series, delimiter=",", fmt="%.5f")
+        rows.append(f"{name},{';'.join(c for c, k in zip(MULTI_LABEL_CLASSES, on) if k)}")
+    path = os.path.join(root, "labels.csv")
+    with open(path, "w") as handle:
+        handle.write("\n".join(rows) + "\n")
     return path

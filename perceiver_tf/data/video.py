@@ -26,7 +26,7 @@ def _load_npy_video(path) -> np.ndarray:
 
 def video_frame_files(example_dir: tf.Tensor) -> tf.Tensor:
     """The image files of an example folder, sorted by name (string `(T,)`)."""
-    files = tf.sort(tf.io.matching_files(tf.strings.join([example_dir, "/*"])))
+    files = tf.io.matching_files(tf.strings.join([example_dir, "/*"]))  # sorted by name (the op sorts)
     return tf.boolean_mask(files, tf.strings.regex_full_match(tf.strings.lower(files), _FRAME_PATTERN))
 
 
