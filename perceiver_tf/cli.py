@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import json
 import sys
 
 from perceiver_tf.export.cli import add_export_parser
@@ -125,9 +124,11 @@ def _add_presets_parser(subparsers) -> None:
 def _presets(args) -> int:
     from perceiver_tf.models import PRESETS
 
-    for preset in PRESETS.values():
-        print(json.dumps({"name": preset.name, "params": preset.params, "input_kind": preset.input_kind,
-                          "description": preset.description}))
+    rows = [(p.name, f"{p.params:,}", p.modality, p.description) for p in PRESETS.values()]
+    header = ("preset", "parameters", "modality", "description")
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(3)]
+    for row in [header, *rows]:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row[:3], widths)) + "  " + row[3])
     return 0
 
 

@@ -204,3 +204,14 @@ def test_dict_inputs_are_checked_by_name():
         model({"inputs": np.zeros((1, 4, 3), "float32")})
     with pytest.raises(ValueError, match="takes a dict"):
         model(np.zeros((1, 4, 3), "float32"))
+
+
+def test_presets_command_prints_a_table_of_every_preset(capsys):
+    from perceiver_tf.cli import main
+
+    assert main(["presets"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[:3] == ["preset", "parameters", "modality"]
+    rows = {line.split()[0]: line.split()[1] for line in lines[1:]}
+    assert rows == {name: f"{preset.params:,}" for name, preset in pt.PRESETS.items()}
+    assert "audio + video" in next(line for line in lines if line.startswith("audioset_av"))

@@ -11,7 +11,7 @@ import inspect
 
 from perceiver_tf.adapters.array import ArrayAdapter
 from perceiver_tf.adapters.audio import AudioAdapter
-from perceiver_tf.adapters.base import InputAdapter
+from perceiver_tf.adapters.base import ElementSetAdapter, InputAdapter
 from perceiver_tf.adapters.grid import POSITION_ENCODINGS, GridAdapter
 from perceiver_tf.adapters.image import ImageAdapter
 from perceiver_tf.adapters.points import PointsAdapter
@@ -29,7 +29,7 @@ def adapter_arguments(cls: type[InputAdapter]) -> set[str]:
     """The keyword arguments an adapter class accepts (its own and its bases')."""
     names = set()
     for klass in cls.__mro__:
-        if klass is InputAdapter or not issubclass(klass, InputAdapter):
+        if klass in (InputAdapter, ElementSetAdapter) or not issubclass(klass, InputAdapter):
             continue
         names |= {n for n, p in inspect.signature(klass.__init__).parameters.items()
                   if n not in ("self", "kwargs", "input_shape") and p.kind is not p.VAR_KEYWORD}
@@ -77,6 +77,7 @@ __all__ = [
     "POSITION_ENCODINGS",
     "ArrayAdapter",
     "AudioAdapter",
+    "ElementSetAdapter",
     "GridAdapter",
     "ImageAdapter",
     "InputAdapter",

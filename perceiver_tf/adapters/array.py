@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from perceiver_tf.adapters.base import InputAdapter
+from perceiver_tf.adapters.base import ElementSetAdapter
 from perceiver_tf.adapters.grid import position_encoding_layer
 from perceiver_tf.layers.common import register, require_positive_int
 
 
 @register
-class ArrayAdapter(InputAdapter):
+class ArrayAdapter(ElementSetAdapter):
     """Elements `(M, C)` passed through as they are: tabular rows, precomputed features, tokens.
 
     With `position_encoding="none"` (default) the model cannot tell elements apart by index,
@@ -48,16 +48,6 @@ class ArrayAdapter(InputAdapter):
     @property
     def element_grid(self) -> tuple[int, ...] | None:
         return None if self.example_shape[0] is None else (self.example_shape[0],)
-
-    def build(self, inputs_shape):
-        super().build(inputs_shape)
-        self.positions.build(inputs_shape)
-
-    def call(self, inputs):
-        return self.positions(inputs)
-
-    def compute_output_shape(self, inputs_shape):
-        return self.positions.compute_output_shape(inputs_shape)
 
     def get_config(self):
         config = super().get_config()

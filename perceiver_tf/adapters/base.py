@@ -2,22 +2,10 @@
 
 An adapter is DeepMind's `input_preprocessor` as a Keras layer: it owns everything that is
 specific to a modality (patching, convolutional stems, position features) so that the encoder
-never needs to know what it reads. A new modality is one subclass:
-
-    @keras.saving.register_keras_serializable(package="my_package")
-    class SpikeTrainAdapter(InputAdapter):
-        input_kind = "spikes"
-        example_rank = 2
-        layout = "(time bins, neurons)"
-
-        def call(self, inputs):                      # (B, T, neurons) -> (B, T, neurons + 1)
-            time = ops.linspace(-1.0, 1.0, inputs.shape[1])[None, :, None]
-            return ops.concatenate([inputs, ops.broadcast_to(time, (*ops.shape(inputs)[:2], 1))], -1)
-
-        def compute_output_shape(self, inputs_shape):
-            return (*inputs_shape[:2], inputs_shape[2] + 1)
-
-    backbone = PerceiverBackbone(adapters=SpikeTrainAdapter((100, 64)), num_latents=32, ...)
+never needs to know what it reads. A new modality is one subclass (README, "Backbone,
+adapters, tasks", has a complete one that the tests run): set `input_kind`, `example_rank` and
+`layout`, implement `call` -> `(B, M, C)` and `compute_output_shape`, register it for Keras
+serialisation, and pass it to `PerceiverBackbone(adapters=...)`.
 """
 
 from __future__ import annotations
@@ -124,3 +112,19 @@ class InputAdapter(keras.layers.Layer):
         config = super().get_config()
         config.update(input_shape=list(self.example_shape), example_dtype=self.example_dtype)
         return config
+
+
+@register
+class ElementSetAdapter(InputAdapter):
+    """Base of adapters whose examples are a set of elements `(M, C)` (no grid to patch): one position
+    layer, `self.positions` (set by the subclass), maps `(B, M, C)` to the byte array."""
+
+    def build(self, inputs_shape):
+        super().build(inputs_shape)
+        self.positions.build(inputs_shape)
+
+    def call(self, inputs):
+        return self.positions(inputs)
+
+    def compute_output_shape(self, inputs_shape):
+        return self.positions.compute_output_shape(inputs_shape)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from perceiver_tf.adapters.base import InputAdapter
+from perceiver_tf.adapters.base import ElementSetAdapter
 from perceiver_tf.adapters.grid import position_encoding_layer
 from perceiver_tf.layers.common import register, require_positive_int
 
@@ -11,7 +11,7 @@ DEFAULT_POINTS_MAX_RESOLUTION = 32
 
 
 @register
-class PointsAdapter(InputAdapter):
+class PointsAdapter(ElementSetAdapter):
     """Point clouds: every point is an element; Fourier features of its xyz are concatenated.
 
     No grid: positions are the points' own coordinates (the first `coordinate_channels`
@@ -68,16 +68,6 @@ class PointsAdapter(InputAdapter):
             position_encoding, self.dtype_policy, "position_encoding", num_bands, max_resolution, spacing,
             concat_pos, sine_only, coordinate_channels=coordinate_channels,
         )
-
-    def build(self, inputs_shape):
-        super().build(inputs_shape)
-        self.positions.build(inputs_shape)
-
-    def call(self, inputs):
-        return self.positions(inputs)
-
-    def compute_output_shape(self, inputs_shape):
-        return self.positions.compute_output_shape(inputs_shape)
 
     def get_config(self):
         config = super().get_config()
