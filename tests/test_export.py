@@ -192,21 +192,6 @@ def test_bytes_signature_applies_the_training_pixel_permutation():
     assert np.abs(served - unpermuted).max() > 1e-4  # the permutation changes what the model sees
 
 
-def test_masked_points_model_takes_any_point_count_and_only_float_signature(tmp_path):
-    model = build_classifier("tiny", (None, 3), 3, input_kind="points", head_kernel_initializer="glorot_uniform",
-                             use_input_mask=True, **TINY)
-    export = write_saved_model(model, tmp_path / "points")
-    assert export.signatures == (SERVING_DEFAULT,) and export.bytes_input is None
-    serve = tf.saved_model.load(str(export.path)).signatures[SERVING_DEFAULT]
-    rng = np.random.default_rng(1)
-    for points in (50, 130):
-        cloud = rng.uniform(-1, 1, (2, points, 3)).astype(np.float32)
-        mask = np.arange(points)[None, :] < np.array([[points], [points - 20]])
-        served = serve(inputs=tf.constant(cloud), input_mask=tf.constant(mask))
-        reference = model.predict({"inputs": cloud, "input_mask": mask}, verbose=0)
-        _check_outputs({k: v.numpy() for k, v in served.items()}, reference)
-
-
 def test_grpc_predict_request_drives_the_signatures(loaded, trained, digits):
     """A tensorflow-serving-api PredictRequest, decoded back the way TF Serving does, then run."""
     pytest.importorskip("tensorflow_serving", reason="pip install --no-deps -r requirements-serving.txt")
@@ -300,3 +285,15 @@ def test_cli_exports_saved_model_versions_and_tflite(trained, tmp_path, capsys):
     assert not any(name.startswith("CUSTOM") for name in summary["operators"])
     with pytest.raises(SystemExit, match="needs --representative-data"):
         main(["export", "--model", str(model_path), "--format", "tflite", "--quantize", "int8", "--output", str(tmp_path)])
+
+
+@pytest.mark.slow
+def test_cli_int8_calibrates_on_any_data_source_through_the_models_preprocessing(trained, digits, tmp_path, capsys):
+    """`--representative-data digits` is read like training data (pixels 0-255, scaled by the model's 1/255)."""
+    model, logits = trained
+    model.save(tmp_path / "model.keras")
+    assert main(["export", "--model", str(tmp_path / "model.keras"), "--format", "tflite", "--quantize", "int8",
+                 "--representative-data", "digits", "--calibration-examples", "64", "--output", str(tmp_path)]) == 0
+    content = (tmp_path / "model_int8.tflite").read_bytes()
+    _, (x_val, _) = digits
+    assert (_tflite_logits(content, x_val).argmax(-1) == logits.argmax(-1)).mean() >= 0.95

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from harness import run_export_test, run_task_test
+from harness import run_task_test
 
 import perceiver_tf as pt
 
@@ -75,12 +75,6 @@ CASES = {
 def test_task_harness(name, tmp_path):
     build, make_inputs = CASES[name]
     run_task_test(build, make_inputs(np.random.default_rng(0)), tmp_path)
-
-
-@pytest.mark.slow
-def test_every_task_exports_to_a_fresh_process_and_tflite(tmp_path):
-    cases = {name: (build(), make_inputs(np.random.default_rng(1))) for name, (build, make_inputs) in CASES.items()}
-    run_export_test(cases, tmp_path)
 
 
 def test_the_mixed_precision_points_bug_is_fixed():
