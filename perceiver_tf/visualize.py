@@ -177,8 +177,8 @@ def _displayable(image: np.ndarray) -> np.ndarray:
 
 
 def _on_pixels(attention_map: np.ndarray, grid: Sequence[int], image_size: Sequence[int]) -> np.ndarray:
-    """An `(prod(grid),)` map over the element grid (pixels or patches) -> `(H, W)` (nearest neighbour)."""
-    grid_map = np.asarray(attention_map).reshape(tuple(grid)[-2:] if len(grid) > 2 else tuple(grid))
+    """An `(prod(grid),)` map over a 2-D element grid (pixels or patches) -> `(H, W)` (nearest neighbour)."""
+    grid_map = np.asarray(attention_map).reshape(tuple(grid))
     rows = np.arange(image_size[0]) * grid_map.shape[0] // image_size[0]
     cols = np.arange(image_size[1]) * grid_map.shape[1] // image_size[1]
     return grid_map[np.ix_(rows, cols)]

@@ -12,8 +12,9 @@ def run(args) -> int:
 
     model, metadata = load_trained_model(args.model)
     processor = processor_for(metadata)
+    multi_label = getattr(model, "multi_label", False)
     options = DataOptions(modality=processor.modality, processor=processor, skip_bad_files=args.skip_bad_files,
-                          multi_label=getattr(model, "multi_label", False))
+                          multi_label=multi_label)
     try:
         source = load_source(args.data, options).relabel(metadata["class_names"])
     except ValueError as error:
@@ -23,12 +24,12 @@ def run(args) -> int:
     examples = (source.val if split == "val" else source.train.concatenate(source.val)).cache()
     num_classes = len(metadata["class_names"])
     # Multi-label models read multi-hot rows; class ids (a folder source) become one-hot rows.
-    one_hot = getattr(model, "multi_label", False) or model.loss.__class__.__name__ == "CategoricalCrossentropy"
+    one_hot = multi_label or model.loss.__class__.__name__ == "CategoricalCrossentropy"
     options = PipelineOptions(args.batch_size, one_hot=one_hot, cache=False)
     data = batched(examples, source.processor, False, num_classes, options)
     logs = model.evaluate(data, verbose=0, return_dict=True)
     count = int(examples.reduce(0, lambda n, _: n + 1))
-    if getattr(model, "multi_label", False):
+    if multi_label:
         scores = {"map": validation_map(model, data), "pr_auc": float(logs["pr_auc"])}
     else:
         scores = {"accuracy": float(logs["accuracy"])}

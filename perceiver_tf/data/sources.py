@@ -262,7 +262,7 @@ def sample_shape(modality: str, paths: list[str]) -> tuple | None:
                     return (*video.shape[1:3], video.shape[3] if video.ndim == 4 else 1)
                 path = video_frame_files(tf.constant(path))[0]
             return tuple(tf.io.decode_image(tf.io.read_file(path), expand_animations=False).shape)
-        except (tf.errors.OpError, ValueError, IndexError, tf.errors.InvalidArgumentError):
+        except (tf.errors.OpError, ValueError, IndexError):
             continue
     raise ValueError(f"None of the {len(paths)} {modality} examples could be decoded (first: {paths[0]!r}).")
 

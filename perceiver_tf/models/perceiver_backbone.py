@@ -207,7 +207,7 @@ class PerceiverBackbone(keras.Model):
     def _join(self, arrays: dict, masks: dict, modality_mask):
         """Per-input byte arrays (+ element masks, modality mask) -> `(B, M, C)` and a `(B, M)` mask or None."""
         if self.concatenate is None:
-            (name, byte_array), = arrays.items()
+            (byte_array,) = arrays.values()
         else:
             byte_array = self.concatenate([self.paddings[name](array) for name, array in arrays.items()])
         if not masks and modality_mask is None:
@@ -217,9 +217,9 @@ class PerceiverBackbone(keras.Model):
             keep = masks.get(name)
             if keep is None:
                 keep = ops.ones_like(array[:, :, 0], dtype="bool")
-            if modality_mask is not None:
-                keep = ops.logical_and(ops.cast(keep, "bool"), modality_mask[:, index : index + 1])
-            parts.append(ops.cast(keep, "bool"))
+            if modality_mask is not None:  # masks are bool: Inputs of dtype bool, or converted by `byte_array`
+                keep = ops.logical_and(keep, modality_mask[:, index : index + 1])
+            parts.append(keep)
         return byte_array, parts[0] if len(parts) == 1 else ops.concatenate(parts, axis=1)
 
     def split_inputs(self, inputs) -> tuple[dict, dict, object]:
