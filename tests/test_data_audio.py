@@ -1,14 +1,101 @@
-"""Audio decoding (tf.audio WAV, tensorflow-io FLAC), mono mixing, resampling, crops, features."""
+"""Audio decoding (in-graph WAV of every PCM / float width, tensorflow-io FLAC), mono mixing, resampling,
+crops, features."""
 
 import os
+import struct
+import wave
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from perceiver_tf.data import DataOptions, PipelineOptions, batched, load_source
+from perceiver_tf.data import (
+    DataOptions,
+    PipelineOptions,
+    batched,
+    error_reason,
+    load_source,
+)
 from perceiver_tf.data.audio import AudioProcessor
 from perceiver_tf.data.synthetic import write_audio_folder
+from perceiver_tf.data.wav import decode_wav
+
+
+def _wav(code, channels, rate, bits, data, extensible=False, extra=b""):
+    """A RIFF/WAVE file: a "fmt " chunk (plain, or WAVE_FORMAT_EXTENSIBLE with `code` as the sub-format),
+    the `extra` chunks, then the "data" chunk."""
+    block = channels * bits // 8
+    fmt = struct.pack("<HHIIHH", 0xFFFE if extensible else code, channels, rate, rate * block, block, bits)
+    if extensible:
+        fmt += struct.pack("<HHI", 22, bits, 0) + struct.pack("<H", code) + bytes(14)
+    body = b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt + extra + b"data" + struct.pack("<I", len(data)) + data
+    return b"RIFF" + struct.pack("<I", len(body)) + body
+
+
+def _pcm24_with_wave_module(path, ints):
+    """Write int `(T, C)` samples in [-2^23, 2^23) as 24-bit PCM with Python's own `wave` writer."""
+    raw = (ints.astype("<i4").view(np.uint8).reshape(*ints.shape, 4)[..., :3]).tobytes()
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(ints.shape[1])
+        out.setsampwidth(3)
+        out.setframerate(8000)
+        out.writeframes(raw)
+
+
+_SAMPLES = np.random.default_rng(0).uniform(-1, 1, (40, 2))
+_LIST_CHUNK = b"LIST" + struct.pack("<I", 5) + b"INFOx\0"  # odd size: padded to an even length
+
+
+@pytest.mark.parametrize("name, wav_bytes, expected", [
+    ("float32", _wav(3, 2, 8000, 32, _SAMPLES.astype("<f4").tobytes()), _SAMPLES.astype(np.float32)),
+    ("float64", _wav(3, 2, 8000, 64, _SAMPLES.astype("<f8").tobytes()), _SAMPLES.astype(np.float32)),
+    ("pcm8", _wav(1, 2, 8000, 8, np.uint8(np.round(_SAMPLES * 127) + 128).tobytes()), np.round(_SAMPLES * 127) / 128),
+    ("pcm16", _wav(1, 2, 8000, 16, np.int16(_SAMPLES * 32767).tobytes()), np.int16(_SAMPLES * 32767) / 32768),
+    ("pcm32", _wav(1, 2, 8000, 32, np.int32(_SAMPLES * (2**31 - 1)).tobytes()),
+     (np.int32(_SAMPLES * (2**31 - 1)) / 2**31).astype(np.float32)),
+    ("extensible-pcm16-after-a-list-chunk", _wav(1, 2, 8000, 16, np.int16(_SAMPLES * 32767).tobytes(), True,
+                                                 _LIST_CHUNK), np.int16(_SAMPLES * 32767) / 32768),
+])
+def test_wav_encodings_decode_to_the_written_samples(name, wav_bytes, expected):
+    samples, rate = tf.function(decode_wav)(tf.constant(wav_bytes))  # in a graph, as when serving
+    assert int(rate) == 8000 and samples.shape == expected.shape, name
+    np.testing.assert_allclose(samples.numpy(), expected, rtol=0, atol=1e-7)
+
+
+def test_24_bit_wav_written_by_the_wave_module_matches_tf_and_the_processor(tmp_path):
+    ints = np.int32(np.round(_SAMPLES * (2**23 - 1)))
+    _pcm24_with_wave_module(tmp_path / "deep.wav", ints)
+    samples, rate = decode_wav(tf.io.read_file(str(tmp_path / "deep.wav")))
+    assert int(rate) == 8000
+    np.testing.assert_array_equal(samples.numpy(), ints / 2**23)
+    mono = AudioProcessor(sample_rate=8000).decode_file(tf.constant(str(tmp_path / "deep.wav")))
+    np.testing.assert_allclose(mono.numpy(), (ints / 2**23).mean(axis=1), atol=1e-7)
+
+
+@pytest.mark.parametrize("wav_bytes, reason", [
+    (_wav(1, 1, 8000, 12, bytes(4)), "12-bit PCM WAV is not supported; convert to 16-bit PCM"),
+    (_wav(3, 1, 8000, 16, bytes(4)), "16-bit float WAV is not supported; convert to 16-bit PCM"),
+    (_wav(6, 1, 8000, 8, bytes(4)), "WAV format code 6 (compressed: ADPCM, A-law, mu-law, ...) is not supported; "
+                                    "convert to 16-bit PCM"),
+    (b"ID3 an mp3 renamed to .wav", "not a WAV file (no RIFF/WAVE header)"),
+    (b"RIFF\x04\x00\x00\x00WAVE", "WAV file without a complete fmt chunk and a data chunk"),
+], ids=["pcm12", "float16", "a-law", "not-riff", "no-chunks"])
+def test_unsupported_wavs_name_what_they_are(wav_bytes, reason):
+    with pytest.raises(tf.errors.InvalidArgumentError) as raised:
+        tf.function(AudioProcessor().decode_bytes)(tf.constant(wav_bytes))
+    assert error_reason(raised.value) == reason
+
+
+def test_a_folder_of_float_wavs_loads(tmp_path):
+    for name, frequency in (("low", 300.0), ("high", 2000.0)):
+        os.makedirs(tmp_path / name)
+        for i in range(3):
+            tone = np.sin(2 * np.pi * frequency * np.arange(4000) / 8000)[:, None] * (0.2 + 0.2 * i)
+            (tmp_path / name / f"{i}.wav").write_bytes(_wav(3, 1, 8000, 32, tone.astype("<f4").tobytes()))
+    source = load_source(str(tmp_path), DataOptions(sample_rate=8000, clip_seconds=0.5))
+    assert source.num_train + source.num_val == 6 and not source.skipped
+    waves = [w.numpy() for w, _ in source.val]
+    assert all(w.shape == (4000,) and 0.19 < np.abs(w).max() < 0.61 for w in waves)
 
 
 def test_tensorflow_io_native_ops_load_and_decode_flac(tmp_path):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from perceiver_tf.data import DataOptions
+from perceiver_tf.data import MODALITY_OPTIONS, DataOptions
 from perceiver_tf.data.augment import cutmix, mixup
 from perceiver_tf.data.images import ImageProcessor
 from perceiver_tf.data.processors import processor_from_config
@@ -38,16 +38,20 @@ def test_pixel_permutation_is_fixed_and_a_permutation():
 
 
 def test_processors_round_trip_through_model_metadata():
-    options = DataOptions(sample_rate=8000, clip_seconds=0.5, audio_features="waveform", audio_patch_size=100,
-                          num_points=77, image_size=(6, 7), channels=1, pixel_permutation_seed=2, num_frames=3)
+    values = dict(sample_rate=8000, clip_seconds=0.5, audio_features="waveform", audio_patch_size=100,
+                  num_points=77, image_size=(6, 7), channels=1, pixel_permutation_seed=2, num_frames=3)
+
+    def options(modality):  # each modality is given only the options it reads
+        return DataOptions(**{name: value for name, value in values.items() if modality in MODALITY_OPTIONS[name][1]})
+
     samples = {"sensors": (40, 5), "audio_video": (9, 9, 3)}
     for modality in ("image", "audio", "points", "sensors", "audio_video"):
-        processor = make_processor(modality, options, samples.get(modality))
+        processor = make_processor(modality, options(modality), samples.get(modality))
         rebuilt = processor_from_config(json.loads(json.dumps(processor.config)))  # as stored in a .keras file
         assert type(rebuilt) is type(processor), modality
         assert rebuilt.config == processor.config and rebuilt.input_shape == processor.input_shape
-    assert make_processor("sensors", options, (40, 5)).input_shape == (40, 5)
-    assert make_processor("audio_video", options, (9, 9, 3)).input_shape == {"audio": (4000 // 100, 100),
-                                                                             "video": (3, 6, 7, 1)}
+    assert make_processor("sensors", options("sensors"), (40, 5)).input_shape == (40, 5)
+    assert make_processor("audio_video", options("audio_video"), (9, 9, 3)).input_shape == {
+        "audio": (4000 // 100, 100), "video": (3, 6, 7, 1)}
     with pytest.raises(ValueError, match="Unknown preprocessing modality 'smell'"):
         processor_from_config({"modality": "smell"})

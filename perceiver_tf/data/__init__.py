@@ -1,6 +1,7 @@
 """Data sources and tf.data pipelines for perceiver_tf (see `load_source`)."""
 
 from perceiver_tf.data.digits import DIGITS_CLASS_NAMES, load_digits_split
+from perceiver_tf.data.errors import DataOptionError, DataWarning, error_reason
 from perceiver_tf.data.formats import EXTENSIONS, MODALITIES, detect_modality
 from perceiver_tf.data.manifest import read_manifest
 from perceiver_tf.data.pipeline import PipelineOptions, batched
@@ -13,19 +14,29 @@ from perceiver_tf.data.sensors import (
     resample,
     simulate_accelerometer,
 )
-from perceiver_tf.data.sources import DataOptions, DataSource, from_arrays, load_source
+from perceiver_tf.data.sources import (
+    MODALITY_OPTIONS,
+    DataOptions,
+    DataSource,
+    from_arrays,
+    load_source,
+)
 
 __all__ = [
     "ACTIVITY_CLASS_NAMES",
     "DIGITS_CLASS_NAMES",
     "EXTENSIONS",
     "MODALITIES",
+    "MODALITY_OPTIONS",
     "PROCESSORS",
+    "DataOptionError",
     "DataOptions",
     "DataSource",
+    "DataWarning",
     "PipelineOptions",
     "batched",
     "detect_modality",
+    "error_reason",
     "from_arrays",
     "load_digits_split",
     "load_labelled_directory",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
+from perceiver_tf.data.formats import as_path
 from perceiver_tf.data.preprocessing import (
     AUDIO_FEATURES,
     audio_input_shape,
@@ -13,14 +14,14 @@ from perceiver_tf.data.preprocessing import (
     to_mono,
     waveform_to_model_input,
 )
+from perceiver_tf.data.wav import decode_wav
 
 
 def _decode_with_tfio(path: bytes) -> tuple[np.ndarray, np.int32]:
     """FLAC/MP3/OGG via tensorflow-io's native readers -> float32 `(T, channels)` in [-1, 1], rate."""
     import tensorflow_io as tfio
 
-    path = path.item() if isinstance(path, np.ndarray) else path  # numpy_function may pass a 0-d array
-    audio = tfio.audio.AudioIOTensor(path.decode())
+    audio = tfio.audio.AudioIOTensor(as_path(path))
     samples = audio.to_tensor().numpy()
     if np.issubdtype(samples.dtype, np.integer):
         samples = samples.astype(np.float32) / float(np.iinfo(samples.dtype).max + 1)
@@ -30,7 +31,7 @@ def _decode_with_tfio(path: bytes) -> tuple[np.ndarray, np.int32]:
 class AudioProcessor:
     """Turns audio files into the model's audio input (see `preprocessing.waveform_to_model_input`).
 
-    WAV is decoded by `tf.audio.decode_wav`; FLAC/MP3/OGG by tensorflow-io (training only: the
+    WAV (8/16/24/32-bit PCM, 32/64-bit float) is decoded by `wav.decode_wav`; FLAC/MP3/OGG by tensorflow-io (training only: the
     saved model's preprocessing is pure TF). Clips are mixed to mono and resampled to
     `sample_rate`, then cropped/padded to `clip_seconds` (random crop in training, centre in
     evaluation).
@@ -86,16 +87,14 @@ class AudioProcessor:
         return audio_input_shape(self.config)
 
     def decode_bytes(self, encoded: tf.Tensor) -> tf.Tensor:
-        """A 16-bit PCM WAV file's bytes -> mono float32 `(T,)` at `sample_rate` (pure TF: the serving path)."""
-        audio, rate = tf.audio.decode_wav(encoded)
-        return self.from_decoded(audio, rate)
+        """A WAV file's bytes -> mono float32 `(T,)` at `sample_rate` (pure TF: the serving path)."""
+        return self.from_decoded(*decode_wav(encoded))
 
     def decode_file(self, path: tf.Tensor) -> tf.Tensor:
         """File path -> mono float32 `(T,)` at `sample_rate` (the cacheable form)."""
 
         def wav():
-            audio, rate = tf.audio.decode_wav(tf.io.read_file(path))
-            return audio, rate
+            return decode_wav(tf.io.read_file(path))
 
         def other():
             audio, rate = tf.numpy_function(_decode_with_tfio, [path], (tf.float32, tf.int32))

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass, field
 
+from perceiver_tf.data.errors import DataWarning
 from perceiver_tf.data.formats import detect_modality, modalities_of
 from perceiver_tf.data.splits import stratified_split
 
@@ -32,31 +34,94 @@ class FolderIndex:
     explicit_val: bool = False
 
 
-def _list_classes(root: str) -> dict[str, list[str]]:
-    """`{class name: sorted file paths}` for each sub-folder of `root` (hidden entries skipped)."""
+def _is_within(path: str, folder: str) -> bool:
+    """True when the real path `path` is the real path `folder` or inside it."""
+    return os.path.commonpath([path, folder]) == folder
+
+
+def _skip_link(path: str, why: str) -> None:
+    warnings.warn(f"Skipped {path} (a symlink to {os.path.realpath(path)}): {why}.", DataWarning, stacklevel=4)
+
+
+def _class_dirs(where: str) -> dict[str, str]:
+    """`{class name: folder}` of `where`'s sub-folders, sorted by name, hidden ones skipped.
+
+    A symlinked class folder is read like any other (it may point outside the data folder), except
+    a link to `where` or one of its ancestors (a loop) or to another class's folder (an alias):
+    those are skipped with a `DataWarning`.
+    """
+    entries = [(name, os.path.join(where, name)) for name in sorted(os.listdir(where))
+               if not name.startswith(".") and os.path.isdir(os.path.join(where, name))]
+    real_where = os.path.realpath(where)
+    owners = {os.path.realpath(path): name for name, path in entries if not os.path.islink(path)}
     classes = {}
-    for name in sorted(os.listdir(root)):
-        class_dir = os.path.join(root, name)
-        if name.startswith(".") or not os.path.isdir(class_dir):
-            continue
-        files = []
-        for dirpath, dirnames, filenames in os.walk(class_dir):
-            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-            files.extend(os.path.join(dirpath, f) for f in sorted(filenames) if not f.startswith("."))
-        classes[name] = files
+    for name, path in entries:
+        real = os.path.realpath(path)
+        if os.path.islink(path):
+            if _is_within(real_where, real):
+                _skip_link(path, "it leads back into the folder holding it")
+                continue
+            if real in owners:
+                _skip_link(path, f"the same folder as class {owners[real]!r}")
+                continue
+            owners[real] = name
+        classes[name] = path
     return classes
+
+
+def _files_under(class_dir: str) -> list[str]:
+    """The files under `class_dir`, sorted, hidden ones skipped. Symlinked sub-folders are followed,
+    except those leading back to a folder already read or above `class_dir` (skipped with a `DataWarning`)."""
+    top, visited, files = os.path.realpath(class_dir), set(), []
+    for dirpath, dirnames, filenames in os.walk(class_dir, followlinks=True):
+        visited.add(os.path.realpath(dirpath))
+        kept = []
+        for name in sorted(d for d in dirnames if not d.startswith(".")):
+            path = os.path.join(dirpath, name)
+            real = os.path.realpath(path)
+            if os.path.islink(path) and (real in visited or _is_within(top, real)):
+                _skip_link(path, "it leads back to a folder already read (a loop)")
+                continue
+            kept.append(name)
+        dirnames[:] = kept
+        files.extend(os.path.join(dirpath, f) for f in sorted(filenames) if not f.startswith("."))
+    return files
+
+
+def _list_classes(root: str) -> dict[str, list[str]]:
+    """`{class name: sorted file paths}` for each sub-folder of `root` (see `_class_dirs`, `_files_under`)."""
+    return {name: _files_under(class_dir) for name, class_dir in _class_dirs(root).items()}
 
 
 def _list_examples(root: str) -> dict[str, list[str]]:
     """`{class name: sorted example folders}` for an audio + video folder (`root/<class>/<clip>/`)."""
-    classes = {}
-    for name in sorted(os.listdir(root)):
-        class_dir = os.path.join(root, name)
-        if name.startswith(".") or not os.path.isdir(class_dir):
-            continue
-        classes[name] = [os.path.join(class_dir, d) for d in sorted(os.listdir(class_dir))
-                         if not d.startswith(".") and os.path.isdir(os.path.join(class_dir, d))]
-    return classes
+    return {name: [os.path.join(class_dir, d) for d in sorted(os.listdir(class_dir))
+                   if not d.startswith(".") and os.path.isdir(os.path.join(class_dir, d))]
+            for name, class_dir in _class_dirs(root).items()}
+
+
+def _unique(*splits: dict[str, list[str]]) -> list[dict[str, list[str]]]:
+    """`splits` (`{class: paths}` of train, and of val) with each real file (or clip folder) kept once.
+
+    Raises:
+        ValueError: one real file in two classes or in both splits, naming both paths.
+    """
+    first: dict[str, tuple[int, str, str]] = {}  # real path -> (split, class, path) where it was first seen
+    unique = []
+    for split, classes in enumerate(splits):
+        kept = {}
+        for name, paths in classes.items():
+            kept[name] = []
+            for path in paths:
+                real = os.path.realpath(path)
+                seen = first.setdefault(real, (split, name, path))
+                if seen == (split, name, path):
+                    kept[name].append(path)
+                elif seen[:2] != (split, name):
+                    raise ValueError(f"{seen[2]} and {path} are the same file ({real}) in two classes or splits; "
+                                     "an example must be in one class of one split: remove one of them.")
+        unique.append(kept)
+    return unique
 
 
 def _holds_clips(where: str, classes: dict[str, list[str]]) -> bool:
@@ -94,9 +159,14 @@ def scan_folder(
     is held out. Files whose extension is not of the (detected or given) modality are an error
     listing them, or are dropped and reported in `unsupported` when `skip_bad_files`.
 
+    Symlinks: a symlinked class folder may point anywhere outside the data folder; links that lead
+    back into a folder being read (a loop) or to another class's folder (an alias) are skipped
+    with a `DataWarning`. A file reached twice in one class counts once.
+
     Raises:
         ValueError: a missing/empty folder, fewer than two classes, a class without files,
-            unsupported files (unless skipped), or mixed modalities.
+            unsupported files (unless skipped), mixed modalities, or one file (by its real path)
+            in two classes or in both splits.
     """
     if not os.path.isdir(root):
         raise ValueError(f"--data folder {root!r} does not exist or is not a directory.")
@@ -135,6 +205,7 @@ def scan_folder(
             )
         keep = lambda classes: {c: [f for f in fs if modality in modalities_of(f)] for c, fs in classes.items()}  # noqa: E731
         train_classes, val_classes = keep(train_classes), keep(val_classes)
+    train_classes, val_classes = _unique(train_classes, val_classes)
     empty = [c for c, files in train_classes.items() if not files]
     if empty:
         raise ValueError(f"Class folder(s) without {modality} files in {where!r}: {', '.join(empty)}")

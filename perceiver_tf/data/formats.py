@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from collections import Counter
 
+import numpy as np
+
 #: Lower-case extensions (with the dot) that each folder modality reads. `.npy` is both a point
 #: cloud and a sensor recording: a folder of `.npy` files alone needs `--modality`.
 EXTENSIONS: dict[str, tuple[str, ...]] = {
@@ -15,6 +17,12 @@ EXTENSIONS: dict[str, tuple[str, ...]] = {
 }
 #: Every modality a data source can have; "audio_video" is a folder of example folders (see `folder.py`).
 MODALITIES = (*EXTENSIONS, "audio_video")
+
+
+def as_path(value) -> str:
+    """A file path passed through `tf.numpy_function` (bytes, or a 0-d array of bytes) as a `str`."""
+    value = value.item() if isinstance(value, np.ndarray) else value
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def modalities_of(path: str) -> set[str]:

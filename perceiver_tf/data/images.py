@@ -7,6 +7,11 @@ import tensorflow as tf
 from perceiver_tf.data.preprocessing import IMAGE_DEFAULTS, decode_image, image_to_model_input, permute_pixels
 
 
+def image_file_shape(path: tf.Tensor, channels: int = 0) -> tf.Tensor:
+    """An image file's `(H, W, C)` (int32 `(3,)`), decoded as `ImageProcessor` decodes it (`channels=0`: its own)."""
+    return tf.shape(tf.io.decode_image(tf.io.read_file(path), channels=channels, expand_animations=False))
+
+
 class ImageProcessor:
     """Turns image files (or decoded uint8 images) into `(H, W, C)` float model inputs.
 

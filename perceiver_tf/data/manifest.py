@@ -45,7 +45,7 @@ def read_manifest(path: str) -> tuple[list[str], list[list[str]]]:
 def load_manifest(path: str, options):
     """A manifest (module docstring) -> `DataSource` (multi-hot labels when multi-label)."""
     from perceiver_tf.data.formats import detect_modality
-    from perceiver_tf.data.pipeline import decode_files, find_unreadable
+    from perceiver_tf.data.pipeline import decode_files, unreadable_error
     from perceiver_tf.data.sources import DataSource, processor_for_files
 
     files, labels = read_manifest(path)
@@ -56,11 +56,9 @@ def load_manifest(path: str, options):
     if not multi_label and any(len(n) != 1 for n in labels):
         raise ValueError(f"{path!r} has files with no label or several; they need multi-label training.")
     modality = detect_modality(files, options.modality)
-    processor = processor_for_files(modality, files, options)
-    bad = set(find_unreadable(files, processor.decode_file))
+    processor, bad = processor_for_files(modality, files, options)
     if bad and not options.skip_bad_files:
-        raise ValueError(f"{len(bad)} file(s) in {path!r} could not be decoded; fix or remove them, or pass "
-                         f"--skip-bad-files: {', '.join(sorted(bad)[:10])}")
+        raise unreadable_error(bad, f"file(s) in {path!r}")
     keep = [i for i, f in enumerate(files) if f not in bad]
     targets = np.zeros((len(files), len(class_names)), np.float32)
     for i, names in enumerate(labels):
@@ -79,5 +77,5 @@ def load_manifest(path: str, options):
                              deterministic=True)
         return decode_files(chosen, [int(targets[i].argmax()) for i in index], processor.decode_file)
 
-    return DataSource(split(train), split(val), class_names, processor, len(train), len(val), sorted(bad),
+    return DataSource(split(train), split(val), class_names, processor, len(train), len(val), list(bad), bad,
                       multi_label=multi_label)

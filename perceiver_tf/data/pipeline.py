@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import tensorflow as tf
 
 from perceiver_tf.data.augment import mix_batch
+from perceiver_tf.data.errors import error_reason
 
 AUTOTUNE = tf.data.AUTOTUNE
 
@@ -39,19 +41,41 @@ def decode_files(paths: list[str], labels: list[int], decode) -> tf.data.Dataset
     return files.map(lambda path, label: (decode(path), label), num_parallel_calls=AUTOTUNE, deterministic=True)
 
 
-def find_unreadable(paths: list[str], decode) -> list[str]:
-    """The paths `decode` fails on (one parallel pass; failed elements are dropped by ignore_errors)."""
-    index = tf.data.Dataset.range(len(paths))
+def probe_files(paths: list[str], probe) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """Run `probe` on every file: `({path: probe value}, {path: why it failed})`.
+
+    `probe(path)` maps a string scalar to a small tensor (a decoded file's shape or checksum).
+    One parallel pass finds the files that fail (their elements are dropped by `ignore_errors`);
+    only those run again, one by one in a graph as in the pass, for their error (`error_reason`).
+    """
     path_table = tf.constant(paths, tf.string)
+    checked = tf.data.Dataset.range(len(paths)).map(
+        lambda i: (i, probe(path_table[i])), num_parallel_calls=AUTOTUNE, deterministic=False
+    ).ignore_errors()
+    values = {paths[int(i)]: value for i, value in checked.as_numpy_iterator()}
+    retry, reasons = tf.function(probe), {}
+    for path in dict.fromkeys(p for p in paths if p not in values):
+        try:
+            values[path] = retry(tf.constant(path)).numpy()  # it failed only alongside the others
+        except (tf.errors.OpError, ValueError) as error:
+            reasons[path] = error_reason(error, path)
+    return values, reasons
+
+
+def find_unreadable(paths: list[str], decode) -> dict[str, str]:
+    """`{path: why it cannot be decoded}` for the files `decode` fails on (see `probe_files`)."""
     # Reduce the decoded values (not just their shape, which graph optimisation could fold away
     # together with the decode op itself).
     total = lambda decoded: tf.add_n([tf.reduce_sum(tf.cast(x, tf.float32)) for x in tf.nest.flatten(decoded)])  # noqa: E731
-    checked = index.map(
-        lambda i: (i, total(decode(path_table[i]))),
-        num_parallel_calls=AUTOTUNE, deterministic=False,
-    ).ignore_errors()
-    readable = {int(i) for i, _ in checked.as_numpy_iterator()}
-    return [p for i, p in enumerate(paths) if i not in readable]
+    return probe_files(paths, lambda path: total(decode(path)))[1]
+
+
+def unreadable_error(unreadable: dict[str, str], what: str, shown: int = 20) -> ValueError:
+    """The error for files that could not be decoded: how many, `path: reason` for the first `shown`, the fix."""
+    listed = "\n  ".join(f"{path}: {reason}" for path, reason in list(unreadable.items())[:shown])
+    more = f"\n  ... and {len(unreadable) - shown} more" if len(unreadable) > shown else ""
+    return ValueError(f"{len(unreadable)} {what} could not be decoded; fix or remove them, or pass "
+                      f"--skip-bad-files:\n  {listed}{more}")
 
 
 def batched(examples: tf.data.Dataset, processor, training: bool, num_classes: int,

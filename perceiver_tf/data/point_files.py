@@ -6,6 +6,10 @@ import os
 
 import numpy as np
 
+from perceiver_tf.data.formats import as_path
+
+#: Why a cloud with NaN or infinite coordinates is rejected (files, arrays and serving bytes alike).
+NON_FINITE_POINTS = "point cloud has NaN or infinite coordinates"
 #: Keys tried, in order, in an `.npz` archive before its first array.
 NPZ_KEYS = ("points", "xyz", "pos", "data")
 _PLY_TYPES = {
@@ -91,8 +95,7 @@ def read_point_file(path: str | bytes) -> np.ndarray:
     Raises:
         ValueError: naming `path`, for an unreadable file, a wrong shape or non-finite values.
     """
-    path = path.item() if isinstance(path, np.ndarray) else path  # numpy_function may pass a 0-d array
-    path = path.decode() if isinstance(path, bytes) else str(path)
+    path = as_path(path)
     extension = os.path.splitext(path)[1].lower()
     if extension not in _READERS:
         raise ValueError(f"{path}: unsupported point-cloud extension {extension!r}; valid: {', '.join(_READERS)}")
@@ -104,5 +107,5 @@ def read_point_file(path: str | bytes) -> np.ndarray:
         raise ValueError(f"{path}: expected an (n >= 1, >= 3) array of points; got shape {points.shape}")
     points = points[:, :3]
     if not np.isfinite(points).all():
-        raise ValueError(f"{path}: point cloud has NaN or infinite coordinates")
+        raise ValueError(f"{path}: {NON_FINITE_POINTS}")
     return np.ascontiguousarray(points)

@@ -6,7 +6,7 @@ import math
 
 import tensorflow as tf
 
-from perceiver_tf.data.point_files import read_point_file
+from perceiver_tf.data.point_files import NON_FINITE_POINTS, read_point_file
 from perceiver_tf.data.preprocessing import normalize_points, points_to_model_input
 
 
@@ -45,14 +45,15 @@ class PointsProcessor:
 
     def decode_bytes(self, encoded: tf.Tensor) -> tf.Tensor:
         """Raw little-endian float32 xyz triples -> `(n, 3)` (the serving format: `points.astype("<f4").tobytes()`)."""
-        return tf.reshape(tf.io.decode_raw(encoded, tf.float32), [-1, 3])
+        return self.from_decoded(tf.reshape(tf.io.decode_raw(encoded, tf.float32), [-1, 3]))
 
     def decode_file(self, path: tf.Tensor) -> tf.Tensor:
         """File path -> float32 `(n, 3)` (the cacheable form)."""
         return tf.ensure_shape(tf.numpy_function(read_point_file, [path], tf.float32), [None, 3])
 
     def from_decoded(self, points: tf.Tensor) -> tf.Tensor:
-        return tf.cast(points[:, :3], tf.float32)
+        """`(n, >= 3)` coordinates -> float32 xyz `(n, 3)`; NaN or infinite coordinates are an error."""
+        return tf.debugging.assert_all_finite(tf.cast(points[:, :3], tf.float32), NON_FINITE_POINTS)
 
     def prepare(self, points: tf.Tensor, training: bool, seed: tf.Tensor) -> tf.Tensor:
         """Cloud `(n, 3)` -> `(num_points, 3)`; random sampling and augmentation in training."""

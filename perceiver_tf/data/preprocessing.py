@@ -144,7 +144,13 @@ def permute_pixels(image: tf.Tensor, config: dict) -> tf.Tensor:
 
 
 def normalize_points(points: tf.Tensor) -> tf.Tensor:
-    """Centre `(P, 3)` xyz on their mean and scale them into the unit sphere."""
+    """Centre `(P, 3)` xyz on their mean and scale them into the unit sphere.
+
+    The points are first divided by their largest |coordinate|, so that summing (for the mean)
+    and squaring (for the radius) cannot overflow float32 however large the finite coordinates.
+    """
+    largest = tf.reduce_max(tf.abs(points))
+    points = points / tf.where(largest > 0.0, largest, 1.0)
     centred = points - tf.reduce_mean(points, axis=0, keepdims=True)
     radius = tf.reduce_max(tf.norm(centred, axis=-1))
     return centred / tf.maximum(radius, 1e-12)

@@ -5,16 +5,25 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
+from perceiver_tf.data.formats import as_path
 from perceiver_tf.data.preprocessing import fixed_length
 from perceiver_tf.data.sensors import load_time_series
 
 
 def _read(path) -> np.ndarray:
-    path = path.item() if isinstance(path, np.ndarray) else path  # numpy_function may pass a 0-d array
-    series = load_time_series(path.decode() if isinstance(path, bytes) else str(path))
-    if len(series) == 0 or not np.isfinite(series).all():
-        raise ValueError(f"{path!r}: a sensor recording needs at least one row of finite values")
+    """`tf.numpy_function` body: a recording `(T, C)` with T >= 1 and only finite values."""
+    path = as_path(path)
+    series = load_time_series(path)
+    if len(series) == 0:
+        raise ValueError(f"{path}: the recording has no rows")
+    if not np.isfinite(series).all():
+        raise ValueError(f"{path}: the recording has NaN or infinite values")
     return series
+
+
+def recording_shape(path: tf.Tensor) -> tf.Tensor:
+    """A `.csv` / `.npy` recording's `(T, C)` (int32 `(2,)`), read and checked as `SensorProcessor` reads it."""
+    return tf.shape(tf.ensure_shape(tf.numpy_function(_read, [path], tf.float32), [None, None]))
 
 
 class SensorProcessor:

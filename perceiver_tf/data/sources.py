@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import glob
 import os
+import warnings
+from collections import Counter
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -17,14 +19,20 @@ import tensorflow as tf
 
 from perceiver_tf.data.audio import AudioProcessor
 from perceiver_tf.data.audio_video import AudioVideoProcessor
+from perceiver_tf.data.errors import DataOptionError, DataWarning
 from perceiver_tf.data.folder import scan_folder
-from perceiver_tf.data.images import ImageProcessor
-from perceiver_tf.data.pipeline import decode_files, find_unreadable
+from perceiver_tf.data.formats import check_modality
+from perceiver_tf.data.images import ImageProcessor, image_file_shape
+from perceiver_tf.data.pipeline import (
+    decode_files,
+    find_unreadable,
+    probe_files,
+    unreadable_error,
+)
 from perceiver_tf.data.points import PointsProcessor
-from perceiver_tf.data.sensors import load_time_series
-from perceiver_tf.data.sensors_processor import SensorProcessor
+from perceiver_tf.data.sensors_processor import SensorProcessor, recording_shape
 from perceiver_tf.data.splits import stratified_split
-from perceiver_tf.data.video import VideoProcessor, video_frame_files
+from perceiver_tf.data.video import VideoProcessor, clip_frame_shape
 
 #: Longest image side used when --image-size is not given and images are larger.
 DEFAULT_MAX_IMAGE_SIDE = 32
@@ -36,10 +44,17 @@ DEFAULT_MAX_SENSOR_STEPS = 1024
 class DataOptions:
     """How a source is read and preprocessed (the `perceiver-tf train` data flags).
 
-    `image_size=None` keeps the images' (or video frames') own size up to `DEFAULT_MAX_IMAGE_SIDE`;
-    `channels=None` follows the first image (grey stays grey); `num_steps=None` takes the longest
-    sensor recording (up to `DEFAULT_MAX_SENSOR_STEPS`); `multi_label=None` decides from a
-    manifest's labels (multi-label when a file has none or several).
+    Settings left open are read from all the files (every file is decoded once before training):
+
+    - `image_size=None`: the median image size by area (H x W; the upper median of an even count),
+      so a few odd-sized files do not decide, shrunk to at most `DEFAULT_MAX_IMAGE_SIDE` a side.
+      Every image is resized to it; a `DataWarning` lists the sizes when they differ. For audio +
+      video clips, the same over each clip's frame size.
+    - `channels=None`: 3 (RGB) when any image or clip has colour, else 1 (all grey stay grey).
+    - `num_steps=None`: the longest sensor recording (up to `DEFAULT_MAX_SENSOR_STEPS`).
+    - `multi_label=None`: from a manifest's labels (multi-label when a file has none or several).
+
+    The options of one modality (`MODALITY_OPTIONS`) set on data of another are an error.
     """
 
     modality: str | None = None
@@ -67,6 +82,41 @@ class DataOptions:
     processor: object | None = None
 
 
+#: Modality-specific `DataOptions` fields: `{field: (its perceiver-tf train flag, the modalities that read it)}`.
+MODALITY_OPTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "image_size": ("--image-size", ("image", "audio_video")),
+    "channels": ("--channels", ("image", "audio_video")),
+    "rand_augment": ("--rand-augment", ("image",)),
+    "pixel_permutation_seed": ("--permute-pixels", ("image",)),
+    "sample_rate": ("--sample-rate", ("audio", "audio_video")),
+    "clip_seconds": ("--clip-seconds", ("audio", "audio_video")),
+    "audio_features": ("--audio-features", ("audio", "audio_video")),
+    "audio_patch_size": ("--patch-size", ("audio", "audio_video")),
+    "num_mel_bins": ("--mel-bins", ("audio", "audio_video")),
+    "num_points": ("--num-points", ("points",)),
+    "rotate": ("--rotate", ("points",)),
+    "jitter": ("--jitter", ("points",)),
+    "scale_range": ("--scale", ("points",)),
+    "num_steps": ("--num-steps", ("sensors",)),
+    "num_frames": ("--num-frames", ("audio_video",)),
+}
+#: Each modality as messages name it.
+MODALITY_NAMES = {"image": "images", "audio": "audio", "points": "point clouds", "sensors": "sensor recordings",
+                  "audio_video": "audio + video clips"}
+
+
+def _check_options(modality: str, options: DataOptions) -> None:
+    """Raise a `DataOptionError` naming every `MODALITY_OPTIONS` flag set (off its default) that `modality` does not read."""
+    defaults = DataOptions()
+    stray = [(flag, readers) for name, (flag, readers) in MODALITY_OPTIONS.items()
+             if modality not in readers and getattr(options, name) != getattr(defaults, name)]
+    if stray:
+        uses = "; ".join(f"{flag} applies to {' and '.join(MODALITY_NAMES[m] for m in readers)}"
+                         for flag, readers in stray)
+        raise DataOptionError(f"{uses}, but this data is {MODALITY_NAMES[modality]}; "
+                         f"remove {'it' if len(stray) == 1 else 'them'}.")
+
+
 @dataclass
 class DataSource:
     """Decoded `(example, label)` datasets (unbatched) with what is needed to build the model."""
@@ -78,6 +128,8 @@ class DataSource:
     num_train: int | None = None
     num_val: int | None = None
     skipped: list[str] = field(default_factory=list)
+    #: Why each skipped file was left out, `{path: reason}`.
+    skip_reasons: dict[str, str] = field(default_factory=dict)
     #: True when validation comes from the source's own held-out split (val/ folder, TFDS
     #: validation/test split, val TFRecords, the digits split), not a seeded split.
     explicit_val: bool = False
@@ -126,26 +178,33 @@ def make_processor(modality: str, options: DataOptions, sample_shape: tuple | No
 
     `sample_shape` sizes what the options leave open: an image / video frame `(H, W, C)`, or a
     sensor recording `(longest T, C)`. `options.processor`, when set, is returned instead.
+
+    Raises:
+        ValueError: an unknown modality, another modality's options (`check_options`), or a
+            given processor of another modality.
     """
     if options.processor is not None:
         if options.processor.modality != modality:
             raise ValueError(f"The data holds {modality} examples, but the model reads {options.processor.modality}.")
         return options.processor
+    _check_options(check_modality(modality), options)
     if modality == "image":
         size, channels = _fitted_size(sample_shape, options)
         return ImageProcessor(size, channels, options.rand_augment, options.pixel_permutation_seed)
     if modality == "audio":
-        return AudioProcessor(options.sample_rate, options.clip_seconds, options.audio_features,
-                              options.audio_patch_size, options.num_mel_bins)
+        return _audio_processor(options)
     if modality == "points":
         return PointsProcessor(options.num_points, options.rotate, options.jitter, options.scale_range)
     if modality == "sensors":
         steps, channels = sample_shape
         return SensorProcessor(options.num_steps or min(steps, DEFAULT_MAX_SENSOR_STEPS), channels)
-    if modality == "audio_video":
-        size, channels = _fitted_size(sample_shape, options)
-        return AudioVideoProcessor(make_processor("audio", options), VideoProcessor(size, channels, options.num_frames))
-    raise ValueError(f"Unknown modality {modality!r}. Valid: image, audio, points, sensors, audio_video")
+    size, channels = _fitted_size(sample_shape, options)  # audio_video
+    return AudioVideoProcessor(_audio_processor(options), VideoProcessor(size, channels, options.num_frames))
+
+
+def _audio_processor(options: DataOptions) -> AudioProcessor:
+    return AudioProcessor(options.sample_rate, options.clip_seconds, options.audio_features, options.audio_patch_size,
+                          options.num_mel_bins)
 
 
 def load_source(spec: str, options: DataOptions | None = None) -> DataSource:
@@ -199,72 +258,89 @@ def _tfrecord_files(spec: str) -> list[str]:
 
 
 def load_folder(root: str, options: DataOptions) -> DataSource:
-    """A class-per-sub-folder directory; unreadable files fail clearly or are skipped and counted."""
+    """A class-per-sub-folder directory; unreadable files fail clearly (each with its reason) or are skipped."""
     index = scan_folder(root, options.modality, options.validation_fraction, options.seed, options.skip_bad_files)
-    processor = processor_for_files(index.modality, index.train.paths + index.val.paths, options)
-    unreadable = find_unreadable(index.train.paths + index.val.paths, processor.decode_file)
+    processor, unreadable = processor_for_files(index.modality, index.train.paths + index.val.paths, options)
     if unreadable and not options.skip_bad_files:
-        shown = "\n  ".join(unreadable[:20])
-        raise ValueError(
-            f"{len(unreadable)} {index.modality} file(s) could not be decoded (corrupt or unreadable); fix or "
-            f"remove them, or pass --skip-bad-files:\n  {shown}"
-        )
-    bad = set(unreadable)
-    keep = lambda files: ([p for p in files.paths if p not in bad],  # noqa: E731
-                          [l for p, l in zip(files.paths, files.labels) if p not in bad])
+        raise unreadable_error(unreadable, f"{index.modality} file(s)")
+    keep = lambda files: ([p for p in files.paths if p not in unreadable],  # noqa: E731
+                          [l for p, l in zip(files.paths, files.labels) if p not in unreadable])
     (train_paths, train_labels), (val_paths, val_labels) = keep(index.train), keep(index.val)
     if len(set(train_labels)) < 2 or not val_paths:
         raise ValueError(f"Too few readable files left in {root!r}: {len(train_paths)} train, {len(val_paths)} val.")
+    reasons = {path: f"not a {index.modality} file (by extension)" for path in index.unsupported} | unreadable
     return DataSource(
         decode_files(train_paths, train_labels, processor.decode_file),
         decode_files(val_paths, val_labels, processor.decode_file),
-        index.class_names, processor, len(train_paths), len(val_paths), index.unsupported + unreadable,
+        index.class_names, processor, len(train_paths), len(val_paths), list(reasons), reasons,
         explicit_val=index.explicit_val,
     )
 
 
-def processor_for_files(modality: str, paths: list[str], options: DataOptions):
-    """`options.processor`, or a processor sized from the files (`sample_shape`) when there is none."""
-    if options.processor is not None:
-        return make_processor(modality, options)
-    return make_processor(modality, options, sample_shape(modality, paths))
+def processor_for_files(modality: str, paths: list[str], options: DataOptions) -> tuple[object, dict[str, str]]:
+    """The processor for `paths` and the files it cannot decode, `{path: reason}`.
 
-
-def sample_shape(modality: str, paths: list[str]) -> tuple | None:
-    """What `make_processor` needs to know from the files: the first decodable image's or clip frame's
-    `(H, W, C)`, or the longest sensor recording and the channel count `(T, C)`; `None` otherwise.
+    The processor is `options.processor`, or one sized from all the files (`DataOptions`): images
+    and sensor recordings are decoded once for their shapes and readability together; clips once
+    for their frame size, then whole; other files once, whole.
 
     Raises:
         ValueError: no file could be read, or sensor recordings with different channel counts.
     """
+    probes = {"image": lambda path: image_file_shape(path, options.channels or 0), "sensors": recording_shape,
+              "audio_video": clip_frame_shape}
+    if options.processor is not None or modality not in probes:
+        processor = make_processor(modality, options)
+        return processor, find_unreadable(paths, processor.decode_file)
+    shapes, unreadable = probe_files(paths, probes[modality])
+    if not shapes:
+        path, reason = next(iter(unreadable.items()))
+        raise ValueError(f"None of the {len(paths)} {modality} files could be read (the first: {path}: {reason}).")
     if modality == "sensors":
-        shapes = {}
-        for path in paths:
-            try:
-                shapes[path] = load_time_series(path).shape
-            except (OSError, ValueError):
-                continue  # reported with its reason by the decode check
-        channels = sorted({shape[1] for shape in shapes.values()})
-        if len(channels) > 1:
-            by_count = {c: next(p for p, s in shapes.items() if s[1] == c) for c in channels}
-            raise ValueError(f"Sensor recordings need one channel count; found {channels} (e.g. {by_count}).")
-        if not shapes:
-            raise ValueError(f"None of the {len(paths)} sensor files could be read (first: {paths[0]!r}).")
-        return (max(shape[0] for shape in shapes.values()), channels[0])
-    if modality not in ("image", "audio_video"):
-        return None
-    for path in paths:
-        try:
-            if modality == "audio_video":
-                arrays = tf.io.gfile.glob(os.path.join(path, "*.npy"))
-                if arrays:
-                    video = np.load(arrays[0], mmap_mode="r")
-                    return (*video.shape[1:3], video.shape[3] if video.ndim == 4 else 1)
-                path = video_frame_files(tf.constant(path))[0]
-            return tuple(tf.io.decode_image(tf.io.read_file(path), expand_animations=False).shape)
-        except (tf.errors.OpError, ValueError, IndexError):
-            continue
-    raise ValueError(f"None of the {len(paths)} {modality} examples could be decoded (first: {paths[0]!r}).")
+        return make_processor(modality, options, _recording_shape(shapes)), unreadable
+    shape = _typical_image_shape(list(shapes.values()))
+    processor = make_processor(modality, options, shape)
+    if options.image_size is None:
+        _warn_of_mixed_sizes([tuple(s[:2]) for s in shapes.values()], _fitted_size(shape, options)[0], modality)
+    if modality == "audio_video":  # the frame sizes came from one frame per clip: now decode the clips whole
+        unreadable = find_unreadable(paths, processor.decode_file)
+    return processor, unreadable
+
+
+def _recording_shape(shapes: dict[str, np.ndarray]) -> tuple[int, int]:
+    """`(longest T, C)` of sensor recordings' `{path: (T, C)}`.
+
+    Raises:
+        ValueError: recordings with different channel counts, with a file of each count.
+    """
+    channels = sorted({int(shape[1]) for shape in shapes.values()})
+    if len(channels) > 1:
+        by_count = {c: next(p for p, s in shapes.items() if s[1] == c) for c in channels}
+        raise ValueError(f"Sensor recordings need one channel count; found {channels} (e.g. {by_count}).")
+    return max(int(shape[0]) for shape in shapes.values()), channels[0]
+
+
+def _typical_image_shape(shapes: list) -> tuple[int, int, int]:
+    """The `(H, W, C)` images (or video frames) of `shapes` `[(H, W, C), ...]` are read at (`DataOptions`).
+
+    `(H, W)`: the median size by area (the upper median of an even count; ties by height); C: 3 when
+    any has colour (C >= 3: RGB or RGBA), else 1 (grey, or grey + alpha).
+    """
+    sizes = sorted((int(h) * int(w), int(h), int(w)) for h, w, _ in shapes)
+    _, height, width = sizes[len(sizes) // 2]
+    return height, width, 3 if any(int(c) >= 3 for *_, c in shapes) else 1
+
+
+def _warn_of_mixed_sizes(sizes: list[tuple[int, int]], chosen: tuple[int, int], modality: str) -> None:
+    """A `DataWarning` listing the most common sizes when `sizes` `[(H, W), ...]` differ."""
+    counts = Counter((int(h), int(w)) for h, w in sizes)
+    if len(counts) < 2:
+        return
+    what = "images" if modality == "image" else "clips' video frames"
+    listed = ", ".join(f"{h}x{w} ({n})" for (h, w), n in counts.most_common(5)) + (", ..." if len(counts) > 5 else "")
+    warnings.warn(f"The {what} have {len(counts)} different sizes (HxW (files): {listed}); all are resized to "
+                  f"{chosen[0]}x{chosen[1]} (the median size, at most {DEFAULT_MAX_IMAGE_SIDE} pixels a side). Pass "
+                  "--image-size H W to choose the size.", DataWarning, stacklevel=3)
 
 
 def from_arrays(x, y, class_names: list[str] | None = None, options: DataOptions | None = None,
@@ -295,11 +371,16 @@ def from_arrays(x, y, class_names: list[str] | None = None, options: DataOptions
     if modality is None or (modality == "points" and x.shape[-1] != 3) or (modality == "sensors" and x.ndim != 3):
         raise ValueError(f"Cannot tell the modality of arrays of shape {x.shape}; pass --modality.")
     processor = make_processor(modality, options, x.shape[1:])
+    x = x.astype(np.float32)
+    finite = np.isfinite(x.reshape(len(x), -1)).all(axis=1)
+    if not finite.all():
+        bad = np.flatnonzero(~finite)
+        raise ValueError(f"x has NaN or infinite values (as float32) in {len(bad)} example(s) (indices {bad[:10].tolist()}); "
+                         "clean or drop them.")
     if validation_index is None:
         train_index, validation_index = stratified_split(y, options.validation_fraction, options.seed)
     else:
         train_index = np.setdiff1d(np.arange(len(y)), validation_index)
-    x = x.astype(np.float32)
     decode = {"image": processor.from_decoded, "points": processor.from_decoded, "sensors": processor.from_decoded,
               "audio": lambda w: processor.from_decoded(w, options.sample_rate)}[modality]
     split = lambda index: tf.data.Dataset.from_tensor_slices((x[index], y[index])).map(  # noqa: E731

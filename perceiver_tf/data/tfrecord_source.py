@@ -66,14 +66,10 @@ def load_tfrecords(files: list[str], options):
     def decode(record):
         example = tf.io.parse_single_example(record, spec)
         value = example[input_key]
-        if modality == "image":
-            decoded = processor.from_decoded(tf.io.decode_image(value, channels=processor.config["channels"],
-                                                                expand_animations=False))
-        elif modality == "audio":
-            audio, rate = tf.audio.decode_wav(value)
-            decoded = processor.from_decoded(audio, rate)
-        else:
-            decoded = tf.reshape(tf.sparse.to_dense(value), [-1, 3])
+        if modality == "points":
+            decoded = processor.from_decoded(tf.reshape(tf.sparse.to_dense(value), [-1, 3]))
+        else:  # encoded image or WAV bytes
+            decoded = processor.decode_bytes(value)
         return decoded, tf.cast(example[label_key], tf.int32)
 
     read = lambda fs: tf.data.TFRecordDataset(fs).map(decode, num_parallel_calls=tf.data.AUTOTUNE,  # noqa: E731

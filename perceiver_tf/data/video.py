@@ -5,21 +5,30 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from perceiver_tf.data.formats import EXTENSIONS
+from perceiver_tf.data.formats import EXTENSIONS, as_path
+from perceiver_tf.data.images import image_file_shape
 from perceiver_tf.data.preprocessing import IMAGE_DEFAULTS, decode_image, fixed_length, image_to_model_input
 
+NO_FRAMES = "an example folder has no frames and no .npy video"
 _FRAME_PATTERN = r".*\.(" + "|".join(e.lstrip(".") for e in EXTENSIONS["image"]) + ")"
 
 
-def _load_npy_video(path) -> np.ndarray:
-    path = path.item() if isinstance(path, np.ndarray) else path  # numpy_function may pass a 0-d array
-    video = np.load(path.decode() if isinstance(path, bytes) else str(path))
+def _load_npy_video(path, mmap_mode: str | None = None) -> np.ndarray:
+    """A `.npy` video as `(T, H, W, C)`, checked for its shape (and, when read whole, finite values)."""
+    path = as_path(path)
+    video = np.load(path, mmap_mode=mmap_mode)
     if video.ndim == 3:
         video = video[..., None]
-    if video.ndim != 4 or len(video) == 0:
-        raise ValueError(f"{path!r}: a video array must be (frames, height, width[, channels]); got {video.shape}")
-    if not np.isfinite(video).all():
-        raise ValueError(f"{path!r}: the video has NaN or infinite values")
+    if video.ndim != 4 or 0 in video.shape:
+        raise ValueError(f"{path}: a video array must be (frames, height, width[, channels]); got {video.shape}")
+    if mmap_mode is None and not np.isfinite(video).all():
+        raise ValueError(f"{path}: the video has NaN or infinite values")
+    return video
+
+
+def _npy_video(path) -> np.ndarray:
+    """`tf.numpy_function` body: a `.npy` video `(T, H, W, C)` as float32 pixels in 0-255."""
+    video = _load_npy_video(path)
     # uint8 pixels, or floats already in [0, 1] (scaled back to the 0-255 range the config scales).
     return (video if video.dtype == np.uint8 else np.asarray(video, np.float32) * 255.0).astype(np.float32)
 
@@ -28,6 +37,23 @@ def video_frame_files(example_dir: tf.Tensor) -> tf.Tensor:
     """The image files of an example folder, sorted by name (string `(T,)`)."""
     files = tf.io.matching_files(tf.strings.join([example_dir, "/*"]))  # sorted by name (the op sorts)
     return tf.boolean_mask(files, tf.strings.regex_full_match(tf.strings.lower(files), _FRAME_PATTERN))
+
+
+def clip_frame_shape(example_dir: tf.Tensor) -> tf.Tensor:
+    """The `(H, W, C)` of a clip's frames (int32 `(3,)`): its `.npy` video's (read as a memory map), else its
+    first frame file's."""
+    arrays = tf.io.matching_files(tf.strings.join([example_dir, "/*.npy"]))
+
+    def from_npy():
+        shape = tf.numpy_function(lambda path: np.asarray(_load_npy_video(path, "r").shape[1:], np.int32), [arrays[0]], tf.int32)
+        return tf.ensure_shape(shape, [3])
+
+    def from_frames():
+        files = video_frame_files(example_dir)
+        tf.debugging.assert_positive(tf.size(files), message=NO_FRAMES)
+        return image_file_shape(files[0])
+
+    return tf.cond(tf.size(arrays) > 0, from_npy, from_frames)
 
 
 class VideoProcessor:
@@ -72,7 +98,7 @@ class VideoProcessor:
         arrays = tf.io.matching_files(tf.strings.join([example_dir, "/*.npy"]))
 
         def from_npy():
-            video = tf.numpy_function(_load_npy_video, [arrays[0]], tf.float32)
+            video = tf.numpy_function(_npy_video, [arrays[0]], tf.float32)
             video = tf.ensure_shape(video, [None, None, None, None])
             have = tf.shape(video)[-1]
             if channels == 3:
@@ -83,7 +109,7 @@ class VideoProcessor:
 
         def from_frames():
             files = video_frame_files(example_dir)
-            tf.debugging.assert_positive(tf.size(files), message="an example folder has no frames and no .npy video")
+            tf.debugging.assert_positive(tf.size(files), message=NO_FRAMES)
             first = tf.cast(decode_image(tf.io.read_file(files[0]), channels), tf.float32)
             return tf.map_fn(
                 lambda f: tf.image.resize(tf.cast(decode_image(tf.io.read_file(f), channels), tf.float32),
