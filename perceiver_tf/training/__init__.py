@@ -1,15 +1,19 @@
-"""Training: optimizer recipe, distribution strategies, fault-tolerant fit/evaluate/save loop."""
+"""Training: optimizer recipe, distribution strategies, fault-tolerant fit/evaluate/save loop
+(one run per output directory, resumable only by the same run)."""
 
 from perceiver_tf.training.callbacks import AtomicBackupAndRestore, BestModelCheckpoint, ResumableCSVLogger
 from perceiver_tf.training.distribute import STRATEGIES, make_strategy, split_cpu, worker_role
 from perceiver_tf.training.optimizers import make_optimizer
+from perceiver_tf.training.run_lock import OutputDirectoryError, RunLock
 from perceiver_tf.training.trainer import TrainResult, compile_classifier, train_classifier
 
 __all__ = [
     "STRATEGIES",
     "AtomicBackupAndRestore",
     "BestModelCheckpoint",
+    "OutputDirectoryError",
     "ResumableCSVLogger",
+    "RunLock",
     "TrainResult",
     "compile_classifier",
     "make_optimizer",

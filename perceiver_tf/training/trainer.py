@@ -1,4 +1,5 @@
-"""Compile, fit, evaluate and save a classifier, fault-tolerantly and with atomic result files."""
+"""Compile, fit, evaluate and save a classifier: one run per output directory, resumable only by the
+same run, with atomic result files."""
 
 from __future__ import annotations
 
@@ -16,11 +17,14 @@ from perceiver_tf.training.callbacks import (
     AtomicBackupAndRestore,
     BestModelCheckpoint,
     ResumableCSVLogger,
+    remove_orphaned_temporaries,
     replace_atomically,
     write_json_atomic,
 )
 from perceiver_tf.training.keras_compat import multi_worker_fixes
 from perceiver_tf.training.optimizers import make_optimizer
+from perceiver_tf.training.run_lock import RunLock
+from perceiver_tf.training.run_settings import RUN_FILE, check_resumable, run_fingerprint, write_fingerprint
 
 #: Files and folders `train_classifier` writes inside `output_dir`.
 MODEL_FILE, BEST_FILE, HISTORY_FILE, METRICS_FILE = "model.keras", "best.keras", "history.csv", "metrics.json"
@@ -108,54 +112,49 @@ def validation_map(model: keras.Model, validation_data) -> float:
     return mean_average_precision(np.concatenate(labels), np.concatenate(scores))
 
 
-def train_classifier(
-    model: keras.Model,
-    train_data,
-    validation_data,
-    epochs: int,
-    output_dir: str | os.PathLike,
-    verbose: int | str = "auto",
-    is_chief: bool = True,
-    worker_id: int = 0,
-    tensorboard: bool = True,
-) -> TrainResult:
-    """Fit a compiled classifier, evaluate it, and save its files in `output_dir`.
+def _holds_checkpoint(backup_dir: Path) -> bool:
+    """Whether `backup_dir` holds an interrupted run's weights or epoch counter (not just its `run.json`)."""
+    return backup_dir.is_dir() and any(path.name != RUN_FILE for path in backup_dir.iterdir())
 
-    Writes (atomically) `model.keras` (final), `best.keras` (best val accuracy), `history.csv`
-    (one row per epoch), `metrics.json`, and TensorBoard logs under `logs/`. A backup in
-    `backup/` is kept during training: re-running the same call after a crash (even SIGKILL)
-    resumes from the last completed epoch and still trains `epochs` epochs in total; the
-    backup is removed when training finishes.
 
-    Args:
-        model: a compiled classifier (build and compile it inside the strategy's scope).
-        train_data / validation_data: `tf.data.Dataset`s of `(inputs, labels)` batches.
-        epochs: total number of epochs.
-        output_dir: created if missing.
-        is_chief / worker_id: under multi-worker training only the chief writes `output_dir`;
-            worker `i` works in `output_dir/.workers/worker-i` (removed at the end).
+def _clear_previous_run(work_dir: Path) -> None:
+    """Delete a previous run's backup, history, best model and metrics: a fresh run starts from nothing."""
+    shutil.rmtree(work_dir / BACKUP_DIR, ignore_errors=True)
+    for name in (HISTORY_FILE, BEST_FILE, f"{BEST_FILE}.json", METRICS_FILE):
+        (work_dir / name).unlink(missing_ok=True)
+
+
+def _prepare_work_dir(work_dir: Path, fingerprint: dict, restart: bool) -> None:
+    """Remove dead processes' temporaries, then start fresh or check that the backup is this run's.
+
+    Raises:
+        OutputDirectoryError: the backup belongs to another run (and `restart` is false).
     """
-    output_dir = Path(output_dir)
-    work_dir = output_dir if is_chief else output_dir / WORKERS_DIR / f"worker-{worker_id}"
-    work_dir.mkdir(parents=True, exist_ok=True)
     backup_dir = work_dir / BACKUP_DIR
-    if not backup_dir.exists():  # a fresh run: forget the previous run's best score
-        (work_dir / f"{BEST_FILE}.json").unlink(missing_ok=True)
+    for folder in (work_dir, backup_dir):
+        remove_orphaned_temporaries(folder)
+    if restart or not _holds_checkpoint(backup_dir):
+        _clear_previous_run(work_dir)
+    else:
+        check_resumable(backup_dir, fingerprint)
+    write_fingerprint(backup_dir, fingerprint)
+
+
+def _callbacks(model: keras.Model, work_dir: Path, log_dir: Path | None) -> list[keras.callbacks.Callback]:
+    """Backup/restore, history, best model, and TensorBoard logs when `log_dir` is given."""
     callbacks = [
-        AtomicBackupAndRestore(str(backup_dir)),
+        AtomicBackupAndRestore(str(work_dir / BACKUP_DIR)),
         ResumableCSVLogger(work_dir / HISTORY_FILE),
         BestModelCheckpoint(work_dir / BEST_FILE, monitor="val_" + validation_metric(model)),
     ]
-    if tensorboard and is_chief:
-        callbacks.append(keras.callbacks.TensorBoard(str(output_dir / LOG_DIR), write_graph=False, profile_batch=0))
-    with multi_worker_fixes(model, train_data):
-        start = time.perf_counter()
-        # The tf.data pipeline shuffles; Keras' default shuffle=True would only warn about it.
-        history = model.fit(train_data, validation_data=validation_data, epochs=epochs, callbacks=callbacks,
-                            verbose=verbose, shuffle=False)
-        train_seconds = time.perf_counter() - start
-        logs = model.evaluate(validation_data, verbose=0, return_dict=True)
-    resumed_from = min(history.epoch) if history.epoch else epochs
+    if log_dir is not None:
+        callbacks.append(keras.callbacks.TensorBoard(str(log_dir), write_graph=False, profile_batch=0))
+    return callbacks
+
+
+def _save_results(model: keras.Model, validation_data, history, logs: dict, train_seconds: float,
+                  work_dir: Path) -> TrainResult:
+    """Write `model.keras` and `metrics.json` into `work_dir`; return what they hold."""
     with open(work_dir / HISTORY_FILE) as f:
         completed = sum(1 for _ in csv.DictReader(f))
     model_path = work_dir / MODEL_FILE
@@ -167,10 +166,72 @@ def train_classifier(
         train_seconds=round(train_seconds, 2),
         num_classes=int(model.output_shape[-1]),
         model_path=str(model_path),
-        resumed_from_epoch=int(resumed_from),
+        resumed_from_epoch=int(min(history.epoch)) if history.epoch else completed,
         val_map=validation_map(model, validation_data) if getattr(model, "multi_label", False) else None,
     )
     write_json_atomic(work_dir / METRICS_FILE, {**getattr(model, "metadata", {}), **asdict(result)})
+    return result
+
+
+def train_classifier(
+    model: keras.Model,
+    train_data,
+    validation_data,
+    epochs: int,
+    output_dir: str | os.PathLike,
+    verbose: int | str = "auto",
+    is_chief: bool = True,
+    worker_id: int = 0,
+    tensorboard: bool = True,
+    restart: bool = False,
+    settings: dict | None = None,
+) -> TrainResult:
+    """Fit a compiled classifier, evaluate it, and save its files in `output_dir`.
+
+    Writes (atomically) `model.keras` (final), `best.keras` (best val accuracy), `history.csv`
+    (one row per epoch), `metrics.json` (strict JSON: a NaN loss is `null`), and TensorBoard logs
+    under `logs/`. A backup in `backup/` is kept during training: re-running the same call after
+    a crash (even SIGKILL) resumes from the last completed epoch and still trains `epochs` epochs
+    in total; the backup is removed when training finishes.
+
+    - One run per directory: the chief holds an exclusive lock on `output_dir/.lock` (see
+      `RunLock`) while it trains; the kernel releases it when the process dies.
+    - Only the same run resumes a backup: `backup/run.json` records `settings` and a hash of the
+      model's config and optimizer class (`run_settings.run_fingerprint`); a backup with other
+      ones (or none: an older version's) is refused, unless `restart`.
+    - A fresh run (no backup, or `restart`) first deletes the previous run's `backup/`,
+      `history.csv`, `best.keras(.json)` and `metrics.json`.
+    - Temporaries `.tmp-<pid>-*` left by killed processes are deleted at the start.
+
+    Args:
+        model: a compiled classifier (build and compile it inside the strategy's scope).
+        train_data / validation_data: `tf.data.Dataset`s of `(inputs, labels)` batches.
+        epochs: total number of epochs (a resume may change it).
+        output_dir: created if missing.
+        is_chief / worker_id: under multi-worker training only the chief writes `output_dir`
+            (and takes its lock); worker `i` works in `output_dir/.workers/worker-i` (removed at the end).
+        restart: discard an interrupted run's backup instead of resuming it.
+        settings: JSON-able settings a resume must share with the run that wrote the backup
+            (e.g. the CLI flags without the epoch count); `None`: only the model is compared.
+
+    Raises:
+        OutputDirectoryError: `output_dir` is in use by another run, or its backup belongs to
+            another run (one line saying what to do).
+    """
+    output_dir = Path(output_dir)
+    work_dir = output_dir if is_chief else output_dir / WORKERS_DIR / f"worker-{worker_id}"
+    work_dir.mkdir(parents=True, exist_ok=True)
+    with RunLock(output_dir) if is_chief else contextlib.nullcontext():
+        _prepare_work_dir(work_dir, run_fingerprint(model, settings, epochs), restart)
+        callbacks = _callbacks(model, work_dir, output_dir / LOG_DIR if tensorboard and is_chief else None)
+        with multi_worker_fixes(model, train_data):
+            start = time.perf_counter()
+            # The tf.data pipeline shuffles; Keras' default shuffle=True would only warn about it.
+            history = model.fit(train_data, validation_data=validation_data, epochs=epochs, callbacks=callbacks,
+                                verbose=verbose, shuffle=False)
+            train_seconds = time.perf_counter() - start
+            logs = model.evaluate(validation_data, verbose=0, return_dict=True)
+        result = _save_results(model, validation_data, history, logs, train_seconds, work_dir)
     if not is_chief:  # the other workers' copies are identical to the chief's
         shutil.rmtree(work_dir, ignore_errors=True)
         with contextlib.suppress(OSError):  # the last worker out removes the (then empty) parent

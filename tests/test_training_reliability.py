@@ -1,0 +1,216 @@
+"""`train_classifier` never mixes two runs: one run per output directory (a lock), a backup resumed
+only by the run that wrote it (`backup/run.json`), dead processes' temporaries removed, strict JSON."""
+
+import csv
+import json
+import math
+import os
+import shutil
+import signal
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import perceiver_tf
+from perceiver_tf.training import OutputDirectoryError, RunLock, compile_classifier, train_classifier
+from perceiver_tf.training.callbacks import BestModelCheckpoint, replace_atomically, write_json_atomic
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SETTINGS_A = {"learning_rate": 0.01, "seed": 0, "preset": "tiny", "overrides": {"num_bands": 2}}
+SETTINGS_B = {"learning_rate": 0.003, "seed": 1, "preset": "small", "overrides": {"num_bands": 4}}
+TINY = {"num_latents": 8, "latent_dim": 16, "num_blocks": 1, "num_self_attends_per_block": 1,
+        "num_cross_attends": 1, "num_bands": 2}
+
+
+class Interrupted(Exception):
+    """Stands for a crash after the first epoch's backup."""
+
+
+def _model(**overrides):
+    model = perceiver_tf.build_classifier("tiny", (8, 8, 1), 2, **{**TINY, **overrides})
+    return compile_classifier(model, total_steps=8, optimizer="adamw", learning_rate=1e-2)
+
+
+def _data(count):
+    rng = np.random.default_rng(count)
+    x, y = rng.random((count, 8, 8, 1), dtype="float32"), rng.integers(0, 2, count)
+    return tf.data.Dataset.from_tensor_slices((x, y)).batch(8)
+
+
+def _train(out, epochs=2, model=None, **kwargs):
+    return train_classifier(model or _model(), _data(24), _data(8), epochs, out, verbose=0, tensorboard=False,
+                            **kwargs)
+
+
+def _history_epochs(out):
+    with open(os.path.join(out, "history.csv")) as f:
+        return [int(row["epoch"]) for row in csv.DictReader(f)]
+
+
+def _dead_pid():
+    process = subprocess.Popen(["true"])
+    process.wait()
+    return process.pid
+
+
+@pytest.fixture
+def sleeper():
+    """A live process that is not this one."""
+    process = subprocess.Popen(["sleep", "60"])
+    yield process
+    process.kill()
+    process.wait()
+
+
+@pytest.fixture
+def lock_holder(tmp_path):
+    """`(output_dir, process)`: a subprocess holding `RunLock(output_dir)` until killed."""
+    out = tmp_path / "run"
+    script = ("import sys, time\nfrom perceiver_tf.training.run_lock import RunLock\n"
+              "lock = RunLock(sys.argv[1]).acquire()\nprint('locked', flush=True)\ntime.sleep(120)\n")
+    env = {**os.environ, "PYTHONPATH": ROOT + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    process = subprocess.Popen([sys.executable, "-c", script, str(out), "--fake-flag"], env=env,
+                               stdout=subprocess.PIPE, text=True)
+    assert process.stdout.readline().strip() == "locked"
+    yield out, process
+    process.kill()
+    process.wait()
+
+
+@pytest.fixture(scope="module")
+def interrupted_run(tmp_path_factory):
+    """An output directory whose run (settings A) crashed after its first of 2 epochs."""
+    out = tmp_path_factory.mktemp("interrupted") / "run"
+    original = BestModelCheckpoint.on_epoch_end
+
+    def crash_after_saving(self, epoch, logs=None):
+        original(self, epoch, logs)
+        raise Interrupted
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(BestModelCheckpoint, "on_epoch_end", crash_after_saving)
+        with pytest.raises(Interrupted):
+            _train(out, settings=SETTINGS_A)
+    assert (out / "backup" / "run.json").exists() and _history_epochs(out) == [0]
+    return out
+
+
+@pytest.fixture
+def interrupted(interrupted_run, tmp_path):
+    """A private copy of `interrupted_run`."""
+    return shutil.copytree(interrupted_run, tmp_path / "run")
+
+
+def test_a_second_run_is_refused_while_the_first_holds_the_lock(lock_holder):
+    out, holder = lock_holder
+    with pytest.raises(OutputDirectoryError) as refused:
+        RunLock(out).acquire()
+    message = str(refused.value)
+    assert f"pid {holder.pid} on host " in message and "--fake-flag" in message and "--output-dir" in message
+    assert "\n" not in message
+    with pytest.raises(OutputDirectoryError, match=f"pid {holder.pid}"):
+        _train(out, settings=SETTINGS_A)  # refused before any training
+    assert not (out / "history.csv").exists()
+
+    holder.send_signal(signal.SIGKILL)
+    holder.wait()
+    with RunLock(out) as lock:  # the kernel released the dead holder's lock
+        assert lock.held and json.loads((out / ".lock").read_text())["pid"] == os.getpid()
+        with RunLock(out):  # re-entrant within one process: shares the hold
+            pass
+        assert lock.held and _lock_taken_elsewhere(out)  # the inner release kept the outer hold
+    assert not _lock_taken_elsewhere(out)
+
+
+def _lock_taken_elsewhere(out) -> bool:
+    """Whether a fresh open file of `out/.lock` (another holder, to the kernel) fails to take it."""
+    import fcntl
+
+    with open(out / ".lock") as file:
+        try:
+            fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(file, fcntl.LOCK_UN)
+        return False
+
+
+def test_resuming_with_other_settings_is_refused(interrupted):
+    backup = sorted(os.listdir(interrupted / "backup"))
+    with pytest.raises(OutputDirectoryError) as refused:
+        _train(interrupted, settings=SETTINGS_B)
+    message = str(refused.value)
+    assert f"{interrupted / 'backup'}/ holds an interrupted run" in message and "--restart" in message
+    assert ('(learning_rate 0.01 -> 0.003, overrides.num_bands 2 -> 4, preset "tiny" -> "small" and 1 more)'
+            in message and "\n" not in message)
+    assert sorted(os.listdir(interrupted / "backup")) == backup and _history_epochs(interrupted) == [0]
+
+
+def test_resuming_with_another_model_is_refused_clearly(interrupted):
+    with pytest.raises(OutputDirectoryError, match="backup/ holds an interrupted run .*a different model config"):
+        _train(interrupted, model=_model(latent_dim=8), settings=SETTINGS_A)
+
+
+def test_a_backup_without_its_record_is_refused(interrupted):
+    (interrupted / "backup" / "run.json").unlink()
+    with pytest.raises(OutputDirectoryError, match="backup/ .*without a record of its settings.*--restart"):
+        _train(interrupted, settings=SETTINGS_A)
+
+
+def test_resuming_with_the_same_settings_resumes_and_removes_dead_temporaries(interrupted, sleeper):
+    dead, live = _dead_pid(), sleeper.pid
+    for folder in (interrupted, interrupted / "backup"):
+        (folder / f".tmp-{dead}-best.keras").write_bytes(b"partial")
+    (interrupted / f".tmp-{dead}-history.csv").mkdir()
+    (interrupted / f".tmp-{live}-best.keras").write_bytes(b"still being written")
+    result = _train(interrupted, settings=SETTINGS_A)  # a new model object: another Keras name, same config
+    assert result.resumed_from_epoch == 1 and result.epochs == 2 and _history_epochs(interrupted) == [0, 1]
+    assert sorted(p.name for p in interrupted.glob(".tmp-*")) == [f".tmp-{live}-best.keras"]
+    assert not (interrupted / "backup").exists()
+
+
+def test_restart_discards_the_backup_and_the_previous_history(interrupted):
+    with open(interrupted / "history.csv", "a") as f:  # rows the fresh run must not keep
+        f.write("".join(f"{epoch}" + ",0" * 4 + "\n" for epoch in range(1, 5)))
+    result = _train(interrupted, epochs=1, settings=SETTINGS_B, restart=True)
+    assert result.resumed_from_epoch == 0 and result.epochs == 1 and _history_epochs(interrupted) == [0]
+    assert json.loads((interrupted / "metrics.json").read_text())["epochs"] == 1
+
+
+def test_write_json_atomic_writes_strict_json(tmp_path):
+    path = tmp_path / "metrics.json"
+    write_json_atomic(path, {"val_loss": math.nan, "scores": [1.5, math.inf, {"low": -math.inf}], "epochs": 2})
+    payload = json.loads(path.read_text(), parse_constant=lambda name: pytest.fail(f"non-standard JSON: {name}"))
+    assert payload == {"val_loss": None, "scores": [1.5, None, {"low": None}], "epochs": 2}
+    assert os.listdir(tmp_path) == ["metrics.json"]
+
+
+def test_replace_atomically_removes_its_temporary_on_failure(tmp_path):
+    target = tmp_path / "model.keras"
+    target.write_text("previous")
+
+    def fail(tmp):
+        tmp.write_text("partial")
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        replace_atomically(target, fail)
+    assert os.listdir(tmp_path) == ["model.keras"] and target.read_text() == "previous"
+
+
+def test_a_diverged_epoch_is_never_the_best(tmp_path):
+    checkpoint = BestModelCheckpoint(tmp_path / "best.keras")
+    checkpoint.on_epoch_end(0, {"val_accuracy": float("nan")})
+    assert checkpoint.best is None and not os.listdir(tmp_path)
+
+
+def test_the_cli_refuses_a_busy_output_directory_before_reading_data(lock_holder, capsys):
+    from perceiver_tf.cli import main
+
+    out, holder = lock_holder
+    assert main(["train", "--output-dir", str(out), "--data", "/nonexistent/data"]) == 1  # no data error: the lock
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: output directory") and f"pid {holder.pid}" in err[0]
