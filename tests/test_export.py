@@ -16,6 +16,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from cli_flags import one_error_line
 from tensorflow.core.protobuf import saved_model_pb2
 
 from perceiver_tf import build_classifier
@@ -29,7 +30,6 @@ from perceiver_tf.data.preprocessing import (
     to_mono,
     waveform_to_model_input,
 )
-from perceiver_tf.export.saved_model import bytes_signature
 from perceiver_tf.export import (
     SERVING_BYTES,
     SERVING_DEFAULT,
@@ -43,6 +43,7 @@ from perceiver_tf.export import (
     run_signatures_in_fresh_process,
     write_saved_model,
 )
+from perceiver_tf.export.saved_model import bytes_signature
 
 TINY = dict(num_latents=16, latent_dim=32, num_blocks=1, num_cross_attends=1, num_self_attends_per_block=1)
 DIGITS_PREPROCESSING = {"modality": "image", "image_size": [8, 8], "channels": 1, "scale": 1 / 255, "offset": 0}
@@ -283,8 +284,11 @@ def test_cli_exports_saved_model_versions_and_tflite(trained, tmp_path, capsys):
     assert Path(summary["path"]) == tmp_path / "lite" / "model_none.tflite"
     assert summary["bytes"] == (tmp_path / "lite" / "model_none.tflite").stat().st_size
     assert not any(name.startswith("CUSTOM") for name in summary["operators"])
-    with pytest.raises(SystemExit, match="needs --representative-data"):
-        main(["export", "--model", str(model_path), "--format", "tflite", "--quantize", "int8", "--output", str(tmp_path)])
+    assert main(["export", "--model", str(model_path), "--format", "tflite", "--quantize", "int8",
+                 "--output", str(tmp_path)]) == 2
+    assert "--quantize int8 needs --representative-data" in one_error_line(capsys)
+    assert main(["export", "--model", str(model_path), "--output", str(base), "--version", "1"]) == 1
+    assert "Version 1 already exists" in one_error_line(capsys)
 
 
 @pytest.mark.slow

@@ -1,6 +1,9 @@
 """Deployment: TF Serving SavedModels, TFLite flatbuffers, serving requests (`perceiver-tf export`)."""
 
-from perceiver_tf.export.fresh_process import run_exports_in_fresh_process, run_signatures_in_fresh_process
+from perceiver_tf.export.fresh_process import (
+    run_exports_in_fresh_process,
+    run_signatures_in_fresh_process,
+)
 from perceiver_tf.export.saved_model import (
     OUTPUT_NAMES,
     SERVING_BYTES,
@@ -12,7 +15,13 @@ from perceiver_tf.export.saved_model import (
     write_saved_model,
 )
 from perceiver_tf.export.serving_request import predict_request, rest_body, rest_url
-from perceiver_tf.export.tflite import QUANTIZATIONS, convert_to_tflite, non_builtin_operators, tflite_operators
+from perceiver_tf.export.tflite import (
+    QUANTIZATIONS,
+    convert_to_tflite,
+    export_tflite,
+    non_builtin_operators,
+    tflite_operators,
+)
 
 __all__ = [
     "OUTPUT_NAMES",
@@ -22,6 +31,7 @@ __all__ = [
     "SavedModelExport",
     "convert_to_tflite",
     "export_saved_model",
+    "export_tflite",
     "model_outputs",
     "next_version",
     "non_builtin_operators",

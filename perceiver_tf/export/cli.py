@@ -10,6 +10,9 @@ import argparse
 import json
 from pathlib import Path
 
+from perceiver_tf.commands.arguments import non_negative_int, positive_int
+from perceiver_tf.commands.errors import CommandError, UsageError
+
 FORMATS = ("saved_model", "tflite")
 
 
@@ -30,7 +33,8 @@ def add_export_parser(subparsers) -> None:
         help="saved_model: the model base directory; the export goes to OUTPUT/<version>/. "
         "tflite: a .tflite file, or a directory that receives model_<quantize>.tflite.",
     )
-    parser.add_argument("--version", type=int, default=None, help="saved_model version; None: the latest version + 1.")
+    parser.add_argument("--version", type=non_negative_int, default=None,
+                        help="saved_model version; None: the latest version + 1.")
     parser.add_argument("--quantize", default="none", choices=QUANTIZATIONS, help="tflite quantisation.")
     parser.add_argument(
         "--representative-data",
@@ -38,13 +42,18 @@ def add_export_parser(subparsers) -> None:
         help="int8 calibration examples: any --data source of `perceiver-tf train` (read with the model's own "
         "preprocessing), or a .npy file of model inputs. Default: the model's training data from its metadata.",
     )
-    parser.add_argument("--calibration-examples", type=int, default=DEFAULT_CALIBRATION_EXAMPLES)
+    parser.add_argument("--calibration-examples", type=positive_int, default=DEFAULT_CALIBRATION_EXAMPLES)
     parser.set_defaults(handler=run_export)
 
 
 def load_representative_data(source: str, model, count: int):
     """Up to `count` model inputs for int8 calibration: a `.npy` file of them, or any data source
-    read with the model's own preprocessing (training split, evaluation transform)."""
+    read with the model's own preprocessing (training split, evaluation transform).
+
+    Raises:
+        UsageError: a data source for a model that does not record its preprocessing.
+        CommandError: a data source that does not load or holds no training examples.
+    """
     import numpy as np
 
     if source.endswith(".npy") and Path(source).is_file():
@@ -52,20 +61,24 @@ def load_representative_data(source: str, model, count: int):
     import tensorflow as tf
 
     from perceiver_tf.commands.model_files import processor_for
-    from perceiver_tf.data import DataOptions, load_source
+    from perceiver_tf.data import DataOptionError, DataOptions, load_source
 
     metadata = getattr(model, "metadata", {})
     if "preprocessing" not in metadata:
-        raise SystemExit(f"error: --representative-data {source!r} needs a model that records its preprocessing "
+        raise UsageError(f"--representative-data {source!r} needs a model that records its preprocessing "
                          "(trained with `perceiver-tf train`), or pass a .npy file of model inputs.")
     processor = processor_for(metadata)
     try:
         examples = load_source(source, DataOptions(modality=processor.modality, processor=processor)).train
+    except DataOptionError as error:
+        raise UsageError(f"--representative-data {source!r}: {error}") from None
     except ValueError as error:
-        raise SystemExit(f"error: --representative-data: {error}") from None
+        raise CommandError(f"--representative-data {source!r}: {error}") from None
     no_seed = tf.zeros([2], tf.int32)
     prepared = examples.take(count).map(lambda x, _: processor.prepare(x, False, no_seed))
-    batch = next(iter(prepared.batch(count)))
+    batch = next(iter(prepared.batch(count)), None)
+    if batch is None:
+        raise CommandError(f"--representative-data {source!r} holds no training examples.")
     return tf.nest.map_structure(np.asarray, batch)
 
 
@@ -76,9 +89,18 @@ def tflite_path(output: str, quantize: str) -> Path:
 
 
 def run_export(args) -> int:
-    """Handler of `perceiver-tf export`; prints a JSON summary of what was written."""
-    from perceiver_tf.commands.model_files import load_trained_model
+    """Handler of `perceiver-tf export`; prints a JSON summary of what was written.
 
+    The output is checked before the model is loaded; failures are `CommandError`s (exit 1) or,
+    for flags that do not fit the model, `UsageError`s (exit 2), each one `error:` line.
+    """
+    from perceiver_tf.commands.model_files import load_trained_model
+    from perceiver_tf.commands.output_paths import writable_directory, writable_file
+
+    if args.format == "saved_model":
+        writable_directory(args.output, "--output")
+    else:
+        writable_file(tflite_path(args.output, args.quantize), "--output")
     model, _ = load_trained_model(args.model, require_metadata=False)
     if args.format == "saved_model":
         summary = _export_saved_model(model, args)
@@ -94,7 +116,7 @@ def _export_saved_model(model, args) -> dict:
     try:
         export = export_saved_model(model, args.output, version=args.version)
     except ValueError as error:
-        raise SystemExit(f"error: {error}") from error
+        raise CommandError(str(error)) from error
     summary = {"format": "saved_model", "path": str(export.path), "version": export.version,
                "signatures": list(export.signatures), "bytes_input": export.bytes_input}
     if export.note:
@@ -103,23 +125,18 @@ def _export_saved_model(model, args) -> dict:
 
 
 def _export_tflite(model, args) -> dict:
-    from perceiver_tf.export.tflite import convert_to_tflite, non_builtin_operators, tflite_operators
+    from perceiver_tf.export.tflite import export_tflite, tflite_operators
 
     representative = None
     if args.quantize == "int8":
-        source = args.representative_data or model.metadata.get("data")
+        source = args.representative_data or getattr(model, "metadata", {}).get("data")
         if source is None:
-            raise SystemExit("error: --quantize int8 needs --representative-data (the model metadata names no data)")
+            raise UsageError("--quantize int8 needs --representative-data (the model metadata names no data)")
         representative = load_representative_data(source, model, args.calibration_examples)
-    try:
-        content = convert_to_tflite(model, args.quantize, representative, args.calibration_examples)
-    except ValueError as error:
-        raise SystemExit(f"error: {error}") from error
-    custom = non_builtin_operators(content)
-    if custom:
-        raise SystemExit(f"error: the TFLite model uses non-builtin ops {custom}")
     path = tflite_path(args.output, args.quantize)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(content)
+    try:
+        content = export_tflite(model, path, args.quantize, representative, args.calibration_examples)
+    except ValueError as error:
+        raise CommandError(str(error)) from error
     return {"format": "tflite", "path": str(path), "quantize": args.quantize, "bytes": len(content),
             "operators": sorted(set(tflite_operators(content)))}

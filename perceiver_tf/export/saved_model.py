@@ -18,31 +18,52 @@ Signatures:
 
 Outputs: classifiers return `probabilities` float32 `(B, K)` (softmax, or independent sigmoids
 for multi-label models), `logits` float32 `(B, K)` and `class_ids` int64 `(B,)`; Perceiver IO
-models return each task's output by name; a bare backbone returns `latents`. The model metadata
-(class names, preprocessing) is written next to the graph as `assets.extra/metadata.json`, where
-TF Serving keeps extra files.
+models return each task's output by name; a bare backbone returns `latents`. Every signature also
+returns `valid` bool `(B,)`: False for an example with a non-finite value (NaN, +-Inf) in any
+float input (masks are not checked) or, for a model whose metadata's preprocessing is an image
+processor, a value more than `IMAGE_RANGE_TOLERANCE` of the pixel range outside that range
+(digits, pixels in [0, 1]: below -0.5 or above 1.5). An invalid example's inputs are replaced by
+zeros before the model (its neighbours in the batch are unaffected) and its outputs are zeros,
+`class_ids` -1: always finite, so TF Serving's JSON stays valid. The TFLite conversion keeps the
+same guard (int8 included). The model metadata (class names, preprocessing) is written next to
+the graph as `assets.extra/metadata.json`, where TF Serving keeps extra files.
+
+Writing is atomic (`perceiver_tf.export.atomic`): the SavedModel, metadata included, is written
+into a hidden temporary folder beside the target and renamed to `BASE/<version>` once complete,
+so TF Serving never sees a half-written version, even when the export is killed.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import json
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 import keras
+import numpy as np
 import tensorflow as tf
 
+from perceiver_tf.data.preprocessing import IMAGE_DEFAULTS
 from perceiver_tf.data.processors import processor_from_config
+from perceiver_tf.export.atomic import publish_directory, remove_stale_temporaries
 from perceiver_tf.models import PerceiverBackbone, PerceiverClassifier, PerceiverIO
 
 SERVING_DEFAULT = "serving_default"
 SERVING_BYTES = "serving_bytes"
-OUTPUT_NAMES = ("probabilities", "logits", "class_ids")
+OUTPUT_NAMES = ("probabilities", "logits", "class_ids", "valid")
 METADATA_FILE = os.path.join("assets.extra", "metadata.json")
+#: How far outside the image preprocessing's pixel range, as a fraction of its width, an image
+#: input may stray before its example is invalid. Decoded and resized files stay inside the range
+#: (bilinear resizing does not overshoot); the margin leaves room for clients that preprocess
+#: slightly differently, while values such as 255 (unscaled pixels) or 1e6 are rejected.
+IMAGE_RANGE_TOLERANCE = 0.5
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+_INT32_MIN = int(np.iinfo(np.int32).min)
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class SavedModelExport:
     """Where an export landed and what it serves.
 
@@ -62,9 +83,13 @@ class SavedModelExport:
 
 
 def next_version(export_base: str | os.PathLike) -> int:
-    """1 + the largest integer-named subdirectory of `export_base` (1 when there is none)."""
+    """1 + the largest integer-named subdirectory of `export_base` (1 when there is none).
+
+    An export in progress, or one killed mid-write, is a hidden temporary (`perceiver_tf.export.atomic`),
+    not an integer name: it takes no version.
+    """
     base = Path(export_base)
-    versions = [int(p.name) for p in base.iterdir() if p.is_dir() and p.name.isdigit()] if base.is_dir() else []
+    versions = [int(p.name) for p in base.iterdir() if p.is_dir() and p.name.isdecimal()] if base.is_dir() else []
     return max(versions, default=0) + 1
 
 
@@ -84,8 +109,77 @@ def input_specs(model: keras.Model) -> dict[str, tf.TensorSpec]:
     return {name: tf.TensorSpec((None, *tensor.shape[1:]), tensor.dtype, name=name) for name, tensor in inputs.items()}
 
 
+def accepted_ranges(model: keras.Model) -> dict[str, tuple[float, float]]:
+    """`{input name: (low, high)}` of the values an example may hold beyond being finite.
+
+    Only `inputs` of a model whose metadata's preprocessing is an image processor has one: the
+    pixel range `offset + scale * [0, 255]` widened by `IMAGE_RANGE_TOLERANCE` of its width.
+    """
+    config = getattr(model, "metadata", {}).get("preprocessing") or {}
+    if config.get("modality") != "image":
+        return {}
+    scale, offset = config.get("scale", IMAGE_DEFAULTS["scale"]), config.get("offset", IMAGE_DEFAULTS["offset"])
+    low, high = sorted((offset, offset + 255 * scale))
+    margin = IMAGE_RANGE_TOLERANCE * (high - low)
+    return {"inputs": (low - margin, high + margin)}
+
+
+def valid_examples(model: keras.Model, named: dict[str, tf.Tensor]) -> tf.Tensor:
+    """bool `(B,)`: True where every float input `(B, ...)` of the example is finite and inside its
+    `accepted_ranges` (+-float32 max for an input without one); other inputs (bool masks, integer
+    ids) are not checked.
+
+    The values are compared through `_order_key`, integers, not as floats: an int8 TFLite model
+    quantises float inputs before a float comparison would run (clamping 1e6 into the calibrated
+    range), but leaves integer ops alone, so the guard is exact in every TFLite variant.
+    """
+    ranges = accepted_ranges(model)
+    valid = tf.fill(tf.shape(next(iter(named.values())))[:1], True)
+    for name, tensor in named.items():
+        if tensor.dtype.is_floating:
+            keys = _order_key(tensor)
+            low, high = (_order_key(tf.constant(bound)) for bound in ranges.get(name, (-_FLOAT32_MAX, _FLOAT32_MAX)))
+            inside = tf.logical_and(keys >= low, keys <= high)
+            valid = tf.logical_and(valid, tf.reduce_all(inside, axis=list(range(1, keys.shape.rank))))
+    return valid
+
+
+def _order_key(values: tf.Tensor) -> tf.Tensor:
+    """int32 keys of float `values` (any shape, cast to float32) in the order of the values.
+
+    The IEEE-754 bit pattern, negated by magnitude for negative values: -0 and +0 share key 0,
+    +-Inf lie just past +-float32 max and NaNs past those, so a range check rejects them. No
+    int32 overflow: the negative branch only ever sees values <= 0.
+    """
+    bits = tf.bitcast(tf.cast(values, tf.float32), tf.int32)
+    return tf.where(bits < 0, _INT32_MIN - tf.minimum(bits, 0), bits)
+
+
+def _rows(valid: tf.Tensor, like: tf.Tensor) -> tf.Tensor:
+    """`valid` `(B,)` reshaped to broadcast against `like` `(B, ...)`."""
+    return tf.reshape(valid, [-1] + [1] * (like.shape.rank - 1))
+
+
+def _zero_invalid(name: str, value: tf.Tensor, valid: tf.Tensor) -> tf.Tensor:
+    """`value` `(B, ...)` with the rows of invalid examples set to 0 (`class_ids`: -1)."""
+    return tf.where(_rows(valid, value), value, tf.constant(-1 if name == "class_ids" else 0, value.dtype))
+
+
 def model_outputs(model: keras.Model, model_inputs) -> dict[str, tf.Tensor]:
-    """Run `model` in inference mode -> its named serving outputs (see the module docstring)."""
+    """Run `model` in inference mode -> its named serving outputs, `valid` included (see the
+    module docstring): invalid examples' inputs are zeroed before the model, their outputs after."""
+    named = {name: tf.convert_to_tensor(value) for name, value in _named(model_inputs).items()}
+    valid = valid_examples(model, named)
+    cleaned = {name: tf.where(_rows(valid, value), value, tf.zeros_like(value)) if value.dtype.is_floating else value
+               for name, value in named.items()}
+    outputs = _raw_outputs(model, _structured(model, cleaned))
+    if "valid" in outputs:
+        raise ValueError("A Perceiver IO task named 'valid' clashes with the serving output `valid`; rename the task.")
+    return {**{name: _zero_invalid(name, value, valid) for name, value in outputs.items()}, "valid": valid}
+
+
+def _raw_outputs(model: keras.Model, model_inputs) -> dict[str, tf.Tensor]:
+    """The model's named outputs `(B, ...)` before the validity guard."""
     outputs = model(model_inputs, training=False)
     if isinstance(model, PerceiverIO):
         return {name: tf.cast(value, tf.float32) for name, value in outputs.items()}
@@ -100,6 +194,11 @@ def model_outputs(model: keras.Model, model_inputs) -> dict[str, tf.Tensor]:
     else:  # the log-softmax: the raw logits up to a per-example constant
         probabilities, logits = outputs, tf.math.log(outputs)
     return {"probabilities": probabilities, "logits": logits, "class_ids": tf.argmax(probabilities, axis=-1)}
+
+
+def _named(model_inputs) -> dict:
+    """The model's input structure (one tensor, or its dict) -> named tensors."""
+    return model_inputs if isinstance(model_inputs, dict) else {"inputs": model_inputs}
 
 
 def _structured(model: keras.Model, tensors: dict):
@@ -163,17 +262,9 @@ def bytes_signature(model: keras.Model) -> tuple[str, tf.types.experimental.Poly
     return input_name, serve
 
 
-def write_saved_model(model: keras.Model, path: str | os.PathLike, include_bytes: bool = True) -> SavedModelExport:
-    """Write the SavedModel of `model` to exactly `path` (no version subdirectory).
-
-    Args:
-        model: a `PerceiverBackbone` or a task on one (its `.metadata` decides the bytes signature).
-        path: the SavedModel directory.
-        include_bytes: add `serving_bytes` where the metadata's preprocessing has a bytes decoder.
-
-    Returns:
-        A `SavedModelExport` (with `version=0`); its `note` says why `serving_bytes` is missing.
-    """
+def _archive(model: keras.Model, include_bytes: bool,
+             path: Path) -> tuple[keras.export.ExportArchive, SavedModelExport]:
+    """The traced export archive of `model` and the `SavedModelExport` (version 0) it makes at `path`."""
     archive = keras.export.ExportArchive()
     archive.track(model)
     archive.add_endpoint(SERVING_DEFAULT, float_signature(model))
@@ -186,17 +277,42 @@ def write_saved_model(model: keras.Model, path: str | os.PathLike, include_bytes
         else:
             archive.add_endpoint(SERVING_BYTES, serve_bytes)
             signatures.append(SERVING_BYTES)
-    archive.write_out(str(path), verbose=False)
-    metadata_path = Path(path) / METADATA_FILE
+    return archive, SavedModelExport(path, 0, tuple(signatures), bytes_input, note)
+
+
+def _write_contents(archive: keras.export.ExportArchive, metadata: dict, folder: Path) -> None:
+    """The SavedModel (graph, variables, assets) and `assets.extra/metadata.json` into `folder`."""
+    archive.write_out(str(folder), verbose=False)
+    metadata_path = folder / METADATA_FILE
     metadata_path.parent.mkdir(parents=True, exist_ok=True)
-    metadata_path.write_text(json.dumps(getattr(model, "metadata", {}), indent=2, sort_keys=True))
-    return SavedModelExport(Path(path), 0, tuple(signatures), bytes_input, note)
+    metadata_path.write_text(json.dumps(metadata, indent=2, sort_keys=True))
+
+
+def write_saved_model(model: keras.Model, path: str | os.PathLike, include_bytes: bool = True) -> SavedModelExport:
+    """Write the SavedModel of `model` to exactly `path` (no version subdirectory), atomically.
+
+    Args:
+        model: a `PerceiverBackbone` or a task on one (its `.metadata` decides the bytes signature).
+        path: the SavedModel directory; it must not exist yet.
+        include_bytes: add `serving_bytes` where the metadata's preprocessing has a bytes decoder.
+
+    Returns:
+        A `SavedModelExport` (with `version=0`); its `note` says why `serving_bytes` is missing.
+
+    Raises:
+        ValueError: `path` exists (before the write, or it appeared during it).
+    """
+    archive, export = _archive(model, include_bytes, Path(path))
+    publish_directory(path, functools.partial(_write_contents, archive, getattr(model, "metadata", {})))
+    return export
 
 
 def export_saved_model(
     model: keras.Model, export_base: str | os.PathLike, version: int | None = None
 ) -> SavedModelExport:
-    """Export `model` in the TF Serving layout `export_base/<version>/`.
+    """Export `model` in the TF Serving layout `export_base/<version>/`, atomically.
+
+    Stale temporaries of killed exports in `export_base` are removed first.
 
     Args:
         model: a `PerceiverBackbone` or a task on one.
@@ -205,13 +321,16 @@ def export_saved_model(
 
     Returns:
         A `SavedModelExport` describing the written version.
+
+    Raises:
+        ValueError: a bad `version`, or that version exists (before the write, or it appeared during it).
     """
+    if version is not None and (isinstance(version, bool) or not isinstance(version, int) or version < 0):
+        raise ValueError(f"`version` must be a non-negative integer. Received: version={version!r}")
+    remove_stale_temporaries(export_base)
     if version is None:
         version = next_version(export_base)
-    if isinstance(version, bool) or not isinstance(version, int) or version < 0:
-        raise ValueError(f"`version` must be a non-negative integer. Received: version={version!r}")
     target = Path(export_base) / str(version)
     if target.exists():
         raise ValueError(f"Version {version} already exists at {target}; pick another `version` or omit it.")
-    written = write_saved_model(model, target)
-    return SavedModelExport(target, version, written.signatures, written.bytes_input, written.note)
+    return dataclasses.replace(write_saved_model(model, target), version=version)

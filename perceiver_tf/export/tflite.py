@@ -2,8 +2,14 @@
 
 The converter starts from the float `serving_default` signature of the SavedModel export, so
 the `.tflite` file has the same named inputs (`inputs`, or one per modality, plus masks) and
-outputs (`probabilities`, `logits`, `class_ids`; Perceiver IO: one per task) as TF Serving. Every variant is restricted to TFLite builtin ops (no Flex / Select
-TF ops), which the converter enforces and `tflite_operators` re-checks on the flatbuffer.
+outputs (`probabilities`, `logits`, `class_ids`; Perceiver IO: one per task) as TF Serving, and
+the same input guard: `valid` bool `(B,)` is False for an example with a NaN / Inf value (or, for
+an image model, a pixel far outside its range), whose outputs are then zeros (`class_ids` -1).
+Every variant is restricted to TFLite builtin ops (no Flex / Select TF ops), which the converter
+enforces and `tflite_operators` re-checks on the flatbuffer.
+
+`export_tflite` writes the file atomically (`perceiver_tf.export.atomic.write_bytes_atomic`): a
+failed conversion or a killed process leaves the previous file, if any, as it was.
 
 Quantisation (`quantize=`):
 - "none": float32 weights and activations.
@@ -15,6 +21,7 @@ Quantisation (`quantize=`):
 
 from __future__ import annotations
 
+import os
 import tempfile
 from collections.abc import Iterable
 
@@ -22,7 +29,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from perceiver_tf.export.saved_model import SERVING_DEFAULT, input_specs, write_saved_model
+from perceiver_tf.export.atomic import write_bytes_atomic
+from perceiver_tf.export.saved_model import (
+    SERVING_DEFAULT,
+    input_specs,
+    write_saved_model,
+)
 
 QUANTIZATIONS = ("none", "float16", "dynamic", "int8")
 #: Calibration examples drawn from the representative data for int8 (the TFLite guide's ~100-500).
@@ -52,7 +64,8 @@ def convert_to_tflite(
         raise ValueError(f"Unknown quantize {quantize!r}. Valid: {', '.join(QUANTIZATIONS)}")
     if quantize == "int8":
         representative_data = _check_representative(model, representative_data)
-    with tempfile.TemporaryDirectory() as saved_model_dir:
+    with tempfile.TemporaryDirectory() as folder:
+        saved_model_dir = os.path.join(folder, "saved_model")
         write_saved_model(model, saved_model_dir, include_bytes=False)
         converter = tf.lite.TFLiteConverter.from_saved_model(saved_model_dir, signature_keys=[SERVING_DEFAULT])
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
@@ -64,6 +77,30 @@ def convert_to_tflite(
             converter.representative_dataset = _representative_dataset(representative_data, calibration_examples)
             converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8, tf.lite.OpsSet.TFLITE_BUILTINS]
         return converter.convert()
+
+
+def export_tflite(
+    model: keras.Model,
+    path: str | os.PathLike,
+    quantize: str = "none",
+    representative_data: np.ndarray | None = None,
+    calibration_examples: int = DEFAULT_CALIBRATION_EXAMPLES,
+) -> bytes:
+    """`convert_to_tflite`, then write the flatbuffer to `path` atomically (see the module docstring).
+
+    Returns:
+        The `.tflite` file contents.
+
+    Raises:
+        ValueError: bad arguments (see `convert_to_tflite`) or a model that needs non-builtin ops;
+            nothing is written then.
+    """
+    content = convert_to_tflite(model, quantize, representative_data, calibration_examples)
+    custom = non_builtin_operators(content)
+    if custom:
+        raise ValueError(f"The TFLite model uses non-builtin ops {custom}; nothing was written.")
+    write_bytes_atomic(path, content)
+    return content
 
 
 def _check_representative(model: keras.Model, data) -> dict[str, np.ndarray]:
