@@ -6,7 +6,19 @@ import argparse
 import importlib
 import sys
 
+from perceiver_tf.commands.arguments import (
+    Parser,
+    non_negative_float,
+    non_negative_int,
+    open_fraction,
+    positive_float,
+    positive_int,
+    smoothing,
+    verbosity,
+)
+from perceiver_tf.commands.errors import report, show_data_warnings_as_lines
 from perceiver_tf.export.cli import add_export_parser
+
 
 def _command(name: str):
     """A handler that imports `perceiver_tf.commands.<name>` only when that subcommand runs."""
@@ -32,61 +44,67 @@ def _add_train_parser(subparsers) -> None:
     parser.add_argument("--preset", default="small", help="Model preset (see `perceiver-tf presets`).")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="Override a preset argument, e.g. --set num_latents=16 (repeatable).")
-    parser.add_argument("--epochs", type=int, default=25)
-    parser.add_argument("--batch-size", type=int, default=64, help="Global batch size (all replicas).")
+    parser.add_argument("--epochs", type=positive_int, default=25)
+    parser.add_argument("--batch-size", type=positive_int, default=64, help="Global batch size (all replicas).")
     parser.add_argument("--output-dir", default=None, help="Default: saved_models/<data name>.")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--restart", action="store_true",
+                        help="Discard the output directory's backup/ (an interrupted run) and train from scratch.")
+    parser.add_argument("--seed", type=non_negative_int, default=0)
     recipe = parser.add_argument_group(
         "optimisation (cosine decay, clipping, weight decay; --optimizer lamb --learning-rate 4e-3 is the "
         "paper's ImageNet recipe, AdamW 1e-3 measured more reliable on small data sets)")
     recipe.add_argument("--optimizer", default="adamw", choices=["lamb", "adamw"])
-    recipe.add_argument("--learning-rate", type=float, default=1e-3)
-    recipe.add_argument("--weight-decay", type=float, default=0.01)
-    recipe.add_argument("--clipnorm", type=float, default=10.0, help="Global gradient-norm clip; 0 disables.")
-    recipe.add_argument("--warmup-epochs", type=float, default=0.0, help="Linear warm-up before cosine decay.")
-    recipe.add_argument("--label-smoothing", type=float, default=0.0)
-    recipe.add_argument("--mixup", type=float, default=0.0, metavar="ALPHA", help="MixUp Beta alpha; 0 disables.")
-    recipe.add_argument("--cutmix", type=float, default=0.0, metavar="ALPHA", help="CutMix Beta alpha (images).")
+    recipe.add_argument("--learning-rate", type=positive_float, default=1e-3)
+    recipe.add_argument("--weight-decay", type=non_negative_float, default=0.01)
+    recipe.add_argument("--clipnorm", type=non_negative_float, default=10.0,
+                        help="Global gradient-norm clip; 0 disables.")
+    recipe.add_argument("--warmup-epochs", type=non_negative_float, default=0.0,
+                        help="Linear warm-up before cosine decay (fewer than --epochs).")
+    recipe.add_argument("--label-smoothing", type=smoothing, default=0.0)
+    recipe.add_argument("--mixup", type=non_negative_float, default=0.0, metavar="ALPHA",
+                        help="MixUp Beta alpha; 0 disables.")
+    recipe.add_argument("--cutmix", type=non_negative_float, default=0.0, metavar="ALPHA",
+                        help="CutMix Beta alpha (images).")
     data = parser.add_argument_group("data")
     data.add_argument("--modality", choices=["image", "audio", "points", "sensors", "audio_video"], default=None,
                       help="Override the modality detected from file extensions (needed for a folder of .npy files only).")
     data.add_argument("--multi-label", action="store_true",
                       help="Treat a manifest's labels as independent (sigmoid) even when every file has one.")
-    data.add_argument("--validation-fraction", type=float, default=0.2,
+    data.add_argument("--validation-fraction", type=open_fraction, default=0.2,
                       help="Seeded held-out fraction when the source has no validation split.")
     data.add_argument("--skip-bad-files", action="store_true",
                       help="Skip (and count) corrupt, unreadable or unsupported files instead of failing.")
     data.add_argument("--no-cache", action="store_true", help="Do not cache decoded examples in memory.")
-    data.add_argument("--image-size", type=int, nargs=2, metavar=("H", "W"),
+    data.add_argument("--image-size", type=positive_int, nargs=2, metavar=("H", "W"),
                       help="Resize images to H x W (default: their size, longest side at most 32).")
     data.add_argument("--channels", type=int, choices=[1, 3], help="Default: 1 for grey images, else 3.")
     data.add_argument("--rand-augment", action="store_true", help="RandAugment training images.")
-    data.add_argument("--permute-pixels", type=int, default=None, metavar="SEED",
+    data.add_argument("--permute-pixels", type=non_negative_int, default=None, metavar="SEED",
                       help="Apply one fixed pixel permutation (the paper's permuted-ImageNet experiment).")
-    data.add_argument("--sample-rate", type=int, default=16000, help="Audio is resampled to this rate (Hz).")
-    data.add_argument("--clip-seconds", type=float, default=1.0, help="Audio crop/pad length.")
+    data.add_argument("--sample-rate", type=positive_int, default=16000, help="Audio is resampled to this rate (Hz).")
+    data.add_argument("--clip-seconds", type=positive_float, default=1.0, help="Audio crop/pad length.")
     data.add_argument("--audio-features", choices=["log_mel", "waveform"], default="log_mel")
-    data.add_argument("--patch-size", type=int, default=128, help="Raw-waveform patch length (samples).")
-    data.add_argument("--mel-bins", type=int, default=64)
-    data.add_argument("--num-points", type=int, default=512, help="Points sampled per point cloud.")
+    data.add_argument("--patch-size", type=positive_int, default=128, help="Raw-waveform patch length (samples).")
+    data.add_argument("--mel-bins", type=positive_int, default=64)
+    data.add_argument("--num-points", type=positive_int, default=512, help="Points sampled per point cloud.")
     data.add_argument("--rotate", action="store_true", help="Random z-axis rotation of training point clouds.")
-    data.add_argument("--jitter", type=float, default=0.0, help="Gaussian jitter std for training point clouds.")
-    data.add_argument("--scale", type=float, nargs=2, metavar=("LOW", "HIGH"),
+    data.add_argument("--jitter", type=non_negative_float, default=0.0, help="Gaussian jitter std for training point clouds.")
+    data.add_argument("--scale", type=positive_float, nargs=2, metavar=("LOW", "HIGH"),
                       help="Random scaling range for training point clouds.")
-    data.add_argument("--num-steps", type=int, default=None,
+    data.add_argument("--num-steps", type=positive_int, default=None,
                       help="Time steps per sensor example (default: the longest recording, at most 1024).")
-    data.add_argument("--num-frames", type=int, default=8, help="Frames per video clip (audio + video data).")
+    data.add_argument("--num-frames", type=positive_int, default=8, help="Frames per video clip (audio + video data).")
     dist = parser.add_argument_group("devices")
     dist.add_argument("--strategy", default="auto", choices=["auto", "one_device", "mirrored", "multi_worker", "tpu"],
                       help="tf.distribute strategy; multi_worker reads the cluster from TF_CONFIG.")
     dist.add_argument("--tpu", default=None, help="TPU name or grpc:// address for --strategy tpu.")
-    dist.add_argument("--cpu-devices", type=int, default=0,
+    dist.add_argument("--cpu-devices", type=non_negative_int, default=0,
                       help="Split the CPU into N logical devices (test data parallelism on one machine).")
     dist.add_argument("--mixed-precision", action="store_true",
                       help="mixed_float16 on GPU, mixed_bfloat16 on CPU/TPU (softmax/LayerNorm stay float32).")
     dist.add_argument("--jit-compile", action="store_true", help="Compile train/eval steps with XLA.")
     dist.add_argument("--no-tensorboard", action="store_true", help="Do not write TensorBoard logs.")
-    dist.add_argument("--verbose", default="auto", type=lambda v: v if v == "auto" else int(v),
+    dist.add_argument("--verbose", default="auto", type=verbosity,
                       help="Keras progress: auto, 0 (silent), 1 (progress bar), 2 (one line per epoch).")
     parser.set_defaults(handler=_command("train"))
 
@@ -94,10 +112,11 @@ def _add_train_parser(subparsers) -> None:
 def _add_evaluate_parser(subparsers) -> None:
     parser = subparsers.add_parser("evaluate", help="Accuracy and loss of a trained model on a data source (JSON).")
     parser.add_argument("--model", required=True, help="A model.keras written by `perceiver-tf train`.")
-    parser.add_argument("--data", required=True, help="Data source, as for `train --data`.")
+    parser.add_argument("--data", default=None,
+                        help="Data source, as for `train --data`. Default: the model's training data (its metadata).")
     parser.add_argument("--split", default="auto", choices=["auto", "val", "all"],
                         help="auto: the source's own validation split if it has one, else every example.")
-    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--batch-size", type=positive_int, default=64)
     parser.add_argument("--skip-bad-files", action="store_true")
     parser.set_defaults(handler=_command("evaluate"))
 
@@ -105,7 +124,7 @@ def _add_evaluate_parser(subparsers) -> None:
 def _add_predict_parser(subparsers) -> None:
     parser = subparsers.add_parser("predict", help="Top-k classes of files (one JSON line per file).")
     parser.add_argument("--model", required=True, help="A model.keras written by `perceiver-tf train`.")
-    parser.add_argument("--top-k", type=int, default=3)
+    parser.add_argument("--top-k", type=positive_int, default=3)
     parser.add_argument("files", nargs="+", metavar="FILE")
     parser.set_defaults(handler=_command("predict"))
 
@@ -134,7 +153,8 @@ def _presets(args) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand registered."""
-    parser = argparse.ArgumentParser(prog="perceiver-tf", description="Perceiver models for Keras 3 / TensorFlow.")
+    parser = Parser(prog="perceiver-tf", description="Perceiver models for Keras 3 / TensorFlow.")
+    parser.add_argument("--debug", action="store_true", help="Show the full traceback of an error.")
     subparsers = parser.add_subparsers(dest="command", required=True)
     _add_train_parser(subparsers)
     _add_evaluate_parser(subparsers)
@@ -142,13 +162,26 @@ def build_parser() -> argparse.ArgumentParser:
     _add_attention_parser(subparsers)
     _add_presets_parser(subparsers)
     add_export_parser(subparsers)
+    for subparser in subparsers.choices.values():  # `--debug` after the subcommand works too
+        subparser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                               help="Show the full traceback of an error.")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the `perceiver-tf` console script."""
+    """Entry point of the `perceiver-tf` console script: the subcommand's exit status.
+
+    A usage error is one `error:` line and status 2 (argparse's, or the command's `UsageError`);
+    a failure the user can fix is one `error:` line and status 1; `--debug` re-raises instead.
+    """
     args = build_parser().parse_args(argv)
-    return args.handler(args)
+    show_data_warnings_as_lines()
+    try:
+        return args.handler(args)
+    except (Exception, KeyboardInterrupt) as error:
+        if args.debug:
+            raise
+        return report(error)
 
 
 if __name__ == "__main__":

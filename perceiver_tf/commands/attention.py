@@ -8,7 +8,8 @@ frame. The file goes through the same preprocessing as `perceiver-tf predict`.
 
 from __future__ import annotations
 
-import json
+from perceiver_tf.commands.arguments import positive_int
+from perceiver_tf.commands.json_lines import json_line
 
 
 def add_attention_parser(subparsers) -> None:
@@ -16,7 +17,7 @@ def add_attention_parser(subparsers) -> None:
     parser = subparsers.add_parser("attention", help="Plot a trained model's cross-attention on one file (PNG).")
     parser.add_argument("--model", required=True, help="A model.keras written by `perceiver-tf train`.")
     parser.add_argument("--out", required=True, help="PNG file to write.")
-    parser.add_argument("--latents", type=int, default=6, help="Latents shown (the most focused ones).")
+    parser.add_argument("--latents", type=positive_int, default=6, help="Latents shown (the most focused ones).")
     parser.add_argument("file", metavar="FILE", help="A file (or, for audio + video, a clip folder) the model can read.")
     parser.set_defaults(handler=run)  # `run` imports TensorFlow only when the subcommand runs
 
@@ -26,24 +27,29 @@ def run(args) -> int:
     import tensorflow as tf
 
     from perceiver_tf import visualize
+    from perceiver_tf.commands.errors import CommandError
     from perceiver_tf.commands.model_files import (
         as_model_inputs,
-        first_error_line,
         load_trained_model,
         model_input_from_file,
+        non_finite_problem,
         processor_for,
     )
+    from perceiver_tf.commands.output_paths import writable_file
+    from perceiver_tf.data.errors import error_reason
     from perceiver_tf.export.saved_model import model_outputs
 
-    if args.latents < 1:
-        raise SystemExit(f"error: --latents must be >= 1. Received: {args.latents}")
+    writable_file(args.out, "--out")
     model, metadata = load_trained_model(args.model)
     processor = processor_for(metadata)
     modality = metadata["modality"]
     try:
         example = tf.nest.map_structure(np.asarray, model_input_from_file(processor, tf.constant(args.file)))
     except (tf.errors.OpError, ValueError) as error:
-        raise SystemExit(f"error: cannot read {modality} file {args.file!r}: {first_error_line(error)}") from None
+        raise CommandError(f"cannot read {modality} file {args.file!r}: {error_reason(error)}") from None
+    problem = non_finite_problem(example)
+    if problem:
+        raise CommandError(f"{args.file!r}: {problem}")
     inputs = as_model_inputs(model, example)
     maps = visualize.cross_attention_maps(model, inputs)
     probabilities = np.asarray(model_outputs(model, inputs)["probabilities"])[0]
@@ -67,5 +73,5 @@ def run(args) -> int:
               "attention_shape": list(maps[0].shape), "predicted": metadata["class_names"][best]}
     if getattr(model, "decoder", None) == "query":
         report["decoder_attention_shape"] = list(visualize.decoder_attention_maps(model, inputs)["head"].shape)
-    print(json.dumps(report))
+    print(json_line(report))
     return 0

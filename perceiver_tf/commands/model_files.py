@@ -2,26 +2,62 @@
 
 from __future__ import annotations
 
+import json
 import os
+import zipfile
+
+from perceiver_tf.commands.errors import CommandError
+from perceiver_tf.data.errors import error_reason
 
 
 def load_trained_model(path: str, require_metadata: bool = True):
     """`(model, metadata)` of a `.keras` file (written by `perceiver-tf train` when `require_metadata`).
 
     Raises:
-        SystemExit: a missing file, or (with `require_metadata`) a model without the metadata
-            contract ("class_names", "modality", "preprocessing").
+        CommandError: a missing, empty, truncated or foreign file, one that does not build, or
+            (with `require_metadata`) a model without the metadata contract ("class_names",
+            "modality", "preprocessing").
     """
-    if not os.path.isfile(path):
-        raise SystemExit(f"error: --model {path!r} does not exist.")
+    _check_keras_archive(path)
     import keras  # the package (imported with this module) has registered its custom classes
 
-    model = keras.saving.load_model(path)
+    try:
+        model = keras.saving.load_model(path)
+    except (ValueError, TypeError, KeyError, OSError) as error:
+        raise CommandError(f"--model {path!r} does not load as a Keras model ({error_reason(error)}); "
+                           "re-save it with the perceiver_tf version that wrote it, or train it again.") from error
     metadata = getattr(model, "metadata", {})
     missing = [k for k in ("class_names", "modality", "preprocessing") if k not in metadata]
     if require_metadata and missing:
-        raise SystemExit(f"error: {path!r} lacks metadata {missing}; train it with `perceiver-tf train`.")
+        raise CommandError(f"{path!r} lacks metadata {missing}; train it with `perceiver-tf train`.")
     return model, metadata
+
+
+def _check_keras_archive(path: str) -> None:
+    """Raise a `CommandError` saying what `path` is when it is not a readable `.keras` archive."""
+    if os.path.isdir(path):
+        inside = os.path.join(path, "model.keras")
+        hint = f"pass {inside!r}" if os.path.isfile(inside) else "pass the model.keras file"
+        if os.path.isfile(os.path.join(path, "saved_model.pb")):
+            hint = "that is a SavedModel (for TF Serving); pass the model.keras it was exported from"
+        raise CommandError(f"--model {path!r} is a directory; {hint}.")
+    if not os.path.isfile(path):
+        raise CommandError(f"--model {path!r} does not exist.")
+    if not path.endswith(".keras"):
+        raise CommandError(f"--model {path!r} is not a .keras file (perceiver-tf reads Keras 3 .keras models).")
+    if os.path.getsize(path) == 0:
+        raise CommandError(f"--model {path!r} is empty (0 bytes): an interrupted copy or save; train or copy it again.")
+    if not zipfile.is_zipfile(path):
+        raise CommandError(f"--model {path!r} is not a .keras archive (corrupt or truncated); train or copy it again.")
+    with zipfile.ZipFile(path) as archive:
+        names = set(archive.namelist())
+        if "config.json" not in names:
+            raise CommandError(f"--model {path!r} is a zip file without config.json, not a .keras model.")
+        try:
+            json.loads(archive.read("config.json"))
+        except (ValueError, zipfile.BadZipFile) as error:
+            raise CommandError(f"--model {path!r} has an unreadable config.json ({error_reason(error)}); "
+                               "the file is corrupt: train or copy it again.") from error
 
 
 def processor_for(metadata: dict):
@@ -59,7 +95,11 @@ def as_model_inputs(model, example):
     return inputs
 
 
-def first_error_line(error: Exception) -> str:
-    """The first line of an error's message, or its type name when the message is empty."""
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
+def non_finite_problem(example) -> str | None:
+    """Why a prepared example (a tensor, or a dict per input) cannot be classified, or `None`:
+    the model gives NaN for any NaN or Inf value, so such inputs are refused, not predicted."""
+    import numpy as np
+
+    parts = example.items() if isinstance(example, dict) else [("input", example)]
+    bad = [name for name, value in parts if not np.isfinite(np.asarray(value, np.float64)).all()]
+    return f"non-finite values (NaN or Inf) in the {', '.join(bad)} after preprocessing" if bad else None

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
+
+from perceiver_tf.commands.json_lines import json_line
 
 #: A multi-label model reports every class whose probability reaches this.
 MULTI_LABEL_THRESHOLD = 0.5
@@ -14,33 +14,49 @@ def run(args) -> int:
     import tensorflow as tf
 
     from perceiver_tf.commands.model_files import (
-        as_model_inputs,
-        first_error_line,
         load_trained_model,
         model_input_from_file,
         processor_for,
     )
-    from perceiver_tf.export.saved_model import model_outputs
 
     model, metadata = load_trained_model(args.model)
     processor = processor_for(metadata)
-    class_names = metadata["class_names"]
-    top_k = max(1, min(args.top_k, len(class_names)))
     prepare = tf.function(lambda path: model_input_from_file(processor, path))
     failures = 0
     for path in args.files:
-        try:
-            example = prepare(tf.constant(path))
-        except (tf.errors.OpError, ValueError) as error:
-            failures += 1
-            message = f"cannot read {metadata['modality']} file: {first_error_line(error)}"
-            print(json.dumps({"file": path, "error": message}))
-            continue
-        probabilities = np.asarray(model_outputs(model, as_model_inputs(model, example))["probabilities"], np.float64)[0]
-        best = np.argsort(-probabilities)[:top_k]
-        line = {"file": path, "top_k": [
-            {"class": class_names[i], "probability": round(float(probabilities[i]), 6)} for i in best]}
-        if getattr(model, "multi_label", False):
-            line["labels"] = [class_names[i] for i in np.flatnonzero(probabilities >= MULTI_LABEL_THRESHOLD)]
-        print(json.dumps(line))
+        line = predict_file(model, metadata, prepare, path, args.top_k)
+        failures += "error" in line
+        print(json_line(line))
     return 1 if failures else 0
+
+
+def predict_file(model, metadata: dict, prepare, path: str, top_k: int) -> dict:
+    """The JSON line of one file: `{"file", "top_k": [{"class", "probability"}], ["labels"]}`, or
+    `{"file", "error"}` for a file that cannot be read or whose input or output is not finite."""
+    import tensorflow as tf
+
+    from perceiver_tf.commands.model_files import as_model_inputs, non_finite_problem
+    from perceiver_tf.data.errors import error_reason
+    from perceiver_tf.export.saved_model import model_outputs
+
+    try:
+        example = prepare(tf.constant(path))
+    except (tf.errors.OpError, ValueError) as error:
+        return {"file": path, "error": f"cannot read {metadata['modality']} file: {error_reason(error)}"}
+    problem = non_finite_problem(example)
+    if problem:
+        return {"file": path, "error": problem}
+    outputs = model_outputs(model, as_model_inputs(model, example))
+    if not bool(np.asarray(outputs["valid"])[0]):  # finite, but outside the range the model reads
+        return {"file": path, "error": "input values outside the range the model was trained on (see `valid` "
+                                       "in perceiver_tf.export.saved_model)"}
+    probabilities = np.asarray(outputs["probabilities"], np.float64)[0]
+    if not np.isfinite(probabilities).all():
+        return {"file": path, "error": "the model's probabilities are not finite (NaN or Inf) for this input"}
+    class_names = metadata["class_names"]
+    best = np.argsort(-probabilities)[: min(top_k, len(class_names))]
+    line = {"file": path, "top_k": [
+        {"class": class_names[i], "probability": round(float(probabilities[i]), 6)} for i in best]}
+    if getattr(model, "multi_label", False):
+        line["labels"] = [class_names[i] for i in np.flatnonzero(probabilities >= MULTI_LABEL_THRESHOLD)]
+    return line

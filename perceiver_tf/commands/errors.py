@@ -1,0 +1,63 @@
+"""What a `perceiver-tf` subcommand raises for a failure the user can fix, and how `cli.main` reports it."""
+
+from __future__ import annotations
+
+import sys
+import warnings
+
+from perceiver_tf.data.errors import DataWarning, error_reason
+
+
+class CommandError(Exception):
+    """A runtime failure the user can fix (an unreadable model file, a busy output directory, ...):
+    `cli.main` prints it as one `error:` line and exits 1."""
+
+    exit_code = 1
+
+
+class UsageError(CommandError):
+    """Flags that do not fit each other, the data or the model: one `error:` line, exit 2."""
+
+    exit_code = 2
+
+
+def report(error: BaseException) -> int:
+    """Print `error` as one `error:` line on stderr; return the exit status.
+
+    Our own errors (`CommandError`) and the library's documented ones (`ValueError` naming the
+    problem, `OSError` naming the path) and running out of memory are the user's to fix; anything else is a bug in
+    perceiver_tf, reported as such with the way to see its traceback.
+    """
+    if isinstance(error, KeyboardInterrupt):
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    message = error_reason(error)
+    if isinstance(error, CommandError):
+        print(f"error: {message}", file=sys.stderr)
+        return error.exit_code
+    if isinstance(error, (ValueError, OSError)):
+        print(f"error: {message}", file=sys.stderr)
+        return 1
+    if isinstance(error, MemoryError) or type(error).__name__ == "ResourceExhaustedError":  # tf.errors' OOM
+        print(f"error: out of memory ({message}); use a smaller --batch-size or --preset", file=sys.stderr)
+        return 1
+    print(f"error: internal error ({type(error).__name__}: {message}); rerun with --debug for the traceback "
+          "and please report it", file=sys.stderr)
+    return 1
+
+
+def show_data_warnings_as_lines() -> None:
+    """Print each `DataWarning` as one `warning: ...` line on stderr (not Python's two-line form
+    with a source location); other warnings keep the format in place before (idempotent)."""
+    shown = warnings.showwarning
+    if getattr(shown, "data_warnings_as_lines", False):
+        return
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, DataWarning):
+            print(f"warning: {message}", file=file or sys.stderr)
+        else:
+            shown(message, category, filename, lineno, file, line)
+
+    show.data_warnings_as_lines = True
+    warnings.showwarning = show
