@@ -1,100 +1,37 @@
-"""perceiver_tf: the Perceiver (Jaegle et al., 2021) and Perceiver IO for Keras 3 / TensorFlow."""
+"""perceiver_tf: the Perceiver (Jaegle et al., 2021) and Perceiver IO for Keras 3 / TensorFlow.
 
-try:
-    import tensorflow  # noqa: F401
-except ImportError as error:  # TensorFlow is an extra: CPU and GPU builds are different packages.
-    raise ImportError(
-        "perceiver_tf needs TensorFlow 2.16: pip install 'perceiver_tf[cpu]' (CPU) or "
-        "'perceiver_tf[gpu]' (NVIDIA GPU), or pip install -r requirements.txt"
-    ) from error
+`import perceiver_tf` imports the whole public API (`perceiver_tf.api`), which registers every
+perceiver_tf class for Keras serialisation, so `keras.models.load_model` reads perceiver_tf models.
+The `perceiver-tf` console script is the one exception: there the API (and TensorFlow) is imported
+when a subcommand runs or a name is first looked up, so `perceiver-tf --help` answers at once.
+TensorFlow's C++ INFO lines are off unless `TF_CPP_MIN_LOG_LEVEL` says otherwise.
+"""
 
-from perceiver_tf.adapters import (
-    ADAPTERS,
-    ArrayAdapter,
-    AudioAdapter,
-    GridAdapter,
-    ImageAdapter,
-    InputAdapter,
-    PointsAdapter,
-    SequenceAdapter,
-    VideoAdapter,
-    make_adapter,
-)
-from perceiver_tf.layers import (
-    MLP,
-    ClassificationDecoder,
-    ClassificationHead,
-    ConvDownsample,
-    CrossAttention,
-    ExtractPatches,
-    FlattenIndexDims,
-    FourierPositionEncoding,
-    LatentTransformer,
-    LearnedPositionEncoding,
-    ModalityPadding,
-    OutputQueries,
-    PerceiverAttention,
-    PerceiverDecoder,
-    PerceiverEncoder,
-    SelfAttention,
-)
-from perceiver_tf.metrics import mean_average_precision
-from perceiver_tf.models import (
-    PRESETS,
-    PerceiverBackbone,
-    PerceiverClassifier,
-    PerceiverIO,
-    PerceiverTask,
-    Preset,
-    build_audioset_av,
-    build_autoencoder,
-    build_classifier,
-    build_perceiver_io_imagenet,
-    get_preset,
-    list_presets,
-)
+import importlib as _importlib
+import os as _os
+import sys as _sys
+
+_os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")  # read once, when TensorFlow loads
 
 __version__ = "0.2.0"
 
-__all__ = [
-    "ADAPTERS",
-    "MLP",
-    "PRESETS",
-    "ArrayAdapter",
-    "AudioAdapter",
-    "ClassificationDecoder",
-    "ClassificationHead",
-    "ConvDownsample",
-    "CrossAttention",
-    "ExtractPatches",
-    "FlattenIndexDims",
-    "FourierPositionEncoding",
-    "GridAdapter",
-    "ImageAdapter",
-    "InputAdapter",
-    "LatentTransformer",
-    "LearnedPositionEncoding",
-    "ModalityPadding",
-    "OutputQueries",
-    "PerceiverAttention",
-    "PerceiverBackbone",
-    "PerceiverClassifier",
-    "PerceiverDecoder",
-    "PerceiverEncoder",
-    "PerceiverIO",
-    "PerceiverTask",
-    "PointsAdapter",
-    "Preset",
-    "SelfAttention",
-    "SequenceAdapter",
-    "VideoAdapter",
-    "__version__",
-    "build_audioset_av",
-    "build_autoencoder",
-    "build_classifier",
-    "build_perceiver_io_imagenet",
-    "get_preset",
-    "list_presets",
-    "make_adapter",
-    "mean_average_precision",
-]
+
+def load_api() -> None:
+    """Import the public API into this namespace (idempotent)."""
+    api = _importlib.import_module("perceiver_tf.api")  # not `from perceiver_tf import`: that calls __getattr__
+    globals().update({name: getattr(api, name) for name in api.__all__})
+    globals()["__all__"] = [*api.__all__, "__version__"]
+
+
+def __getattr__(name: str):
+    """The public API's names (and `__all__`) before `load_api` ran: load it, then look again."""
+    if name.startswith("__") and name != "__all__":
+        raise AttributeError(name)
+    load_api()
+    if name not in globals():
+        raise AttributeError(f"module 'perceiver_tf' has no attribute {name!r}")
+    return globals()[name]
+
+
+if _os.path.basename(_sys.argv[0] if _sys.argv else "") != "perceiver-tf":
+    load_api()

@@ -6,6 +6,7 @@ import argparse
 import importlib
 import sys
 
+import perceiver_tf
 from perceiver_tf.commands.arguments import (
     Parser,
     non_negative_float,
@@ -17,7 +18,7 @@ from perceiver_tf.commands.arguments import (
     verbosity,
 )
 from perceiver_tf.commands.errors import report, show_data_warnings_as_lines
-from perceiver_tf.export.cli import add_export_parser
+from perceiver_tf.commands.export import add_export_parser
 
 
 def _command(name: str):
@@ -32,42 +33,18 @@ def _command(name: str):
 
 def _add_train_parser(subparsers) -> None:
     parser = subparsers.add_parser(
-        "train",
-        help="Train, evaluate and save a Perceiver classifier (default: offline digits).",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    parser.add_argument("--data", default="digits",
-                        help="'digits' (built-in, offline), tfds:NAME[:SPLIT], a folder with one sub-folder per "
-                             "class (images, audio, point clouds, sensor CSV/NPY, or audio + video clip folders; "
-                             "optional train/ + val/), a CSV manifest with columns file,labels (';'-separated, "
-                             "multi-label), TFRecord file(s), or an .npz with arrays x, y.")
-    parser.add_argument("--preset", default="small", help="Model preset (see `perceiver-tf presets`).")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="Override a preset argument, e.g. --set num_latents=16 (repeatable).")
-    parser.add_argument("--epochs", type=positive_int, default=25)
-    parser.add_argument("--batch-size", type=positive_int, default=64, help="Global batch size (all replicas).")
-    parser.add_argument("--output-dir", default=None, help="Default: saved_models/<data name>.")
-    parser.add_argument("--restart", action="store_true",
-                        help="Discard the output directory's backup/ (an interrupted run) and train from scratch.")
-    parser.add_argument("--seed", type=non_negative_int, default=0)
-    recipe = parser.add_argument_group(
-        "optimisation (cosine decay, clipping, weight decay; --optimizer lamb --learning-rate 4e-3 is the "
-        "paper's ImageNet recipe, AdamW 1e-3 measured more reliable on small data sets)")
-    recipe.add_argument("--optimizer", default="adamw", choices=["lamb", "adamw"])
-    recipe.add_argument("--learning-rate", type=positive_float, default=1e-3)
-    recipe.add_argument("--weight-decay", type=non_negative_float, default=0.01)
-    recipe.add_argument("--clipnorm", type=non_negative_float, default=10.0,
-                        help="Global gradient-norm clip; 0 disables.")
-    recipe.add_argument("--warmup-epochs", type=non_negative_float, default=0.0,
-                        help="Linear warm-up before cosine decay (fewer than --epochs).")
-    recipe.add_argument("--label-smoothing", type=smoothing, default=0.0)
-    recipe.add_argument("--mixup", type=non_negative_float, default=0.0, metavar="ALPHA",
-                        help="MixUp Beta alpha; 0 disables.")
-    recipe.add_argument("--cutmix", type=non_negative_float, default=0.0, metavar="ALPHA",
-                        help="CutMix Beta alpha (images).")
+        "train", help="Train, evaluate and save a Perceiver classifier (default: offline digits).",
+        description="Train, evaluate and save a Perceiver classifier. Each flag's default is shown; "
+                    "flags of another modality than the data's are refused.")
     data = parser.add_argument_group("data")
+    data.add_argument("--data", default="digits",
+                      help="'digits' (built-in, offline), tfds:NAME[:SPLIT], a folder with one sub-folder per "
+                           "class (images, audio, point clouds, sensor CSV/NPY, or audio + video clip folders; "
+                           "optional train/ + val/), a CSV manifest with columns file,labels (';'-separated, "
+                           "multi-label), TFRecord file(s), or an .npz with arrays x, y.")
     data.add_argument("--modality", choices=["image", "audio", "points", "sensors", "audio_video"], default=None,
-                      help="Override the modality detected from file extensions (needed for a folder of .npy files only).")
+                      help="Override the modality detected from file extensions (needed for a folder of .npy "
+                           "files only).")
     data.add_argument("--multi-label", action="store_true",
                       help="Treat a manifest's labels as independent (sigmoid) even when every file has one.")
     data.add_argument("--validation-fraction", type=open_fraction, default=0.2,
@@ -75,37 +52,91 @@ def _add_train_parser(subparsers) -> None:
     data.add_argument("--skip-bad-files", action="store_true",
                       help="Skip (and count) corrupt, unreadable or unsupported files instead of failing.")
     data.add_argument("--no-cache", action="store_true", help="Do not cache decoded examples in memory.")
-    data.add_argument("--image-size", type=positive_int, nargs=2, metavar=("H", "W"),
-                      help="Resize images to H x W (default: their size, longest side at most 32).")
-    data.add_argument("--channels", type=int, choices=[1, 3], help="Default: 1 for grey images, else 3.")
-    data.add_argument("--rand-augment", action="store_true", help="RandAugment training images.")
-    data.add_argument("--permute-pixels", type=non_negative_int, default=None, metavar="SEED",
-                      help="Apply one fixed pixel permutation (the paper's permuted-ImageNet experiment).")
-    data.add_argument("--sample-rate", type=positive_int, default=16000, help="Audio is resampled to this rate (Hz).")
-    data.add_argument("--clip-seconds", type=positive_float, default=1.0, help="Audio crop/pad length.")
-    data.add_argument("--audio-features", choices=["log_mel", "waveform"], default="log_mel")
-    data.add_argument("--patch-size", type=positive_int, default=128, help="Raw-waveform patch length (samples).")
-    data.add_argument("--mel-bins", type=positive_int, default=64)
-    data.add_argument("--num-points", type=positive_int, default=512, help="Points sampled per point cloud.")
-    data.add_argument("--rotate", action="store_true", help="Random z-axis rotation of training point clouds.")
-    data.add_argument("--jitter", type=non_negative_float, default=0.0, help="Gaussian jitter std for training point clouds.")
-    data.add_argument("--scale", type=positive_float, nargs=2, metavar=("LOW", "HIGH"),
-                      help="Random scaling range for training point clouds.")
-    data.add_argument("--num-steps", type=positive_int, default=None,
-                      help="Time steps per sensor example (default: the longest recording, at most 1024).")
-    data.add_argument("--num-frames", type=positive_int, default=8, help="Frames per video clip (audio + video data).")
-    dist = parser.add_argument_group("devices")
-    dist.add_argument("--strategy", default="auto", choices=["auto", "one_device", "mirrored", "multi_worker", "tpu"],
-                      help="tf.distribute strategy; multi_worker reads the cluster from TF_CONFIG.")
-    dist.add_argument("--tpu", default=None, help="TPU name or grpc:// address for --strategy tpu.")
-    dist.add_argument("--cpu-devices", type=non_negative_int, default=0,
-                      help="Split the CPU into N logical devices (test data parallelism on one machine).")
-    dist.add_argument("--mixed-precision", action="store_true",
-                      help="mixed_float16 on GPU, mixed_bfloat16 on CPU/TPU (softmax/LayerNorm stay float32).")
-    dist.add_argument("--jit-compile", action="store_true", help="Compile train/eval steps with XLA.")
-    dist.add_argument("--no-tensorboard", action="store_true", help="Do not write TensorBoard logs.")
-    dist.add_argument("--verbose", default="auto", type=verbosity,
-                      help="Keras progress: auto, 0 (silent), 1 (progress bar), 2 (one line per epoch).")
+    images = parser.add_argument_group("images (and video frames)")
+    images.add_argument("--image-size", type=positive_int, nargs=2, metavar=("H", "W"),
+                        help="Resize images to H x W. Default: the median size of all images, longest side at "
+                             "most 32.")
+    images.add_argument("--channels", type=int, choices=[1, 3],
+                        help="Default: 3 if any image has colour, else 1.")
+    images.add_argument("--rand-augment", action="store_true", help="RandAugment training images.")
+    images.add_argument("--permute-pixels", type=non_negative_int, default=None, metavar="SEED",
+                        help="Apply one fixed pixel permutation (the paper's permuted-ImageNet experiment).")
+    audio = parser.add_argument_group("audio")
+    audio.add_argument("--sample-rate", type=positive_int, default=16000, help="Audio is resampled to this rate (Hz).")
+    audio.add_argument("--clip-seconds", type=positive_float, default=1.0,
+                       help="Crop/pad length (random crop in training, centre crop in evaluation).")
+    audio.add_argument("--audio-features", choices=["log_mel", "waveform"], default="log_mel",
+                       help="log_mel: log-mel spectrogram frames; waveform: raw-sample patches.")
+    audio.add_argument("--patch-size", type=positive_int, default=128,
+                       help="Samples per raw-waveform patch (--audio-features waveform).")
+    audio.add_argument("--mel-bins", type=positive_int, default=64, help="Mel bands of the log-mel features.")
+    points = parser.add_argument_group("point clouds")
+    points.add_argument("--num-points", type=positive_int, default=512, help="Points sampled per point cloud.")
+    points.add_argument("--rotate", action="store_true", help="Random z-axis rotation of training point clouds.")
+    points.add_argument("--jitter", type=non_negative_float, default=0.0,
+                        help="Gaussian jitter std for training point clouds.")
+    points.add_argument("--scale", type=positive_float, nargs=2, metavar=("LOW", "HIGH"),
+                        help="Random scaling range for training point clouds.")
+    series = parser.add_argument_group("sensor streams and video clips")
+    series.add_argument("--num-steps", type=positive_int, default=None,
+                        help="Time steps per sensor example. Default: the longest recording, at most 1024.")
+    series.add_argument("--num-frames", type=positive_int, default=8,
+                        help="Frames per video clip (audio + video data).")
+    model = parser.add_argument_group("model")
+    model.add_argument("--preset", default=None,
+                       help="Model preset (see `perceiver-tf presets`). Default: small (with --init-from: the "
+                            "init model's architecture; --preset is then refused).")
+    model.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                       help="Override a preset argument, e.g. --set num_latents=16 (repeatable; not with "
+                            "--init-from).")
+    model.add_argument("--init-from", default=None, metavar="MODEL.keras",
+                       help="Fine-tune: start from the weights of a model.keras written by `perceiver-tf train`. "
+                            "Its architecture and preprocessing are kept (data flags must agree with them; "
+                            "augmentation flags may be added); its head is reused when the data has the same "
+                            "class names in the same order, else a new head is trained. The optimizer starts "
+                            "afresh with the recipe flags: a smaller --learning-rate, e.g. 1e-4, usually suits "
+                            "fine-tuning. Default --output-dir: saved_models/<data name>_finetuned.")
+    model.add_argument("--freeze-backbone", action="store_true",
+                       help="With --init-from: train only the classification head (the backbone's weights "
+                            "stay as they are).")
+    recipe = parser.add_argument_group(
+        "recipe", "Cosine decay, clipping, weight decay. --optimizer lamb --learning-rate 4e-3 is the paper's "
+                  "ImageNet recipe; AdamW 1e-3 measured more reliable on small data sets.")
+    recipe.add_argument("--epochs", type=positive_int, default=25, help="Epochs in total (a resumed run included).")
+    recipe.add_argument("--batch-size", type=positive_int, default=64, help="Global batch size (all replicas).")
+    recipe.add_argument("--seed", type=non_negative_int, default=0,
+                        help="Seeds the split, the initial weights, shuffling and augmentation.")
+    recipe.add_argument("--optimizer", default="adamw", choices=["lamb", "adamw"], help="The optimizer.")
+    recipe.add_argument("--learning-rate", type=positive_float, default=1e-3,
+                        help="Peak learning rate (after warm-up), decayed to 0 by a cosine.")
+    recipe.add_argument("--weight-decay", type=non_negative_float, default=0.01, help="Decoupled weight decay.")
+    recipe.add_argument("--clipnorm", type=non_negative_float, default=10.0,
+                        help="Global gradient-norm clip; 0 disables.")
+    recipe.add_argument("--warmup-epochs", type=non_negative_float, default=0.0,
+                        help="Linear warm-up before cosine decay (fewer than --epochs).")
+    recipe.add_argument("--label-smoothing", type=smoothing, default=0.0, help="Label smoothing in [0, 1).")
+    recipe.add_argument("--mixup", type=non_negative_float, default=0.0, metavar="ALPHA",
+                        help="MixUp Beta alpha; 0 disables.")
+    recipe.add_argument("--cutmix", type=non_negative_float, default=0.0, metavar="ALPHA",
+                        help="CutMix Beta alpha (images); 0 disables.")
+    devices = parser.add_argument_group("devices")
+    devices.add_argument("--strategy", default="auto",
+                         choices=["auto", "one_device", "mirrored", "multi_worker", "tpu"],
+                         help="tf.distribute strategy; multi_worker reads the cluster from TF_CONFIG.")
+    devices.add_argument("--tpu", default=None, help="TPU name or grpc:// address for --strategy tpu.")
+    devices.add_argument("--cpu-devices", type=non_negative_int, default=0,
+                         help="Split the CPU into N logical devices (test data parallelism on one machine).")
+    devices.add_argument("--mixed-precision", action="store_true",
+                         help="mixed_float16 on GPU, mixed_bfloat16 on CPU/TPU (softmax/LayerNorm stay float32).")
+    devices.add_argument("--jit-compile", action="store_true", help="Compile train/eval steps with XLA.")
+    output = parser.add_argument_group("output")
+    output.add_argument("--output-dir", default=None, help="Default: saved_models/<data name>.")
+    output.add_argument("--restart", action="store_true",
+                        help="Discard the output directory's backup/ (an interrupted run) and train from scratch.")
+    output.add_argument("--no-tensorboard", action="store_true", help="Do not write TensorBoard logs.")
+    output.add_argument("--verbose", default="auto", type=verbosity,
+                        help="Progress: auto (a progress bar on a terminal, one line per epoch otherwise), "
+                             "0 (silent), 1 (progress bar), 2 (one line per epoch).")
     parser.set_defaults(handler=_command("train"))
 
 
@@ -116,16 +147,17 @@ def _add_evaluate_parser(subparsers) -> None:
                         help="Data source, as for `train --data`. Default: the model's training data (its metadata).")
     parser.add_argument("--split", default="auto", choices=["auto", "val", "all"],
                         help="auto: the source's own validation split if it has one, else every example.")
-    parser.add_argument("--batch-size", type=positive_int, default=64)
-    parser.add_argument("--skip-bad-files", action="store_true")
+    parser.add_argument("--batch-size", type=positive_int, default=64, help="Examples per evaluation batch.")
+    parser.add_argument("--skip-bad-files", action="store_true",
+                        help="Skip (and count) corrupt or unreadable files instead of failing.")
     parser.set_defaults(handler=_command("evaluate"))
 
 
 def _add_predict_parser(subparsers) -> None:
     parser = subparsers.add_parser("predict", help="Top-k classes of files (one JSON line per file).")
     parser.add_argument("--model", required=True, help="A model.keras written by `perceiver-tf train`.")
-    parser.add_argument("--top-k", type=positive_int, default=3)
-    parser.add_argument("files", nargs="+", metavar="FILE")
+    parser.add_argument("--top-k", type=positive_int, default=3, help="Classes listed per file, most probable first.")
+    parser.add_argument("files", nargs="+", metavar="FILE", help="Files the model can read (as in training).")
     parser.set_defaults(handler=_command("predict"))
 
 
@@ -177,6 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     show_data_warnings_as_lines()
     try:
+        perceiver_tf.load_api()  # deferred under the console script (see perceiver_tf/__init__.py)
         return args.handler(args)
     except (Exception, KeyboardInterrupt) as error:
         if args.debug:

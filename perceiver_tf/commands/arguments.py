@@ -7,8 +7,25 @@ import argparse
 import math
 
 
+class HelpFormatter(argparse.HelpFormatter):
+    """Help that ends each flag's text with its default, once: not for flags without a value
+    (`store_true`), a `None` or empty default, or help that states its default itself ("Default: ...")."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        shown = action.default not in (None, False, [], argparse.SUPPRESS) and action.nargs != 0
+        if shown and "Default:" not in text and "%(default)" not in text and action.option_strings:
+            text += " (default: %(default)s)"
+        return text
+
+
 class Parser(argparse.ArgumentParser):
-    """An `ArgumentParser` whose usage errors are one `error:` line (exit 2) pointing at `--help`."""
+    """An `ArgumentParser` whose usage errors are one `error:` line (exit 2) pointing at `--help`, and
+    whose help shows every flag's default (`HelpFormatter`; its subcommands' parsers too)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str):
         self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")

@@ -1,11 +1,12 @@
-"""What a `perceiver-tf` subcommand raises for a failure the user can fix, and how `cli.main` reports it."""
+"""What a `perceiver-tf` subcommand raises for a failure the user can fix, and how `cli.main` reports it.
+
+Light to import (TensorFlow loads only when an error or warning is reported): `perceiver-tf --help`
+reads this module."""
 
 from __future__ import annotations
 
 import sys
 import warnings
-
-from perceiver_tf.data.errors import DataWarning, error_reason
 
 
 class CommandError(Exception):
@@ -31,6 +32,8 @@ def report(error: BaseException) -> int:
     if isinstance(error, KeyboardInterrupt):
         print("error: interrupted", file=sys.stderr)
         return 130
+    from perceiver_tf.data.errors import error_reason
+
     message = error_reason(error)
     if isinstance(error, CommandError):
         print(f"error: {message}", file=sys.stderr)
@@ -54,6 +57,8 @@ def show_data_warnings_as_lines() -> None:
         return
 
     def show(message, category, filename, lineno, file=None, line=None):
+        from perceiver_tf.data.errors import DataWarning
+
         if issubclass(category, DataWarning):
             print(f"warning: {message}", file=file or sys.stderr)
         else:

@@ -1,45 +1,32 @@
-"""Deployment: TF Serving SavedModels, TFLite flatbuffers, serving requests (`perceiver-tf export`)."""
+"""Deployment: TF Serving SavedModels, TFLite flatbuffers, serving requests (`perceiver-tf export`).
 
-from perceiver_tf.export.fresh_process import (
-    run_exports_in_fresh_process,
-    run_signatures_in_fresh_process,
-)
-from perceiver_tf.export.saved_model import (
-    OUTPUT_NAMES,
-    SERVING_BYTES,
-    SERVING_DEFAULT,
-    SavedModelExport,
-    export_saved_model,
-    model_outputs,
-    next_version,
-    write_saved_model,
-)
-from perceiver_tf.export.serving_request import predict_request, rest_body, rest_url
-from perceiver_tf.export.tflite import (
-    QUANTIZATIONS,
-    convert_to_tflite,
-    export_tflite,
-    non_builtin_operators,
-    tflite_operators,
-)
+The names below load their module (and TensorFlow) when first used, so light modules of this
+package (`quantization`) can be read without TensorFlow.
+"""
 
-__all__ = [
-    "OUTPUT_NAMES",
-    "QUANTIZATIONS",
-    "SERVING_BYTES",
-    "SERVING_DEFAULT",
-    "SavedModelExport",
-    "convert_to_tflite",
-    "export_saved_model",
-    "export_tflite",
-    "model_outputs",
-    "next_version",
-    "non_builtin_operators",
-    "predict_request",
-    "rest_body",
-    "rest_url",
-    "run_exports_in_fresh_process",
-    "run_signatures_in_fresh_process",
-    "tflite_operators",
-    "write_saved_model",
-]
+import importlib
+
+#: `{module of perceiver_tf.export: the public names it defines}`.
+_MODULES = {
+    "fresh_process": ("run_exports_in_fresh_process", "run_signatures_in_fresh_process"),
+    "quantization": ("QUANTIZATIONS",),
+    "saved_model": ("OUTPUT_NAMES", "SERVING_BYTES", "SERVING_DEFAULT", "SavedModelExport", "export_saved_model",
+                    "model_outputs", "next_version", "write_saved_model"),
+    "serving_request": ("predict_request", "rest_body", "rest_url"),
+    "tflite": ("convert_to_tflite", "export_tflite", "non_builtin_operators", "tflite_operators"),
+}
+_HOME = {name: module for module, names in _MODULES.items() for name in names}
+__all__ = sorted(_HOME)
+
+
+def __getattr__(name: str):
+    """A public name, imported from its module on first use."""
+    if name not in _HOME:
+        raise AttributeError(f"module 'perceiver_tf.export' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"perceiver_tf.export.{_HOME[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -6,27 +6,24 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
 from perceiver_tf.commands.arguments import non_negative_int, positive_int
 from perceiver_tf.commands.errors import CommandError, UsageError
+from perceiver_tf.export.quantization import DEFAULT_CALIBRATION_EXAMPLES, QUANTIZATIONS
 
 FORMATS = ("saved_model", "tflite")
 
 
 def add_export_parser(subparsers) -> None:
     """Register the `export` subcommand on an argparse `subparsers` object."""
-    from perceiver_tf.export.tflite import DEFAULT_CALIBRATION_EXAMPLES, QUANTIZATIONS
-
     parser = subparsers.add_parser(
         "export",
         help="Export a trained model as a TF Serving SavedModel or a TFLite flatbuffer.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument("--model", required=True, help="The trained model, e.g. saved_models/digits/model.keras.")
-    parser.add_argument("--format", default="saved_model", choices=FORMATS)
+    parser.add_argument("--format", default="saved_model", choices=FORMATS, help="What to write.")
     parser.add_argument(
         "--output",
         required=True,
@@ -34,7 +31,7 @@ def add_export_parser(subparsers) -> None:
         "tflite: a .tflite file, or a directory that receives model_<quantize>.tflite.",
     )
     parser.add_argument("--version", type=non_negative_int, default=None,
-                        help="saved_model version; None: the latest version + 1.")
+                        help="saved_model version. Default: the latest version + 1.")
     parser.add_argument("--quantize", default="none", choices=QUANTIZATIONS, help="tflite quantisation.")
     parser.add_argument(
         "--representative-data",
@@ -42,7 +39,9 @@ def add_export_parser(subparsers) -> None:
         help="int8 calibration examples: any --data source of `perceiver-tf train` (read with the model's own "
         "preprocessing), or a .npy file of model inputs. Default: the model's training data from its metadata.",
     )
-    parser.add_argument("--calibration-examples", type=positive_int, default=DEFAULT_CALIBRATION_EXAMPLES)
+    parser.add_argument("--calibration-examples", type=positive_int, default=DEFAULT_CALIBRATION_EXAMPLES,
+                        help="int8 calibration examples drawn from --representative-data.")
+    parser.add_argument("--verbose", action="store_true", help="Show the TFLite converter's log lines.")
     parser.set_defaults(handler=run_export)
 
 
@@ -135,7 +134,8 @@ def _export_tflite(model, args) -> dict:
         representative = load_representative_data(source, model, args.calibration_examples)
     path = tflite_path(args.output, args.quantize)
     try:
-        content = export_tflite(model, path, args.quantize, representative, args.calibration_examples)
+        content = export_tflite(model, path, args.quantize, representative, args.calibration_examples,
+                                args.verbose)
     except ValueError as error:
         raise CommandError(str(error)) from error
     return {"format": "tflite", "path": str(path), "quantize": args.quantize, "bytes": len(content),
