@@ -168,3 +168,28 @@ def test_unknown_tfds_name_and_source():
         load_source("tfds:no_such_dataset_xyz")
     with pytest.raises(ValueError, match="Unknown --data"):
         load_source("/no/such/folder")
+
+
+def test_each_example_is_decoded_once_even_after_an_early_stop():
+    """The cache is complete before training: a reader that stops after one batch (Keras' model
+    build) neither discards it nor makes later epochs decode again."""
+    decodes = []
+
+    def decode(value):
+        decodes.append(int(value))
+        return value
+
+    examples = tf.data.Dataset.range(20).map(
+        lambda i: (tf.py_function(decode, [i], tf.int64), i % 2))
+
+    class Identity:
+        input_kind = "array"
+
+        def prepare(self, example, training, seed):
+            return tf.cast(example, tf.float32)
+
+    dataset = batched(examples, Identity(), True, 2, PipelineOptions(batch_size=4, seed=0, shuffle_buffer=4), 20)
+    next(iter(dataset))  # an early stop
+    epochs = [sorted(int(v) for x, _ in dataset for v in x.numpy()) for _ in range(2)]
+    assert epochs == [list(range(20))] * 2
+    assert sorted(decodes) == list(range(20))

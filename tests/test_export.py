@@ -232,10 +232,14 @@ def _tflite_logits(content: bytes, x: np.ndarray) -> np.ndarray:
     return runner(inputs=x.astype(np.float32))["logits"]
 
 
-def test_tflite_fp32_is_builtin_only_and_matches_keras(trained, digits):
+def test_tflite_fp32_is_builtin_only_and_matches_keras(trained, digits, capfd):
     model, logits = trained
     _, (x_val, _) = digits
+    capfd.readouterr()
     content = convert_to_tflite(model, "none")
+    assert "Ignored output_format" not in capfd.readouterr().err  # the converter's log is kept back ...
+    assert convert_to_tflite(model, "none", verbose=True) == content
+    assert "Ignored output_format" in capfd.readouterr().err  # ... and shown on request
     assert non_builtin_operators(content) == []
     with contextlib.redirect_stdout(io.StringIO()) as report:
         tf.lite.experimental.Analyzer.analyze(model_content=content)

@@ -78,16 +78,25 @@ def unreadable_error(unreadable: dict[str, str], what: str, shown: int = 20) -> 
                       f"--skip-bad-files:\n  {listed}{more}")
 
 
+def fill_cache(cached: tf.data.Dataset) -> tf.data.Dataset:
+    """Read a `.cache()`d dataset once from start to end, so its in-memory cache is complete before
+    anyone iterates it: a reader that stops early (Keras peeks at one batch to build the model) would
+    otherwise discard the partial cache, with TensorFlow's "did not fully read the dataset being
+    cached" warning, and decode those examples again."""
+    cached.reduce(0, lambda count, _: count + 1)
+    return cached
+
+
 def batched(examples: tf.data.Dataset, processor, training: bool, num_classes: int,
             options: PipelineOptions, num_examples: int | None = None) -> tf.data.Dataset:
     """Turn `(decoded, label)` examples into model-ready `(inputs, labels)` batches.
 
-    Training: cache -> shuffle (seeded, reshuffled each epoch) -> `processor.prepare` with
+    Training: cache (filled by one complete pass first: `fill_cache`) -> shuffle (seeded, reshuffled each epoch) -> `processor.prepare` with
     per-example stateless seeds -> batch -> MixUp/CutMix -> prefetch. Evaluation: cache ->
     deterministic `prepare` -> batch -> prefetch.
     """
     if options.cache:
-        examples = examples.cache()
+        examples = fill_cache(examples.cache())
     seed = options.seed
     if training:
         buffer = options.shuffle_buffer or max(num_examples or 0, 1024)

@@ -30,15 +30,13 @@ import numpy as np
 import tensorflow as tf
 
 from perceiver_tf.export.atomic import write_bytes_atomic
+from perceiver_tf.export.native_log import native_stderr_captured
+from perceiver_tf.export.quantization import DEFAULT_CALIBRATION_EXAMPLES, QUANTIZATIONS
 from perceiver_tf.export.saved_model import (
     SERVING_DEFAULT,
     input_specs,
     write_saved_model,
 )
-
-QUANTIZATIONS = ("none", "float16", "dynamic", "int8")
-#: Calibration examples drawn from the representative data for int8 (the TFLite guide's ~100-500).
-DEFAULT_CALIBRATION_EXAMPLES = 200
 
 
 def convert_to_tflite(
@@ -46,6 +44,7 @@ def convert_to_tflite(
     quantize: str = "none",
     representative_data: np.ndarray | None = None,
     calibration_examples: int = DEFAULT_CALIBRATION_EXAMPLES,
+    verbose: bool = False,
 ) -> bytes:
     """Convert `model` to a TFLite flatbuffer that uses builtin ops only.
 
@@ -55,6 +54,7 @@ def convert_to_tflite(
         representative_data: float examples `(n, *input_shape)` from the training data (a dict
             of arrays for a model with several named inputs); required for "int8", ignored otherwise.
         calibration_examples: how many of them calibrate the int8 ranges.
+        verbose: show the converter's own log lines (shown anyway when the conversion fails).
 
     Returns:
         The `.tflite` file contents. Its signature `serving_default` takes the model's named
@@ -76,7 +76,8 @@ def convert_to_tflite(
         if quantize == "int8":
             converter.representative_dataset = _representative_dataset(representative_data, calibration_examples)
             converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8, tf.lite.OpsSet.TFLITE_BUILTINS]
-        return converter.convert()
+        with native_stderr_captured(show=verbose):
+            return converter.convert()
 
 
 def export_tflite(
@@ -85,6 +86,7 @@ def export_tflite(
     quantize: str = "none",
     representative_data: np.ndarray | None = None,
     calibration_examples: int = DEFAULT_CALIBRATION_EXAMPLES,
+    verbose: bool = False,
 ) -> bytes:
     """`convert_to_tflite`, then write the flatbuffer to `path` atomically (see the module docstring).
 
@@ -95,7 +97,7 @@ def export_tflite(
         ValueError: bad arguments (see `convert_to_tflite`) or a model that needs non-builtin ops;
             nothing is written then.
     """
-    content = convert_to_tflite(model, quantize, representative_data, calibration_examples)
+    content = convert_to_tflite(model, quantize, representative_data, calibration_examples, verbose)
     custom = non_builtin_operators(content)
     if custom:
         raise ValueError(f"The TFLite model uses non-builtin ops {custom}; nothing was written.")

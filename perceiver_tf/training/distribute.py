@@ -30,7 +30,8 @@ def make_strategy(name: str = "auto", tpu: str | None = None) -> tf.distribute.S
     """Create the strategy `name`; create it before any other TensorFlow op.
 
     - "auto": multi_worker when TF_CONFIG names several workers, tpu when `tpu`/TPU_NAME is
-      set, mirrored with more than one GPU (or logical CPU device), else one_device.
+      set, mirrored with more than one GPU (or logical CPU device), else TensorFlow's default
+      strategy (no distribution: the one device runs everything, datasets are not re-distributed).
     - "one_device": GPU:0 if present, else CPU:0.
     - "mirrored": synchronous data parallelism over the local GPUs (or logical CPUs).
     - "multi_worker": `MultiWorkerMirroredStrategy`; the cluster comes from TF_CONFIG.
@@ -48,8 +49,8 @@ def make_strategy(name: str = "auto", tpu: str | None = None) -> tf.distribute.S
             not tf.config.list_logical_devices("GPU") and len(tf.config.list_logical_devices("CPU")) > 1
         ):
             name = "mirrored"
-        else:
-            name = "one_device"
+        else:  # one device: no strategy at all (distributing a dataset to one device only adds noise)
+            return tf.distribute.get_strategy()
     if name == "multi_worker":
         return tf.distribute.MultiWorkerMirroredStrategy()
     if name == "tpu":
@@ -63,6 +64,13 @@ def make_strategy(name: str = "auto", tpu: str | None = None) -> tf.distribute.S
         ]
         return tf.distribute.MirroredStrategy(devices)
     return tf.distribute.OneDeviceStrategy("/gpu:0" if tf.config.list_logical_devices("GPU") else "/cpu:0")
+
+
+def describe(strategy: tf.distribute.Strategy) -> str:
+    """`MirroredStrategy x2`, or `one device` for TensorFlow's default strategy (for the training log)."""
+    if not tf.distribute.has_strategy() and strategy is tf.distribute.get_strategy():
+        return "one device (no distribution)"
+    return f"{type(strategy).__name__} x{strategy.num_replicas_in_sync}"
 
 
 def worker_role(strategy: tf.distribute.Strategy) -> tuple[bool, int]:
