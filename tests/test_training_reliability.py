@@ -13,6 +13,7 @@ import sys
 import numpy as np
 import pytest
 import tensorflow as tf
+from faults import crash_after_each_epoch
 
 import perceiver_tf
 from perceiver_tf.training import OutputDirectoryError, RunLock, compile_classifier, train_classifier
@@ -84,16 +85,8 @@ def lock_holder(tmp_path):
 def interrupted_run(tmp_path_factory):
     """An output directory whose run (settings A) crashed after its first of 2 epochs."""
     out = tmp_path_factory.mktemp("interrupted") / "run"
-    original = BestModelCheckpoint.on_epoch_end
-
-    def crash_after_saving(self, epoch, logs=None):
-        original(self, epoch, logs)
-        raise Interrupted
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(BestModelCheckpoint, "on_epoch_end", crash_after_saving)
-        with pytest.raises(Interrupted):
-            _train(out, settings=SETTINGS_A)
+    with crash_after_each_epoch(Interrupted):
+        _train(out, settings=SETTINGS_A)
     assert (out / "backup" / "run.json").exists() and _history_epochs(out) == [0]
     return out
 

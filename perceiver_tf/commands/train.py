@@ -3,20 +3,27 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import math
 import os
+import sys
+import zipfile
 
 from perceiver_tf.commands.errors import CommandError, UsageError
 from perceiver_tf.commands.output_paths import writable_directory
 from perceiver_tf.data.errors import error_reason
 
+#: The model of a run without --preset or --init-from.
+DEFAULT_PRESET = "small"
 
-def default_output_dir(data: str) -> str:
-    """`saved_models/<name>`: digits -> saved_models/digits, tfds:mnist -> saved_models/mnist, ..."""
+
+def default_output_dir(data: str, init_from: str | None = None) -> str:
+    """`saved_models/<name>`: digits -> saved_models/digits, tfds:mnist -> saved_models/mnist, ...;
+    `saved_models/<name>_finetuned` with --init-from (the init model may well be saved_models/<name>)."""
     name = data[len("tfds:"):].split(":")[0] if data.startswith("tfds:") else os.path.basename(os.path.normpath(data))
     name = os.path.splitext(name)[0].replace("*", "") or "data"
-    return os.path.join("saved_models", name)
+    return os.path.join("saved_models", name + ("_finetuned" if init_from else ""))
 
 
 def parse_overrides(pairs: list[str]) -> dict:
@@ -79,6 +86,139 @@ def check_source_flags(args, source) -> None:
         raise UsageError("--mixup mixes one input tensor; audio + video examples have two: remove it.")
 
 
+def _init_from_error(error: CommandError, path: str) -> CommandError:
+    """`model_files`' one-line error about `--model PATH` as one about `--init-from PATH` (same class)."""
+    message = str(error).replace(f"--model {path!r}", f"--init-from {path!r}", 1)
+    return type(error)(message)
+
+
+def _policy_name(dtype) -> str:
+    """The name of a dtype policy as a Keras config holds it (a serialized policy or a string)."""
+    if isinstance(dtype, dict):
+        return str(dtype.get("config", {}).get("name", "float32"))
+    return str(dtype or "float32")
+
+
+def check_init_from(args) -> dict:
+    """Check `--init-from` (and the flags it rules out) before TensorFlow starts; return the model's
+    saved config (its `config.json`).
+
+    The architecture comes from the init model: `--preset` and `--set` are refused. Its dtype too:
+    `--mixed-precision` must be given when (and only when) it was trained in mixed precision.
+
+    Raises:
+        UsageError: --preset/--set with --init-from, or a --mixed-precision that differs.
+        CommandError: a missing, empty, corrupt or foreign file, or one without the metadata of
+            `perceiver-tf train` (one line, as `perceiver-tf evaluate --model` reports it).
+    """
+    from perceiver_tf.commands.model_files import _check_keras_archive
+
+    path = args.init_from
+    given = [flag for flag, value in (("--preset", args.preset), ("--set", args.set)) if value]
+    if given:
+        raise UsageError(f"--init-from takes the architecture from {path!r}: remove {' and '.join(given)} "
+                         "(--preset and --set choose the architecture of a model trained from scratch).")
+    try:
+        _check_keras_archive(path)
+    except CommandError as error:
+        raise _init_from_error(error, path) from None
+    with zipfile.ZipFile(path) as archive:
+        saved = json.loads(archive.read("config.json"))
+    config = saved.get("config") if isinstance(saved, dict) else None
+    if not isinstance(config, dict) or not isinstance(config.get("backbone"), dict):
+        kind = saved.get("class_name", "model") if isinstance(saved, dict) else "model"
+        raise CommandError(f"--init-from {path!r} is a {kind}, not a perceiver_tf classifier; "
+                           "pass a model.keras written by `perceiver-tf train`.")
+    metadata = config.get("metadata") or {}
+    missing = [k for k in ("class_names", "modality", "preprocessing") if k not in metadata]
+    if missing:
+        raise CommandError(f"--init-from {path!r} lacks metadata {missing}; train it with `perceiver-tf train`.")
+    policy = _policy_name(config["backbone"].get("config", {}).get("dtype"))
+    if args.mixed_precision != policy.startswith("mixed"):
+        fix = "add --mixed-precision" if policy.startswith("mixed") else "remove --mixed-precision"
+        raise UsageError(f"--init-from {path!r} computes in {policy} (its dtype policy is kept): {fix}.")
+    return saved
+
+
+def check_init_output(init_from: str, output_dir: str) -> None:
+    """Refuse an init model inside the output directory: a fresh run deletes or replaces its files.
+
+    Raises:
+        UsageError: naming both and what to do.
+    """
+    model_path = os.path.realpath(init_from)
+    folder = os.path.realpath(output_dir)
+    if os.path.commonpath([model_path, folder]) == folder:
+        raise UsageError(f"--init-from {init_from!r} is inside --output-dir {output_dir!r}, whose files this run "
+                         "replaces; pass another --output-dir.")
+
+
+def load_init_model(path: str):
+    """`(model, metadata)` of `--init-from` (loaded with the class names, modality and preprocessing
+    `perceiver-tf train` saves), or a one-line `CommandError` naming --init-from."""
+    from perceiver_tf.commands.model_files import load_trained_model
+
+    try:
+        return load_trained_model(path)
+    except CommandError as error:
+        raise _init_from_error(error, path) from None
+
+
+#: `DataOptions` fields an init model's preprocessing config sets (`{config key: field}`) when the
+#: user gives other data flags (e.g. --rand-augment) but not these.
+_OPTIONS_FROM_PREPROCESSING = {"image_size": "image_size", "channels": "channels",
+                               "pixel_permutation_seed": "pixel_permutation_seed", "num_points": "num_points",
+                               "num_steps": "num_steps"}
+
+
+def init_data_options(args, metadata: dict):
+    """`(DataOptions, processor)` to read `--data` for a model fine-tuned from `--init-from`.
+
+    Without modality data flags (`MODALITY_OPTIONS`: --image-size, --rand-augment, ...), the data
+    is read with the init model's own preprocessing (`processor_for(metadata)`): the input shape
+    matches. With some, the options are the flags', with what they leave open taken from the
+    model's preprocessing; `check_init_preprocessing` then checks that the data is read as the
+    model was trained (augmentation flags such as --rand-augment change no shape).
+
+    Raises:
+        UsageError: --modality differs from the model's.
+    """
+    from dataclasses import replace
+
+    from perceiver_tf.commands.model_files import processor_for
+    from perceiver_tf.data import MODALITY_OPTIONS, DataOptions
+
+    processor = processor_for(metadata)
+    if args.modality and args.modality != processor.modality:
+        raise UsageError(f"--modality {args.modality}: --init-from {args.init_from!r} reads {processor.modality} "
+                         "examples; remove --modality (the model's modality is used).")
+    options = replace(data_options(args), modality=processor.modality)
+    defaults = DataOptions()
+    given = [name for name in MODALITY_OPTIONS if getattr(options, name) != getattr(defaults, name)]
+    if not given:
+        return replace(options, processor=processor), processor
+    filled = {}
+    for key, name in _OPTIONS_FROM_PREPROCESSING.items():
+        if key in processor.config and name not in given and processor.modality in MODALITY_OPTIONS[name][1]:
+            value = processor.config[key]
+            filled[name] = tuple(value) if isinstance(value, list) else value
+    return replace(options, **filled), processor
+
+
+def check_init_preprocessing(args, source, processor) -> None:
+    """The data flags read the data as the init model was trained, or a `UsageError` naming what differs."""
+    if source.processor is processor:
+        return
+    model_config, data_config = dict(processor.config), dict(source.processor.config)
+    if model_config == data_config:
+        return
+    keys = sorted(k for k in set(model_config) | set(data_config) if model_config.get(k) != data_config.get(k))
+    shown = lambda config: ", ".join(f"{k} {config.get(k, '(unset)')}" for k in keys)  # noqa: E731
+    raise UsageError(f"--init-from {args.init_from!r} reads its {processor.modality} data with {shown(model_config)}, "
+                     f"but the data flags give {shown(data_config)}: make them agree, or remove the data flags to "
+                     "read the data as the model was trained.")
+
+
 def make_strategy(args):
     """`(strategy, is_chief, worker_id)` for `--strategy` / `--tpu` / `--cpu-devices`.
 
@@ -129,9 +269,18 @@ def data_options(args):
 
 def run(args) -> int:
     overrides = parse_overrides(args.set)
-    check_model_flags(args.preset, overrides)
+    if args.init_from:
+        check_init_from(args)
+    else:
+        if args.freeze_backbone:
+            raise UsageError("--freeze-backbone keeps a trained model's backbone: add --init-from MODEL.keras.")
+        args.preset = args.preset or DEFAULT_PRESET
+        check_model_flags(args.preset, overrides)
     check_recipe_flags(args)
-    output_dir = writable_directory(args.output_dir or default_output_dir(args.data), "--output-dir")
+    output_dir = args.output_dir or default_output_dir(args.data, args.init_from)
+    if args.init_from:
+        check_init_output(args.init_from, output_dir)
+    output_dir = writable_directory(output_dir, "--output-dir")
     # MultiWorkerMirroredStrategy must exist before any other TensorFlow op runs.
     strategy, is_chief, worker_id = make_strategy(args)
     from perceiver_tf.training.run_lock import RunLock
@@ -148,19 +297,33 @@ def _train(args, overrides: dict, output_dir: str, strategy, is_chief: bool, wor
 
     from perceiver_tf.data import DataOptionError, PipelineOptions, batched, load_source
     from perceiver_tf.models import build_classifier
-    from perceiver_tf.training import compile_classifier, train_classifier
+    from perceiver_tf.training import (
+        classifier_from_trained,
+        compile_classifier,
+        distribute,
+        head_summary,
+        train_classifier,
+    )
 
     keras.utils.set_random_seed(args.seed)
     if args.mixed_precision:
         keras.mixed_precision.set_global_policy(
             "mixed_float16" if tf.config.list_logical_devices("GPU") else "mixed_bfloat16"
         )
+    init_model = init_processor = None
+    if args.init_from:
+        init_model, init_metadata = load_init_model(args.init_from)
+        options, init_processor = init_data_options(args, init_metadata)
+    else:
+        options = data_options(args)
     try:
-        source = load_source(args.data, data_options(args))
+        source = load_source(args.data, options)
     except DataOptionError as error:
         raise UsageError(str(error)) from None
     except ValueError as error:
         raise CommandError(f"--data {args.data!r}: {error}") from None
+    if init_model is not None:
+        check_init_preprocessing(args, source, init_processor)
     check_source_flags(args, source)
     if source.skipped:
         print(f"Skipped {len(source.skipped)} bad file(s) (--skip-bad-files): "
@@ -178,14 +341,24 @@ def _train(args, overrides: dict, output_dir: str, strategy, is_chief: bool, wor
                        else int(train.reduce(0, lambda n, _: n + 1)))
     total_steps = args.epochs * steps_per_epoch
     with strategy.scope():
-        try:
-            model = build_classifier(
-                args.preset, source.processor.input_shape, num_classes, input_kind=source.processor.input_kind,
-                metadata={**source.metadata, "data": args.data}, **{"multi_label": source.multi_label, **overrides},
-            )
-        except (ValueError, TypeError) as error:
-            raise UsageError(f"--preset {args.preset} with --set {overrides or '(none)'} does not build a model "
-                             f"for input {source.processor.input_shape}: {error_reason(error)}") from None
+        if init_model is not None:
+            try:  # a copy of the backbone, created in the strategy's scope
+                model = classifier_from_trained(
+                    init_model, class_names=source.class_names, freeze_backbone=args.freeze_backbone,
+                    multi_label=source.multi_label,
+                    metadata={**source.metadata, "data": args.data, "init_from": args.init_from},
+                )
+            except (ValueError, TypeError) as error:
+                raise CommandError(f"--init-from {args.init_from!r}: {error_reason(error)}") from None
+        else:
+            try:
+                model = build_classifier(
+                    args.preset, source.processor.input_shape, num_classes, input_kind=source.processor.input_kind,
+                    metadata={**source.metadata, "data": args.data}, **{"multi_label": source.multi_label, **overrides},
+                )
+            except (ValueError, TypeError) as error:
+                raise UsageError(f"--preset {args.preset} with --set {overrides or '(none)'} does not build a model "
+                                 f"for input {source.processor.input_shape}: {error_reason(error)}") from None
         compile_classifier(
             model, total_steps, optimizer=args.optimizer, learning_rate=args.learning_rate,
             warmup_steps=int(args.warmup_epochs * steps_per_epoch), weight_decay=args.weight_decay,
@@ -193,11 +366,18 @@ def _train(args, overrides: dict, output_dir: str, strategy, is_chief: bool, wor
             jit_compile=args.jit_compile, one_hot_labels=one_hot,
         )
     labels = "multi-label" if source.multi_label else "single-label"
-    print(f"Training preset {args.preset!r} ({model.count_params():,} parameters) on {args.data} "
+    if init_model is not None:
+        trainable = sum(math.prod(weight.shape) for weight in model.trainable_weights)
+        frozen = ", backbone frozen" if args.freeze_backbone else ""
+        described = (f"Fine-tuning {args.init_from} ({model.count_params():,} parameters, {trainable:,} trainable"
+                     f"{frozen}; {head_summary(init_model, num_classes, source.class_names, source.multi_label)})")
+    else:
+        described = f"Training preset {args.preset!r} ({model.count_params():,} parameters)"
+    print(f"{described} on {args.data} "
           f"({source.modality}, {num_classes} classes, {labels}, input {source.processor.input_shape}): "
           f"{source.num_train or '?'} train / {source.num_val or '?'} validation examples; "
-          f"strategy {args.strategy} -> {type(strategy).__name__} x{strategy.num_replicas_in_sync}.")
-    result = train_classifier(model, train, val, args.epochs, output_dir, verbose=args.verbose,
+          f"strategy {args.strategy} -> {distribute.describe(strategy)}.")
+    result = train_classifier(model, train, val, args.epochs, output_dir, verbose=keras_verbosity(args.verbose),
                               is_chief=is_chief, worker_id=worker_id, tensorboard=not args.no_tensorboard,
                               restart=args.restart, settings=run_settings(args, overrides))
     resumed = f", resumed at epoch {result.resumed_from_epoch}" if result.resumed_from_epoch else ""
@@ -205,7 +385,39 @@ def _train(args, overrides: dict, output_dir: str, strategy, is_chief: bool, wor
              else f"validation accuracy: {result.val_accuracy:.4f}")
     print(f"{score}  (loss {result.val_loss:.4f}, {result.epochs} epochs, "
           f"{result.train_seconds:.0f} s{resumed}); model saved to {result.model_path}")
+    if is_chief:
+        print(next_steps(output_dir, source.modality, tensorboard=not args.no_tensorboard))
     return 0
+
+
+def keras_verbosity(verbose: str | int) -> int:
+    """`--verbose` -> Keras' `verbose`: "auto" is a progress bar on a terminal and one line per epoch
+    otherwise (a log file gets no bars of backspaces)."""
+    if verbose != "auto":
+        return verbose
+    return 1 if sys.stdout.isatty() else 2
+
+
+#: A file of each modality to try `predict` / `attention` on.
+_EXAMPLE_FILES = {"image": "photo.png", "audio": "clip.wav", "points": "cloud.ply", "sensors": "recording.csv",
+                  "audio_video": "clip_folder/"}
+
+
+def next_steps(output_dir: str, modality: str, tensorboard: bool = True) -> str:
+    """What to do with a finished run: where its files are and the commands that use them."""
+    model = os.path.join(output_dir, "model.keras")
+    example = _EXAMPLE_FILES.get(modality, "FILE")
+    lines = [
+        f"Files in {output_dir}/: model.keras (final), best.keras (best epoch; best.keras.json: its epoch and "
+        f"score), metrics.json, history.csv{', logs/' if tensorboard else ''}. Next:",
+        f"  perceiver-tf evaluate --model {model}",
+        f"  perceiver-tf predict --model {model} {example}",
+        f"  perceiver-tf attention --model {model} --out attention.png {example}",
+        f"  perceiver-tf export --model {model} --format saved_model --output {output_dir}_serving",
+    ]
+    if tensorboard:
+        lines.append(f"  tensorboard --logdir {os.path.join(output_dir, 'logs')}")
+    return "\n".join(lines)
 
 
 def run_settings(args, overrides: dict) -> dict:
@@ -213,4 +425,19 @@ def run_settings(args, overrides: dict) -> dict:
     result; not the epoch count, which a resume may extend, nor logging or device flags)."""
     excluded = {"epochs", "restart", "output_dir", "verbose", "no_tensorboard", "handler", "command", "debug",
                 "strategy", "tpu", "cpu_devices", "set"}
-    return {**{k: v for k, v in sorted(vars(args).items()) if k not in excluded}, "overrides": overrides}
+    init_from = getattr(args, "init_from", None)
+    if not init_from:  # a run from scratch records what it did before --init-from existed
+        excluded |= {"init_from", "freeze_backbone"}
+    settings = {**{k: v for k, v in sorted(vars(args).items()) if k not in excluded}, "overrides": overrides}
+    if init_from:  # the same path holding another model is another run
+        settings["init_from_sha256"] = file_sha256(init_from)
+    return settings
+
+
+def file_sha256(path: str) -> str:
+    """The sha256 of a file's bytes (read in 1 MiB chunks)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import keras
 
 from perceiver_tf.layers.common import register
@@ -14,6 +16,49 @@ def require_backbone(backbone) -> PerceiverBackbone:
     if not isinstance(backbone, PerceiverBackbone):
         raise ValueError(f"`backbone` must be a PerceiverBackbone. Received: {type(backbone).__name__}")
     return backbone
+
+
+#: Steps ahead (of `optimizer.iterations`) at which a schedule must also be 0 to count as ended: a
+#: warm-up from 0 is 0 at step 0 only.
+_STEPS_AHEAD = (0, 1, 10, 100)
+
+
+def ended_learning_rate(optimizer) -> str | None:
+    """Why `optimizer` cannot change any weight, or `None`: its learning rate is 0 (or negative) now
+    and, for a `LearningRateSchedule`, at the next steps too (a cosine decay that reached its end,
+    as in every model `perceiver-tf train` saves). Never raises: a rate it cannot read is `None`."""
+    if optimizer is None:
+        return None
+    try:
+        inner = getattr(optimizer, "inner_optimizer", optimizer)  # a LossScaleOptimizer delegates
+        schedule = getattr(inner, "_learning_rate", None)
+        step = int(keras.ops.convert_to_numpy(inner.iterations))
+        if isinstance(schedule, keras.optimizers.schedules.LearningRateSchedule):
+            rates = [float(keras.ops.convert_to_numpy(schedule(step + ahead))) for ahead in _STEPS_AHEAD]
+            if max(rates) > 0:
+                return None
+            config = schedule.get_config()
+            total = (config.get("decay_steps") or 0) + (config.get("warmup_steps") or 0)
+            of_total = f" of {total}" if total else ""
+            return (f"the optimizer's learning-rate schedule has ended (learning rate {rates[0]:g} at step "
+                    f"{step}{of_total}; a model saved at the end of training)")
+        rate = float(keras.ops.convert_to_numpy(inner.learning_rate))
+    except Exception:  # noqa: BLE001 - a check before fit must never stop fit
+        return None
+    return None if rate > 0 else f"the optimizer's learning rate is {rate:g}"
+
+
+def warn_if_untrainable(model: keras.Model, stacklevel: int = 1) -> bool:
+    """Warn (one-line `UserWarning`) when `model.fit` would not change any weight because the
+    optimizer's learning rate has reached 0; return whether it warned. `stacklevel` 1 names the
+    caller's line, 2 its caller's."""
+    reason = ended_learning_rate(getattr(model, "optimizer", None))
+    if reason is None:
+        return False
+    warnings.warn(f"{reason}: fit() will not change the weights. Recompile first, e.g. "
+                  "perceiver_tf.training.compile_classifier(model, total_steps, learning_rate=1e-4), "
+                  "or use `perceiver-tf train --init-from`.", UserWarning, stacklevel=stacklevel + 1)
+    return True
 
 
 @register
@@ -45,6 +90,14 @@ class PerceiverTask(keras.Model):
         # Checked before Keras wraps errors raised inside `call` with a dump of the arguments.
         self.backbone.check_inputs(inputs, self.name)
         return super().__call__(inputs, *args, **kwargs)
+
+    def fit(self, *args, **kwargs):
+        """`keras.Model.fit`, with a `UserWarning` first when the optimizer's learning rate has
+        reached 0 (`warn_if_untrainable`): e.g. a model reloaded with `keras.models.load_model`
+        brings back its optimizer at the end of its cosine schedule, so `fit` would change nothing.
+        (A resumed run is compiled afresh: `BackupAndRestore` restores its step count later.)"""
+        warn_if_untrainable(self, stacklevel=2)
+        return super().fit(*args, **kwargs)
 
     def get_config(self):
         config = super().get_config()
