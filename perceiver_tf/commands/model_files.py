@@ -8,6 +8,11 @@ import zipfile
 
 from perceiver_tf.commands.errors import CommandError
 from perceiver_tf.data.errors import error_reason
+from perceiver_tf.data.model_inputs import (  # noqa: F401 (the commands' way in)
+    as_model_inputs,
+    model_input_from_file,
+    processor_for,
+)
 
 
 def load_trained_model(path: str, require_metadata: bool = True):
@@ -58,41 +63,6 @@ def _check_keras_archive(path: str) -> None:
         except (ValueError, zipfile.BadZipFile) as error:
             raise CommandError(f"--model {path!r} has an unreadable config.json ({error_reason(error)}); "
                                "the file is corrupt: train or copy it again.") from error
-
-
-def processor_for(metadata: dict):
-    """The data processor that reproduces the model's preprocessing."""
-    from perceiver_tf.data import processor_from_config
-
-    return processor_from_config(metadata["preprocessing"])
-
-
-def model_input_from_file(processor, path):
-    """One file (a string tensor) -> the example `(*input_shape)` (or dict of them) of the evaluation pipeline."""
-    import tensorflow as tf
-
-    return processor.prepare(processor.decode_file(path), False, tf.zeros([2], tf.int32))
-
-
-def as_model_inputs(model, example):
-    """One example (a tensor, or a dict per input) -> a batch of one in the structure the model takes,
-    with all-True element and modality masks where the model has mask inputs (a decoded file is all real)."""
-    import numpy as np
-
-    data = {name: np.asarray(value)[None] for name, value in (example.items() if isinstance(example, dict)
-                                                               else [("inputs", example)])}
-    if not isinstance(model.input, dict):
-        return data["inputs"]
-    inputs = {}
-    for name, tensor in model.input.items():
-        if name in data:
-            inputs[name] = data[name]
-            continue
-        # A mask. A variable element count (point clouds) is the example's own: no patches there.
-        owner = "inputs" if name == "input_mask" else name[: -len("_mask")]
-        length = tensor.shape[1] if tensor.shape[1] is not None else data[owner].shape[1]
-        inputs[name] = np.ones((1, length), bool)
-    return inputs
 
 
 def non_finite_problem(example) -> str | None:

@@ -23,6 +23,7 @@ from perceiver_tf.data.errors import DataOptionError, DataWarning
 from perceiver_tf.data.folder import scan_folder
 from perceiver_tf.data.formats import check_modality
 from perceiver_tf.data.images import ImageProcessor, image_file_shape
+from perceiver_tf.data.model_inputs import describe_inputs
 from perceiver_tf.data.pipeline import (
     decode_files,
     find_unreadable,
@@ -158,9 +159,11 @@ class DataSource:
 
     @property
     def metadata(self) -> dict:
-        """The model metadata contract: class names, modality and the preprocessing dict."""
+        """The model metadata contract: class names, modality, the preprocessing dict and what the
+        model's inputs hold (`model_inputs.describe_inputs`: dtype, shape, value range)."""
         return {"class_names": list(self.class_names), "modality": self.modality,
-                "preprocessing": dict(self.processor.config), "multi_label": self.multi_label}
+                "preprocessing": dict(self.processor.config), "multi_label": self.multi_label,
+                "inputs": describe_inputs(self.processor)}
 
 
 def _fitted_size(sample_shape: tuple, options: DataOptions) -> tuple[tuple[int, int], int]:

@@ -1,0 +1,135 @@
+"""Files or arrays -> a trained model's inputs, exactly as its evaluation pipeline made them.
+
+A model written by `perceiver-tf train` records its preprocessing in `model.metadata`; `preprocess`
+replays it, so `model.predict(preprocess(model, files))` gives what `perceiver-tf predict` gives.
+`describe_inputs` states the contract (dtype, shape, value range) that `metadata["inputs"]` records.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from perceiver_tf.data.processors import processor_from_config
+
+#: What each modality's model input holds, as `describe_inputs` reports it.
+_CONTENTS = {
+    "points": "xyz centred on the cloud's mean and scaled into the unit sphere",
+    "sensors": "the recording's own values (no scaling), cropped or zero-padded in time",
+}
+#: The arrays `preprocess` accepts per modality (anything else: pass files).
+_ARRAYS = {
+    "image": "uint8 pixels (B, H, W, C), any size (resized as training did)",
+    "points": "raw coordinates (B, n, 3)",
+    "sensors": "recordings (B, T, C)",
+    "audio": "waveforms (B, T) or (B, T, C) in [-1, 1] at the model's sample rate",
+}
+
+
+def processor_for(metadata: dict):
+    """The data processor that reproduces the preprocessing recorded in a model's metadata."""
+    return processor_from_config(metadata["preprocessing"])
+
+
+def describe_inputs(processor) -> dict:
+    """`{input name: {"dtype", "shape", "holds"}}`: what the model takes, per input (shapes without the batch)."""
+    shapes = processor.input_shape if isinstance(processor.input_shape, dict) else {"inputs": processor.input_shape}
+    parts = {"audio": processor.audio, "video": processor.video} if processor.modality == "audio_video" else {
+        "inputs": processor}
+    return {name: {"dtype": "float32", "shape": list(shapes[name]), "holds": _holds(parts[name])} for name in shapes}
+
+
+def _holds(processor) -> str:
+    config = processor.config
+    if "scale" in config:  # images and video frames
+        scale, offset = config["scale"], config["offset"]
+        low, high = sorted((offset, offset + 255 * scale))
+        divisor = 1 / scale
+        rule = f"/ {round(divisor)}" if abs(divisor - round(divisor)) < 1e-6 else f"x {scale:g}"
+        return f"pixels in [{low:g}, {high:g}] (8-bit value {rule}{f' + {offset:g}' if offset else ''})"
+    if config["modality"] == "audio":
+        features = config.get("features", "log_mel")
+        return ("log-mel frames (log of mel energy + 1e-6)" if features == "log_mel"
+                else "raw-waveform patches, samples in [-1, 1]")
+    return _CONTENTS[config["modality"]]
+
+
+def model_input_from_file(processor, path):
+    """One file (a string tensor) -> the example `(*input_shape)` (or dict of them) of the evaluation pipeline."""
+    return processor.prepare(processor.decode_file(path), False, tf.zeros([2], tf.int32))
+
+
+def as_model_inputs(model, example):
+    """One example (a tensor, or a dict per input) -> a batch of one in the structure the model takes,
+    with all-True element and modality masks where the model has mask inputs (a decoded file is all real)."""
+    data = {name: np.asarray(value)[None] for name, value in (example.items() if isinstance(example, dict)
+                                                               else [("inputs", example)])}
+    if not isinstance(model.input, dict):
+        return data["inputs"]
+    inputs = {}
+    for name, tensor in model.input.items():
+        if name in data:
+            inputs[name] = data[name]
+            continue
+        # A mask. A variable element count (point clouds) is the example's own: no patches there.
+        owner = "inputs" if name == "input_mask" else name[: -len("_mask")]
+        length = tensor.shape[1] if tensor.shape[1] is not None else data[owner].shape[1]
+        inputs[name] = np.ones((1, length), bool)
+    return inputs
+
+
+def preprocess(model, items):
+    """Files or raw arrays -> the batch `model` takes, preprocessed exactly as its evaluation data was.
+
+    Args:
+        model: a model written by `perceiver-tf train` (its `metadata["preprocessing"]`).
+        items: file paths (a list of str / PathLike; clip folders for audio + video), or one array
+            of raw examples: uint8 images `(B, H, W, C)` (any size), point clouds `(B, n, 3)`,
+            sensor recordings `(B, T, C)` or waveforms `(B, T[, C])` at the model's sample rate.
+
+    Returns:
+        float32 `(B, *input_shape)`, or a dict of them (with all-True masks) for models with
+        several inputs or mask inputs: what `model(...)` and `model.predict` take.
+
+    Raises:
+        ValueError: a model without recorded preprocessing, an array the modality cannot take
+            (e.g. float images: their scale is ambiguous), or a file that cannot be read.
+    """
+    metadata = getattr(model, "metadata", {})
+    if "preprocessing" not in metadata:
+        raise ValueError("preprocess() needs a model that records its preprocessing in `model.metadata` "
+                         "(trained with `perceiver-tf train`).")
+    processor = processor_for(metadata)
+    if isinstance(items, np.ndarray):
+        examples = [_from_array(processor, row) for row in items]
+    else:
+        examples = [_from_file(processor, os.fspath(path)) for path in items]
+    if not examples:
+        raise ValueError("preprocess() got no examples.")
+    batches = [as_model_inputs(model, tf.nest.map_structure(np.asarray, example)) for example in examples]
+    return tf.nest.map_structure(lambda *rows: np.concatenate(rows), *batches)
+
+
+def _from_file(processor, path: str):
+    try:
+        return model_input_from_file(processor, tf.constant(path))
+    except tf.errors.OpError as error:
+        from perceiver_tf.data.errors import error_reason
+
+        raise ValueError(f"{path}: {error_reason(error, path)}") from None
+
+
+def _from_array(processor, example: np.ndarray):
+    """One raw example -> its model input (see `preprocess` for what each modality takes)."""
+    modality = processor.modality
+    if modality not in _ARRAYS or (modality == "image" and example.dtype != np.uint8):
+        accepted = f" or {_ARRAYS[modality]}" if modality in _ARRAYS else ""
+        raise ValueError(f"A {modality} model's preprocess() takes file paths{accepted}; got a {example.dtype} "
+                         f"array of shape {example.shape} per example. (Float images are ambiguous: pass "
+                         "uint8 pixels, or give inputs already in the model's range straight to the model.)")
+    tensor = tf.constant(example)
+    decoded = (processor.from_decoded(tensor, processor.config["sample_rate"]) if modality == "audio"
+               else processor.from_decoded(tensor))
+    return processor.prepare(decoded, False, tf.zeros([2], tf.int32))
