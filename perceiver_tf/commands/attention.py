@@ -1,15 +1,18 @@
 """`perceiver-tf attention`: plot a trained model's cross-attention on one file as a PNG.
 
 The plot follows `model.metadata["modality"]`: image -> per-latent maps over the pixels (or
-patches) for the first and last cross-attend; audio and sensor streams -> attention over time;
-points -> points coloured by attention; audio + video -> attention over time and over the middle
-frame. The file goes through the same preprocessing as `perceiver-tf predict`.
+patches) for the first and last cross-attend; audio and sensor streams -> the input over time, then
+per cross-attend a heatmap (one row per latent) of attention over time; points -> points coloured
+by attention; audio + video -> attention over time and over the middle frame. Every figure has the
+file name and the predicted class with its probability in its title, a titled input panel,
+labelled colour bars and a caption; the latents shown are the most focused ones with distinct maps
+(`perceiver_tf.visualize.latent_groups`). The file goes through the same preprocessing as
+`perceiver-tf predict`.
 """
 
 from __future__ import annotations
 
 from perceiver_tf.commands.arguments import positive_int
-from perceiver_tf.commands.json_lines import json_line
 
 
 def add_attention_parser(subparsers) -> None:
@@ -17,7 +20,8 @@ def add_attention_parser(subparsers) -> None:
     parser = subparsers.add_parser("attention", help="Plot a trained model's cross-attention on one file (PNG).")
     parser.add_argument("--model", required=True, help="A model.keras written by `perceiver-tf train`.")
     parser.add_argument("--out", required=True, help="PNG file to write.")
-    parser.add_argument("--latents", type=positive_int, default=6, help="Latents shown (the most focused ones).")
+    parser.add_argument("--latents", type=positive_int, default=6,
+                        help="The most latents shown per cross-attend (the most focused ones with distinct maps).")
     parser.add_argument("file", metavar="FILE", help="A file (or, for audio + video, a clip folder) the model can read.")
     parser.set_defaults(handler=run)  # `run` imports TensorFlow only when the subcommand runs
 
@@ -28,6 +32,7 @@ def run(args) -> int:
 
     from perceiver_tf import visualize
     from perceiver_tf.commands.errors import CommandError
+    from perceiver_tf.commands.json_lines import json_line
     from perceiver_tf.commands.model_files import (
         as_model_inputs,
         load_trained_model,
@@ -54,24 +59,71 @@ def run(args) -> int:
     maps = visualize.cross_attention_maps(model, inputs)
     probabilities = np.asarray(model_outputs(model, inputs)["probabilities"])[0]
     best = int(probabilities.argmax())
-    title = f"{args.file.rstrip('/').split('/')[-1]}: predicted {metadata['class_names'][best]!r} (p = {probabilities[best]:.2f})"
-    num_latents = min(args.latents, maps[0].shape[2])
+    class_names = metadata["class_names"]
+    name = args.file.rstrip("/").split("/")[-1]
+    common = dict(title=name, prediction=_prediction_text(model, class_names, probabilities),
+                  num_latents=min(args.latents, maps[0].shape[2]))
     adapters = model.backbone.adapters
+    preprocessing = metadata.get("preprocessing", {})
     if modality == "image":
-        path = visualize.plot_image_attention(example, maps, args.out, num_latents=num_latents,
-                                              grid=adapters["inputs"].element_grid, title=title)
+        label = None
+        if "pixel_permutation_seed" in preprocessing:
+            label = "input (pixels permuted, as the model sees them)"
+        path = visualize.plot_image_attention(example, maps, args.out, grid=adapters["inputs"].element_grid,
+                                              input_label=label, **common)
     elif modality in ("audio", "sensors"):
-        path = visualize.plot_sequence_attention(maps, args.out, num_latents=num_latents, title=title)
+        path = visualize.plot_sequence_attention(maps, args.out, **_sequence_input(modality, preprocessing, example,
+                                                                                   maps[0].shape[-1]), **common)
     elif modality == "points":
-        path = visualize.plot_point_attention(example, maps, args.out, num_latents=num_latents, title=title)
+        path = visualize.plot_point_attention(example, maps, args.out, **common)
     else:
         split = [visualize.attention_by_input(model, m) for m in maps]
-        path = visualize.plot_audio_video_attention(example["video"], [s["audio"] for s in split],
-                                                    [s["video"] for s in split], adapters["video"].element_grid,
-                                                    args.out, num_latents=num_latents, title=title)
+        audio_maps = [s["audio"] for s in split]
+        audio = _sequence_input("audio", preprocessing.get("audio", {}), example["audio"], audio_maps[0].shape[-1])
+        path = visualize.plot_audio_video_attention(
+            example["video"], audio_maps, [s["video"] for s in split], adapters["video"].element_grid, args.out,
+            audio=audio["inputs"], seconds_per_element=audio["seconds_per_element"],
+            audio_label=audio["input_label"].replace("input: ", "input audio: "),
+            audio_feature_label=audio["feature_label"], **common)
     report = {"file": args.file, "out": str(path), "modality": modality, "cross_attends": len(maps),
-              "attention_shape": list(maps[0].shape), "predicted": metadata["class_names"][best]}
+              "attention_shape": list(maps[0].shape), "predicted": class_names[best],
+              "probability": round(float(probabilities[best]), 6)}
     if getattr(model, "decoder", None) == "query":
         report["decoder_attention_shape"] = list(visualize.decoder_attention_maps(model, inputs)["head"].shape)
     print(json_line(report))
     return 0
+
+
+def _prediction_text(model, class_names, probabilities) -> str:
+    """The figure title's prediction: "predicted: cat (p = 0.93)"; for a multi-label model, the labels above 0.5."""
+    import numpy as np
+
+    best = int(np.argmax(probabilities))
+    if getattr(model, "multi_label", False):
+        from perceiver_tf.commands.predict import MULTI_LABEL_THRESHOLD
+
+        labels = [f"{class_names[i]} ({probabilities[i]:.2f})" for i in np.argsort(-probabilities)
+                  if probabilities[i] >= MULTI_LABEL_THRESHOLD]
+        top = f"none above {MULTI_LABEL_THRESHOLD} (top: {class_names[best]}, p = {probabilities[best]:.2f})"
+        return "labels: " + (", ".join(labels) if labels else top)
+    return f"predicted: {class_names[best]} (p = {probabilities[best]:.2f})"
+
+
+def _sequence_input(modality: str, preprocessing: dict, example, num_elements: int) -> dict:
+    """How `plot_sequence_attention` draws an audio or sensor example: the input panel and the time axis."""
+    import numpy as np
+
+    example = np.asarray(example, dtype="float64")
+    if modality == "sensors":  # channels on their own scales: standardised so that each shows its variation
+        standardised = (example - example.mean(axis=0)) / (example.std(axis=0) + 1e-12)
+        return dict(inputs=standardised, input_unit="value (z-score per channel)", feature_label="channel",
+                    input_label=f"input: {example.shape[-1]} sensor channels x {len(example)} time steps",
+                    seconds_per_element=None)
+    seconds = preprocessing["num_samples"] / preprocessing["sample_rate"] if preprocessing.get("sample_rate") else None
+    seconds_per_element = seconds / num_elements if seconds else None
+    if preprocessing.get("features", "waveform") == "waveform":
+        return dict(inputs=example.reshape(-1), input_unit="amplitude", feature_label="",
+                    input_label=f"input: waveform ({example.size} samples)", seconds_per_element=seconds_per_element)
+    return dict(inputs=example, input_unit="log-mel value", feature_label="mel bin",
+                input_label=f"input: log-mel spectrogram ({example.shape[0]} frames x {example.shape[1]} bins)",
+                seconds_per_element=seconds_per_element)
