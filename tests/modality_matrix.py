@@ -63,7 +63,10 @@ MODALITIES = {
                       _file_bytes),
     "points": Modality(_folder(synthetic.write_points_folder, 20), ["--epochs", "6", "--num-points", "128", "--rotate"],
                        _float32_bytes(read_point_file)),
-    "sensors": Modality(_folder(synthetic.write_sensor_folder, 16), ["--epochs", "8"], _float32_bytes(load_time_series)),
+    # 16 recordings per class and 8 epochs learned nothing with seed 0 (validation 0.25 on 4 classes);
+    # 40 and 15 reached 0.56, 0.72, 0.75, 0.56 with seeds 0-3 (the recipe itself is issue 16's).
+    "sensors": Modality(_folder(synthetic.write_sensor_folder, 40), ["--epochs", "15"],
+                        _float32_bytes(load_time_series)),
     "audio_video": Modality(_folder(synthetic.write_audio_video_folder, 20),
                             ["--epochs", "8", "--sample-rate", "8000", "--clip-seconds", "0.25", "--mel-bins", "16",
                              "--num-frames", "4"]),
