@@ -23,7 +23,7 @@ def load_trained_model(path: str, require_metadata: bool = True):
             (with `require_metadata`) a model without the metadata contract ("class_names",
             "modality", "preprocessing").
     """
-    _check_keras_archive(path)
+    read_keras_config(path)
     import keras  # the package (imported with this module) has registered its custom classes
 
     try:
@@ -32,14 +32,23 @@ def load_trained_model(path: str, require_metadata: bool = True):
         raise CommandError(f"--model {path!r} does not load as a Keras model ({error_reason(error)}); "
                            "re-save it with the perceiver_tf version that wrote it, or train it again.") from error
     metadata = getattr(model, "metadata", {})
-    missing = [k for k in ("class_names", "modality", "preprocessing") if k not in metadata]
+    missing = missing_metadata(metadata)
     if require_metadata and missing:
         raise CommandError(f"{path!r} lacks metadata {missing}; train it with `perceiver-tf train`.")
     return model, metadata
 
 
-def _check_keras_archive(path: str) -> None:
-    """Raise a `CommandError` saying what `path` is when it is not a readable `.keras` archive."""
+#: What `perceiver-tf train` records in every model's metadata and the other commands read.
+REQUIRED_METADATA = ("class_names", "modality", "preprocessing")
+
+
+def missing_metadata(metadata: dict) -> list[str]:
+    """The `REQUIRED_METADATA` keys `metadata` lacks."""
+    return [key for key in REQUIRED_METADATA if key not in metadata]
+
+
+def read_keras_config(path: str):
+    """The parsed `config.json` of a `.keras` archive, or a `CommandError` saying what `path` is instead."""
     if os.path.isdir(path):
         inside = os.path.join(path, "model.keras")
         hint = f"pass {inside!r}" if os.path.isfile(inside) else "pass the model.keras file"
@@ -59,7 +68,7 @@ def _check_keras_archive(path: str) -> None:
         if "config.json" not in names:
             raise CommandError(f"--model {path!r} is a zip file without config.json, not a .keras model.")
         try:
-            json.loads(archive.read("config.json"))
+            return json.loads(archive.read("config.json"))
         except (ValueError, zipfile.BadZipFile) as error:
             raise CommandError(f"--model {path!r} has an unreadable config.json ({error_reason(error)}); "
                                "the file is corrupt: train or copy it again.") from error

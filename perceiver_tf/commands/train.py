@@ -8,7 +8,6 @@ import json
 import math
 import os
 import sys
-import zipfile
 
 from perceiver_tf.commands.errors import CommandError, UsageError
 from perceiver_tf.commands.output_paths import writable_directory
@@ -111,7 +110,7 @@ def check_init_from(args) -> dict:
         CommandError: a missing, empty, corrupt or foreign file, or one without the metadata of
             `perceiver-tf train` (one line, as `perceiver-tf evaluate --model` reports it).
     """
-    from perceiver_tf.commands.model_files import _check_keras_archive
+    from perceiver_tf.commands.model_files import missing_metadata, read_keras_config
 
     path = args.init_from
     given = [flag for flag, value in (("--preset", args.preset), ("--set", args.set)) if value]
@@ -119,18 +118,16 @@ def check_init_from(args) -> dict:
         raise UsageError(f"--init-from takes the architecture from {path!r}: remove {' and '.join(given)} "
                          "(--preset and --set choose the architecture of a model trained from scratch).")
     try:
-        _check_keras_archive(path)
+        saved = read_keras_config(path)
     except CommandError as error:
         raise _init_from_error(error, path) from None
-    with zipfile.ZipFile(path) as archive:
-        saved = json.loads(archive.read("config.json"))
     config = saved.get("config") if isinstance(saved, dict) else None
     if not isinstance(config, dict) or not isinstance(config.get("backbone"), dict):
         kind = saved.get("class_name", "model") if isinstance(saved, dict) else "model"
         raise CommandError(f"--init-from {path!r} is a {kind}, not a perceiver_tf classifier; "
                            "pass a model.keras written by `perceiver-tf train`.")
     metadata = config.get("metadata") or {}
-    missing = [k for k in ("class_names", "modality", "preprocessing") if k not in metadata]
+    missing = missing_metadata(metadata)
     if missing:
         raise CommandError(f"--init-from {path!r} lacks metadata {missing}; train it with `perceiver-tf train`.")
     policy = _policy_name(config["backbone"].get("config", {}).get("dtype"))
@@ -186,15 +183,15 @@ def init_data_options(args, metadata: dict):
     from dataclasses import replace
 
     from perceiver_tf.commands.model_files import processor_for
-    from perceiver_tf.data import MODALITY_OPTIONS, DataOptions
+    from perceiver_tf.data import MODALITY_OPTIONS
+    from perceiver_tf.data.sources import modality_options_set
 
     processor = processor_for(metadata)
     if args.modality and args.modality != processor.modality:
         raise UsageError(f"--modality {args.modality}: --init-from {args.init_from!r} reads {processor.modality} "
                          "examples; remove --modality (the model's modality is used).")
     options = replace(data_options(args), modality=processor.modality)
-    defaults = DataOptions()
-    given = [name for name in MODALITY_OPTIONS if getattr(options, name) != getattr(defaults, name)]
+    given = modality_options_set(options)
     if not given:
         return replace(options, processor=processor), processor
     filled = {}

@@ -106,11 +106,16 @@ MODALITY_NAMES = {"image": "images", "audio": "audio", "points": "point clouds",
                   "audio_video": "audio + video clips"}
 
 
+def modality_options_set(options: DataOptions) -> list[str]:
+    """The `MODALITY_OPTIONS` fields `options` sets off their defaults (the modality flags a user gave)."""
+    defaults = DataOptions()
+    return [name for name in MODALITY_OPTIONS if getattr(options, name) != getattr(defaults, name)]
+
+
 def _check_options(modality: str, options: DataOptions) -> None:
     """Raise a `DataOptionError` naming every `MODALITY_OPTIONS` flag set (off its default) that `modality` does not read."""
-    defaults = DataOptions()
-    stray = [(flag, readers) for name, (flag, readers) in MODALITY_OPTIONS.items()
-             if modality not in readers and getattr(options, name) != getattr(defaults, name)]
+    stray = [MODALITY_OPTIONS[name] for name in modality_options_set(options)
+             if modality not in MODALITY_OPTIONS[name][1]]
     if stray:
         uses = "; ".join(f"{flag} applies to {' and '.join(MODALITY_NAMES[m] for m in readers)}"
                          for flag, readers in stray)

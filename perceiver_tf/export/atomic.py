@@ -24,13 +24,12 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import shutil
 import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from perceiver_tf.training.callbacks import process_running
+from perceiver_tf.training.callbacks import process_running, remove_path
 
 #: Seconds without a change after which another host's temporary counts as abandoned.
 FOREIGN_STALE_AFTER_S = 3600.0
@@ -75,16 +74,8 @@ def remove_stale_temporaries(parent: str | os.PathLike, name: str | None = None)
     stale = [path for path in sorted(parent.iterdir())
              if is_stale(path) and (name is None or _TEMPORARY.match(path.name)["name"] == name)]
     for path in stale:
-        _remove(path)
+        remove_path(path)
     return stale
-
-
-def _remove(path: Path) -> None:
-    """Delete a file or a directory tree, whichever `path` is; nothing when it is gone."""
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path, ignore_errors=True)
-    else:
-        path.unlink(missing_ok=True)
 
 
 @contextlib.contextmanager
@@ -94,7 +85,7 @@ def _writing(temporary: Path):
     try:
         yield
     except BaseException:
-        _remove(temporary)
+        remove_path(temporary)
         raise
     finally:
         _WRITING.discard(temporary.absolute())

@@ -30,8 +30,8 @@ def temporary_path(path: Path) -> Path:
     return path.with_name(f".tmp-{os.getpid()}-{path.name}")
 
 
-def _remove(path: Path) -> None:
-    """Delete a file or a folder tree, if present."""
+def remove_path(path: Path) -> None:
+    """Delete a file or a folder tree, whichever `path` is; nothing when it is gone."""
     if path.is_dir() and not path.is_symlink():
         shutil.rmtree(path, ignore_errors=True)
     else:
@@ -50,7 +50,7 @@ def replace_atomically(path: Path, write) -> None:
         write(tmp)
         os.replace(tmp, path)
     except BaseException:
-        _remove(tmp)
+        remove_path(tmp)
         raise
 
 
@@ -81,7 +81,7 @@ def remove_orphaned_temporaries(folder: str | os.PathLike) -> list[Path]:
     for path in sorted(folder.iterdir()):
         match = _TEMPORARY.match(path.name)
         if match and not _EXPORT_TEMPORARY.search(path.name) and not process_running(int(match["pid"])):
-            _remove(path)
+            remove_path(path)
             orphaned.append(path)
     return orphaned
 
