@@ -15,7 +15,7 @@ from perceiver_tf.data.model_inputs import (  # noqa: F401 (the commands' way in
 )
 
 
-def load_trained_model(path: str, require_metadata: bool = True):
+def load_trained_model(path: str, require_metadata: bool = True, flag: str = "--model"):
     """`(model, metadata)` of a `.keras` file (written by `perceiver-tf train` when `require_metadata`).
 
     Raises:
@@ -23,13 +23,13 @@ def load_trained_model(path: str, require_metadata: bool = True):
             (with `require_metadata`) a model without the metadata contract ("class_names",
             "modality", "preprocessing").
     """
-    read_keras_config(path)
+    read_keras_config(path, flag)
     import keras  # the package (imported with this module) has registered its custom classes
 
     try:
         model = keras.saving.load_model(path)
     except (ValueError, TypeError, KeyError, OSError) as error:
-        raise CommandError(f"--model {path!r} does not load as a Keras model ({error_reason(error)}); "
+        raise CommandError(f"{flag} {path!r} does not load as a Keras model ({error_reason(error)}); "
                            "re-save it with the perceiver_tf version that wrote it, or train it again.") from error
     metadata = getattr(model, "metadata", {})
     missing = missing_metadata(metadata)
@@ -47,30 +47,31 @@ def missing_metadata(metadata: dict) -> list[str]:
     return [key for key in REQUIRED_METADATA if key not in metadata]
 
 
-def read_keras_config(path: str):
-    """The parsed `config.json` of a `.keras` archive, or a `CommandError` saying what `path` is instead."""
+def read_keras_config(path: str, flag: str = "--model"):
+    """The parsed `config.json` of a `.keras` archive, or a `CommandError` saying what `path` (given
+    with `flag`) is instead."""
     if os.path.isdir(path):
         inside = os.path.join(path, "model.keras")
         hint = f"pass {inside!r}" if os.path.isfile(inside) else "pass the model.keras file"
         if os.path.isfile(os.path.join(path, "saved_model.pb")):
             hint = "that is a SavedModel (for TF Serving); pass the model.keras it was exported from"
-        raise CommandError(f"--model {path!r} is a directory; {hint}.")
+        raise CommandError(f"{flag} {path!r} is a directory; {hint}.")
     if not os.path.isfile(path):
-        raise CommandError(f"--model {path!r} does not exist.")
+        raise CommandError(f"{flag} {path!r} does not exist.")
     if not path.endswith(".keras"):
-        raise CommandError(f"--model {path!r} is not a .keras file (perceiver-tf reads Keras 3 .keras models).")
+        raise CommandError(f"{flag} {path!r} is not a .keras file (perceiver-tf reads Keras 3 .keras models).")
     if os.path.getsize(path) == 0:
-        raise CommandError(f"--model {path!r} is empty (0 bytes): an interrupted copy or save; train or copy it again.")
+        raise CommandError(f"{flag} {path!r} is empty (0 bytes): an interrupted copy or save; train or copy it again.")
     if not zipfile.is_zipfile(path):
-        raise CommandError(f"--model {path!r} is not a .keras archive (corrupt or truncated); train or copy it again.")
+        raise CommandError(f"{flag} {path!r} is not a .keras archive (corrupt or truncated); train or copy it again.")
     with zipfile.ZipFile(path) as archive:
         names = set(archive.namelist())
         if "config.json" not in names:
-            raise CommandError(f"--model {path!r} is a zip file without config.json, not a .keras model.")
+            raise CommandError(f"{flag} {path!r} is a zip file without config.json, not a .keras model.")
         try:
             return json.loads(archive.read("config.json"))
         except (ValueError, zipfile.BadZipFile) as error:
-            raise CommandError(f"--model {path!r} has an unreadable config.json ({error_reason(error)}); "
+            raise CommandError(f"{flag} {path!r} has an unreadable config.json ({error_reason(error)}); "
                                "the file is corrupt: train or copy it again.") from error
 
 

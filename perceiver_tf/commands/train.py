@@ -85,12 +85,6 @@ def check_source_flags(args, source) -> None:
         raise UsageError("--mixup mixes one input tensor; audio + video examples have two: remove it.")
 
 
-def _init_from_error(error: CommandError, path: str) -> CommandError:
-    """`model_files`' one-line error about `--model PATH` as one about `--init-from PATH` (same class)."""
-    message = str(error).replace(f"--model {path!r}", f"--init-from {path!r}", 1)
-    return type(error)(message)
-
-
 def _policy_name(dtype) -> str:
     """The name of a dtype policy as a Keras config holds it (a serialized policy or a string)."""
     if isinstance(dtype, dict):
@@ -117,10 +111,7 @@ def check_init_from(args) -> dict:
     if given:
         raise UsageError(f"--init-from takes the architecture from {path!r}: remove {' and '.join(given)} "
                          "(--preset and --set choose the architecture of a model trained from scratch).")
-    try:
-        saved = read_keras_config(path)
-    except CommandError as error:
-        raise _init_from_error(error, path) from None
+    saved = read_keras_config(path, "--init-from")
     config = saved.get("config") if isinstance(saved, dict) else None
     if not isinstance(config, dict) or not isinstance(config.get("backbone"), dict):
         kind = saved.get("class_name", "model") if isinstance(saved, dict) else "model"
@@ -148,17 +139,6 @@ def check_init_output(init_from: str, output_dir: str) -> None:
     if os.path.commonpath([model_path, folder]) == folder:
         raise UsageError(f"--init-from {init_from!r} is inside --output-dir {output_dir!r}, whose files this run "
                          "replaces; pass another --output-dir.")
-
-
-def load_init_model(path: str):
-    """`(model, metadata)` of `--init-from` (loaded with the class names, modality and preprocessing
-    `perceiver-tf train` saves), or a one-line `CommandError` naming --init-from."""
-    from perceiver_tf.commands.model_files import load_trained_model
-
-    try:
-        return load_trained_model(path)
-    except CommandError as error:
-        raise _init_from_error(error, path) from None
 
 
 #: `DataOptions` fields an init model's preprocessing config sets (`{config key: field}`) when the
@@ -292,6 +272,7 @@ def _train(args, overrides: dict, output_dir: str, strategy, is_chief: bool, wor
     import keras
     import tensorflow as tf
 
+    from perceiver_tf.commands.model_files import load_trained_model
     from perceiver_tf.data import DataOptionError, PipelineOptions, batched, load_source
     from perceiver_tf.models import build_classifier
     from perceiver_tf.training import (
@@ -309,7 +290,7 @@ def _train(args, overrides: dict, output_dir: str, strategy, is_chief: bool, wor
         )
     init_model = init_processor = None
     if args.init_from:
-        init_model, init_metadata = load_init_model(args.init_from)
+        init_model, init_metadata = load_trained_model(args.init_from, flag="--init-from")
         options, init_processor = init_data_options(args, init_metadata)
     else:
         options = data_options(args)
