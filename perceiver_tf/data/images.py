@@ -1,10 +1,16 @@
-"""Image files -> model inputs: decode, resize, scale, optional RandAugment and pixel permutation."""
+"""Image files -> model inputs: decode, centre crop, resize, scale, optional RandAugment and pixel permutation."""
 
 from __future__ import annotations
 
 import tensorflow as tf
 
-from perceiver_tf.data.preprocessing import IMAGE_DEFAULTS, decode_image, image_to_model_input, permute_pixels
+from perceiver_tf.data.preprocessing import (
+    IMAGE_DEFAULTS,
+    check_image_config,
+    decode_image,
+    image_to_model_input,
+    permute_pixels,
+)
 
 
 def image_file_shape(path: tf.Tensor, channels: int = 0) -> tf.Tensor:
@@ -21,6 +27,14 @@ class ImageProcessor:
         rand_augment: apply `keras.layers.RandAugment` to training images.
         pixel_permutation_seed: a fixed permutation of the `H * W` pixels (paper's permuted
             ImageNet), applied to training, evaluation and serving inputs alike.
+        scale, offset: model input = pixel * scale + offset; one number, or a list of `channels`
+            per-channel values (e.g. ImageNet mean/std normalisation).
+        crop_fraction: centre-crop the square of side `floor(crop_fraction * min(H0, W0))` first
+            (in (0, 1]; None: no crop).
+        resize_method: "bilinear" (None: the default) or "bicubic".
+
+    Raises:
+        ValueError: an invalid argument (one line, naming it).
     """
 
     modality = "image"
@@ -33,8 +47,10 @@ class ImageProcessor:
         channels: int = 3,
         rand_augment: bool = False,
         pixel_permutation_seed: int | None = None,
-        scale: float = IMAGE_DEFAULTS["scale"],
-        offset: float = IMAGE_DEFAULTS["offset"],
+        scale: float | list[float] = IMAGE_DEFAULTS["scale"],
+        offset: float | list[float] = IMAGE_DEFAULTS["offset"],
+        crop_fraction: float | None = None,
+        resize_method: str | None = None,
     ):
         if channels not in (1, 3):
             raise ValueError(f"`channels` must be 1 or 3. Received: channels={channels}")
@@ -42,6 +58,12 @@ class ImageProcessor:
             raise ValueError(f"`image_size` must be two positive ints. Received: image_size={image_size}")
         self.config = {"modality": "image", "image_size": [int(s) for s in image_size], "channels": channels,
                        "scale": scale, "offset": offset}
+        if crop_fraction is not None:
+            self.config["crop_fraction"] = crop_fraction
+        if resize_method is not None:
+            self.config["resize_method"] = resize_method
+        check_image_config(self.config)
+        self.config.update(scale=_listed(scale), offset=_listed(offset))
         if pixel_permutation_seed is not None:
             self.config["pixel_permutation_seed"] = int(pixel_permutation_seed)
         self._rand_augment = None
@@ -54,23 +76,27 @@ class ImageProcessor:
     @classmethod
     def from_config(cls, config: dict) -> "ImageProcessor":
         """The evaluation-time processor of a model's `metadata["preprocessing"]`."""
-        return cls(config["image_size"], config["channels"], pixel_permutation_seed=config.get("pixel_permutation_seed"),
-                   scale=config.get("scale", IMAGE_DEFAULTS["scale"]), offset=config.get("offset", IMAGE_DEFAULTS["offset"]))
+        return cls(config["image_size"], config["channels"],
+                   pixel_permutation_seed=config.get("pixel_permutation_seed"),
+                   scale=config.get("scale", IMAGE_DEFAULTS["scale"]),
+                   offset=config.get("offset", IMAGE_DEFAULTS["offset"]),
+                   crop_fraction=config.get("crop_fraction"),
+                   resize_method=config.get("resize_method"))
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
         return (*self.config["image_size"], self.config["channels"])
 
     def decode_file(self, path: tf.Tensor) -> tf.Tensor:
-        """File path -> resized, scaled `(H, W, C)` float32 (the cacheable form)."""
+        """File path -> cropped, resized, scaled `(H, W, C)` float32 (the cacheable form)."""
         return self.decode_bytes(tf.io.read_file(path))
 
     def decode_bytes(self, encoded: tf.Tensor) -> tf.Tensor:
-        """Encoded PNG/JPEG/BMP/GIF bytes -> resized, scaled `(H, W, C)` float32."""
+        """Encoded PNG/JPEG/BMP/GIF bytes -> cropped, resized, scaled `(H, W, C)` float32."""
         return self.from_decoded(decode_image(encoded, self.config["channels"]))
 
     def from_decoded(self, image: tf.Tensor) -> tf.Tensor:
-        """uint8 `(H0, W0, C0)` -> resized, scaled `(H, W, C)` float32."""
+        """uint8 `(H0, W0, C0)` -> cropped, resized, scaled `(H, W, C)` float32."""
         channels = self.config["channels"]
         if image.shape[-1] == 1 and channels == 3:
             image = tf.image.grayscale_to_rgb(image)
@@ -84,3 +110,8 @@ class ImageProcessor:
         if training and self._rand_augment is not None:
             image = self._rand_augment(image, training=True)
         return permute_pixels(image, self.config)
+
+
+def _listed(value: float | list[float] | tuple[float, ...]) -> float | list[float]:
+    """A scalar as is; per-channel values as a JSON-ready list of floats."""
+    return [float(v) for v in value] if isinstance(value, (list, tuple)) else value

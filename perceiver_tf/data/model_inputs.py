@@ -45,6 +45,14 @@ def _holds(processor) -> str:
     config = processor.config
     if "scale" in config:  # images and video frames
         scale, offset = config["scale"], config["offset"]
+        if isinstance(scale, list) or isinstance(offset, list):  # per channel: 1 / (255 std), -mean / std
+            scale, offset = ([v] * config["channels"] if not isinstance(v, list) else v for v in (scale, offset))
+            low = min(min(o, o + 255 * s) for s, o in zip(scale, offset))
+            high = max(max(o, o + 255 * s) for s, o in zip(scale, offset))
+            mean = ", ".join(f"{-o / (255 * s):.4g}" for s, o in zip(scale, offset))
+            std = ", ".join(f"{1 / (255 * s):.4g}" for s in scale)
+            return (f"pixels normalised per channel, in [{low:.4g}, {high:.4g}]: (8-bit value / 255 - mean) / std, "
+                    f"mean [{mean}], std [{std}]")
         low, high = sorted((offset, offset + 255 * scale))
         divisor = 1 / scale
         rule = f"/ {round(divisor)}" if abs(divisor - round(divisor)) < 1e-6 else f"x {scale:g}"

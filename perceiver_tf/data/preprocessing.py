@@ -6,8 +6,13 @@ here runs inside a SavedModel loaded by plain TensorFlow.
 
 The model carries its preprocessing as `model.metadata["preprocessing"]`, a JSON dict:
 
-- image: `{"modality": "image", "image_size": [H, W], "channels": C, "scale": s, "offset": o}`;
-  model input `(H, W, C)` = `resize(image) * s + o` (uint8 pixels; s = 1/255, o = 0 by default).
+- image: `{"modality": "image", "image_size": [H, W], "channels": C, "scale": s, "offset": o}`, optionally
+  with `"crop_fraction": f` and `"resize_method": "bilinear" | "bicubic"`; model input `(H, W, C)` =
+  `resize(crop(image)) * s + o` on uint8 pixels. `crop` takes the centred square of side
+  `floor(f * min(H0, W0))` (absent: no crop); `resize` is antialiased bilinear (the default) or
+  antialiased bicubic (clipped to 0-255 and rounded, as PIL resizes 8-bit images); `s` and `o` are
+  scalars (s = 1/255, o = 0 by default) or lists of C per-channel values. `imagenet_preprocessing()`
+  is the config of DeepMind's ImageNet Perceivers (transformers' `PerceiverImageProcessor`).
 - audio: `{"modality": "audio", "sample_rate": R, "num_samples": S, "features": "waveform" |
   "log_mel", "patch_size": P, "num_mel_bins": B, "frame_length": L, "frame_step": H,
   "fft_length": F}`; model input `(S / P, P)` raw-waveform patches, or `(frames, B)` log-mel.
@@ -20,6 +25,10 @@ import math
 import tensorflow as tf
 
 IMAGE_DEFAULTS = {"scale": 1.0 / 255.0, "offset": 0.0}
+RESIZE_METHODS = ("bilinear", "bicubic")
+#: Per-channel RGB mean and std of ImageNet (pixels in [0, 1]), as DeepMind's and transformers' Perceivers use them.
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
 AUDIO_FEATURES = ("waveform", "log_mel")
 LOG_MEL_FLOOR = 1e-6
 
@@ -31,11 +40,84 @@ def decode_image(encoded: tf.Tensor, channels: int) -> tf.Tensor:
     return image
 
 
+def imagenet_preprocessing(image_size: int = 224, crop_fraction: float = 224 / 256) -> dict:
+    """The image preprocessing config of DeepMind's ImageNet Perceivers (transformers' `PerceiverImageProcessor`).
+
+    Centre crop of `crop_fraction` of the shorter side, bicubic resize to `image_size` x `image_size`,
+    then `(pixel / 255 - IMAGENET_MEAN) / IMAGENET_STD` per RGB channel: model input `(S, S, 3)`.
+    """
+    config = {
+        "modality": "image",
+        "image_size": [int(image_size), int(image_size)],
+        "channels": 3,
+        "scale": [1.0 / (255.0 * std) for std in IMAGENET_STD],
+        "offset": [-mean / std for mean, std in zip(IMAGENET_MEAN, IMAGENET_STD)],
+        "crop_fraction": crop_fraction,
+        "resize_method": "bicubic",
+    }
+    check_image_config(config)
+    return config
+
+
+def check_image_config(config: dict) -> None:
+    """Raise a one-line ValueError for an invalid `crop_fraction`, `resize_method`, `scale` or `offset`."""
+    fraction = config.get("crop_fraction")
+    if fraction is not None and (not _is_number(fraction) or not 0.0 < fraction <= 1.0):
+        raise ValueError(f"`crop_fraction` must be a number in (0, 1] (or absent: no crop). Received: {fraction!r}")
+    method = config.get("resize_method", "bilinear")
+    if method not in RESIZE_METHODS:
+        raise ValueError(f"Unknown `resize_method` {method!r}. Valid: {', '.join(RESIZE_METHODS)}")
+    channels = config.get("channels")
+    for key in ("scale", "offset"):
+        value = config.get(key, IMAGE_DEFAULTS[key])
+        if not isinstance(value, (list, tuple)):
+            continue
+        if len(value) != channels or not all(_is_number(v) and math.isfinite(v) for v in value):
+            raise ValueError(f"`{key}` must be one number or a list of {channels} finite numbers (one per channel). "
+                             f"Received: {value!r}")
+        if key == "scale" and 0 in value:
+            raise ValueError(f"A per-channel `scale` must not hold 0. Received: {value!r}")
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def center_crop(image: tf.Tensor, fraction: float) -> tf.Tensor:
+    """The centred square of side `floor(fraction * min(H0, W0))` (at least 1) of `(..., H0, W0, C)` pixels.
+
+    The offsets are `(H0 - side) // 2` and `(W0 - side) // 2`, as transformers' `center_crop`.
+    """
+    height, width = tf.shape(image)[-3], tf.shape(image)[-2]
+    shorter = tf.cast(tf.minimum(height, width), tf.float64)  # float64: `int(fraction * n)` as Python computes it
+    side = tf.maximum(tf.cast(tf.floor(shorter * fraction), tf.int32), 1)
+    top, left = (height - side) // 2, (width - side) // 2
+    return image[..., top : top + side, left : left + side, :]
+
+
 def image_to_model_input(image: tf.Tensor, config: dict) -> tf.Tensor:
-    """uint8/float pixels `(H0, W0, C)` or `(B, H0, W0, C)` -> float32 `(..., H, W, C)` per `config`."""
-    height, width = config["image_size"]
-    image = tf.image.resize(tf.cast(image, tf.float32), (height, width), antialias=True)
-    return image * config.get("scale", IMAGE_DEFAULTS["scale"]) + config.get("offset", IMAGE_DEFAULTS["offset"])
+    """uint8/float pixels `(H0, W0, C)` or `(B, H0, W0, C)` -> float32 `(..., H, W, C)` per `config`.
+
+    Optional centre crop (`crop_fraction`), resize (`resize_method`), then `* scale + offset`
+    (scalars, or per-channel lists broadcast over the last axis).
+    """
+    check_image_config(config)
+    image = tf.cast(image, tf.float32)
+    if config.get("crop_fraction") is not None:
+        image = center_crop(image, config["crop_fraction"])
+    size = config["image_size"]
+    if config.get("resize_method", "bilinear") == "bicubic":
+        image = tf.image.resize(image, size, method="bicubic", antialias=True)
+        image = tf.floor(tf.clip_by_value(image, 0.0, 255.0) + 0.5)  # PIL's 8-bit result: clipped, rounded
+    else:
+        image = tf.image.resize(image, size, antialias=True)
+    scale, offset = (config.get(key, IMAGE_DEFAULTS[key]) for key in ("scale", "offset"))
+    return image * _per_channel(scale) + _per_channel(offset)
+
+
+def _per_channel(value):
+    """A scalar as is; a per-channel list as a float32 `(C,)` tensor (broadcast over `(..., C)`)."""
+    return tf.constant(value, tf.float32) if isinstance(value, (list, tuple)) else value
 
 
 def to_mono(waveform: tf.Tensor) -> tf.Tensor:

@@ -113,13 +113,17 @@ def accepted_ranges(model: keras.Model) -> dict[str, tuple[float, float]]:
     """`{input name: (low, high)}` of the values an example may hold beyond being finite.
 
     Only `inputs` of a model whose metadata's preprocessing is an image processor has one: the
-    pixel range `offset + scale * [0, 255]` widened by `IMAGE_RANGE_TOLERANCE` of its width.
+    pixel range `offset + scale * [0, 255]` widened by `IMAGE_RANGE_TOLERANCE` of its width (with per-channel
+    `scale` / `offset` lists: the union of the channels' ranges, widened alike).
     """
     config = getattr(model, "metadata", {}).get("preprocessing") or {}
     if config.get("modality") != "image":
         return {}
     scale, offset = config.get("scale", IMAGE_DEFAULTS["scale"]), config.get("offset", IMAGE_DEFAULTS["offset"])
-    low, high = sorted((offset, offset + 255 * scale))
+    channels = config.get("channels", 1)
+    scales, offsets = (v if isinstance(v, list) else [v] * channels for v in (scale, offset))
+    ends = [end for s, o in zip(scales, offsets) for end in (o, o + 255 * s)]
+    low, high = min(ends), max(ends)
     margin = IMAGE_RANGE_TOLERANCE * (high - low)
     return {"inputs": (low - margin, high + margin)}
 
