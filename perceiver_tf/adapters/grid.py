@@ -23,6 +23,7 @@ def position_encoding_layer(
     sine_only: bool = False,
     learned_position_channels: int = 64,
     coordinate_channels: int | None = None,
+    learned_position_projection: int | None = None,
 ) -> keras.layers.Layer:
     """The layer that flattens the grid to `(B, M, C)` and concatenates position features."""
     if position_encoding not in POSITION_ENCODINGS:
@@ -30,7 +31,7 @@ def position_encoding_layer(
     if position_encoding == "none":
         return FlattenIndexDims(dtype=dtype, name=name)
     if position_encoding == "learned":
-        return LearnedPositionEncoding(learned_position_channels, dtype=dtype, name=name)
+        return LearnedPositionEncoding(learned_position_channels, learned_position_projection, dtype=dtype, name=name)
     return FourierPositionEncoding(
         num_bands=num_bands, max_resolution=max_resolution, spacing=spacing, concat_pos=concat_pos,
         sine_only=sine_only, coordinate_channels=coordinate_channels, dtype=dtype, name=name,
@@ -54,6 +55,8 @@ class GridAdapter(InputAdapter):
         num_bands, max_resolution, spacing, concat_pos, sine_only: `FourierPositionEncoding`
             (`max_resolution=None`: the (patched) grid's own size).
         learned_position_channels: width of learned position embeddings.
+        learned_position_projection: project the learned table to this width (`Dense`) before
+            concatenating it; `None`: no projection.
 
     Returns:
         `(B, M, C')`, `M = prod(index_dims / patch_size)`.
@@ -73,6 +76,7 @@ class GridAdapter(InputAdapter):
         concat_pos: bool = True,
         sine_only: bool = False,
         learned_position_channels: int = 64,
+        learned_position_projection: int | None = None,
         **kwargs,
     ):
         super().__init__(input_shape, **kwargs)
@@ -86,10 +90,12 @@ class GridAdapter(InputAdapter):
         self.concat_pos = bool(concat_pos)
         self.sine_only = bool(sine_only)
         self.learned_position_channels = require_positive_int(learned_position_channels, "learned_position_channels")
+        self.learned_position_projection = learned_position_projection
         self.patches = None if patch_size is None else ExtractPatches(patch_size, dtype=self.dtype_policy, name="patches")
         self.positions = position_encoding_layer(
             position_encoding, self.dtype_policy, "position_encoding", num_bands, max_resolution, spacing,
             concat_pos, sine_only, learned_position_channels,
+            learned_position_projection=learned_position_projection,
         )
 
     def stem(self, inputs):
@@ -134,5 +140,6 @@ class GridAdapter(InputAdapter):
             concat_pos=self.concat_pos,
             sine_only=self.sine_only,
             learned_position_channels=self.learned_position_channels,
+            learned_position_projection=self.learned_position_projection,
         )
         return config

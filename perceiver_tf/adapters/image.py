@@ -25,6 +25,7 @@ class ImageAdapter(GridAdapter):
         preprocessor: `None` (pixels), "conv" or "conv1x1".
         preprocessor_channels: output channels of the conv stem.
         conv_pool_padding: "same" (DeepMind) or "valid" (transformers) for the "conv" stem's max-pool.
+        conv_padding: "same" (DeepMind) or "symmetric" (transformers) for the "conv" stem's 7x7 conv.
         **kwargs: `GridAdapter` arguments (`patch_size`, `position_encoding`, `num_bands`, ...).
     """
 
@@ -33,16 +34,17 @@ class ImageAdapter(GridAdapter):
     layout = "(height, width, channels)"
 
     def __init__(self, input_shape, preprocessor: str | None = None, preprocessor_channels: int = 64,
-                 conv_pool_padding: str = "same", **kwargs):
+                 conv_pool_padding: str = "same", conv_padding: str = "same", **kwargs):
         super().__init__(input_shape, **kwargs)
         if preprocessor not in PREPROCESSORS:
             raise ValueError(f"Unknown preprocessor {preprocessor!r}. Valid: None, 'conv', 'conv1x1'")
         self.preprocessor = preprocessor
         self.preprocessor_channels = require_positive_int(preprocessor_channels, "preprocessor_channels")
         self.conv_pool_padding = conv_pool_padding
+        self.conv_padding = conv_padding
         if preprocessor == "conv":
             self.conv_stem = ConvDownsample(preprocessor_channels, pool_padding=conv_pool_padding,
-                                            dtype=self.dtype_policy, name="conv_stem")
+                                            conv_padding=conv_padding, dtype=self.dtype_policy, name="conv_stem")
         elif preprocessor == "conv1x1":
             self.conv_stem = keras.layers.Conv2D(preprocessor_channels, 1, dtype=self.dtype_policy, name="conv_stem")
         else:
@@ -62,5 +64,5 @@ class ImageAdapter(GridAdapter):
     def get_config(self):
         config = super().get_config()
         config.update(preprocessor=self.preprocessor, preprocessor_channels=self.preprocessor_channels,
-                      conv_pool_padding=self.conv_pool_padding)
+                      conv_pool_padding=self.conv_pool_padding, conv_padding=self.conv_padding)
         return config
