@@ -16,12 +16,13 @@ from perceiver_tf.adapters.grid import POSITION_ENCODINGS, GridAdapter
 from perceiver_tf.adapters.image import ImageAdapter
 from perceiver_tf.adapters.points import PointsAdapter
 from perceiver_tf.adapters.sequence import SequenceAdapter
+from perceiver_tf.adapters.text import TextAdapter
 from perceiver_tf.adapters.video import VideoAdapter
 
 #: input_kind -> adapter class.
 ADAPTERS: dict[str, type[InputAdapter]] = {
     cls.input_kind: cls
-    for cls in (ImageAdapter, AudioAdapter, SequenceAdapter, VideoAdapter, PointsAdapter, ArrayAdapter)
+    for cls in (ImageAdapter, AudioAdapter, SequenceAdapter, VideoAdapter, PointsAdapter, ArrayAdapter, TextAdapter)
 }
 
 
@@ -83,6 +84,7 @@ __all__ = [
     "InputAdapter",
     "PointsAdapter",
     "SequenceAdapter",
+    "TextAdapter",
     "VideoAdapter",
     "adapter_arguments",
     "get_adapter_class",

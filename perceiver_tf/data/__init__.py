@@ -1,5 +1,6 @@
 """Data sources and tf.data pipelines for perceiver_tf (see `load_source`)."""
 
+from perceiver_tf.data.byte_tokenizer import ByteTokenizer
 from perceiver_tf.data.digits import DIGITS_CLASS_NAMES, load_digits_split
 from perceiver_tf.data.errors import DataOptionError, DataWarning, error_reason
 from perceiver_tf.data.formats import EXTENSIONS, MODALITIES, detect_modality
@@ -30,6 +31,7 @@ __all__ = [
     "MODALITIES",
     "MODALITY_OPTIONS",
     "PROCESSORS",
+    "ByteTokenizer",
     "DataOptionError",
     "DataOptions",
     "DataSource",

@@ -6,6 +6,7 @@ from perceiver_tf.layers.classification_head import ClassificationHead
 from perceiver_tf.layers.common import LAYER_NORM_EPSILON
 from perceiver_tf.layers.conv_downsample import ConvDownsample
 from perceiver_tf.layers.cross_attention import CrossAttention
+from perceiver_tf.layers.embedding_logits import EmbeddingLogits
 from perceiver_tf.layers.fourier_position_encoding import (
     FourierPositionEncoding,
     fourier_features,
@@ -29,6 +30,7 @@ __all__ = [
     "ClassificationHead",
     "ConvDownsample",
     "CrossAttention",
+    "EmbeddingLogits",
     "ExtractPatches",
     "FlattenIndexDims",
     "FourierPositionEncoding",

@@ -9,6 +9,7 @@ from perceiver_tf.models.builders import (
 from perceiver_tf.models.perceiver_backbone import PerceiverBackbone
 from perceiver_tf.models.perceiver_classifier import PerceiverClassifier
 from perceiver_tf.models.perceiver_io import PerceiverIO
+from perceiver_tf.models.perceiver_masked_lm import PerceiverMaskedLM
 from perceiver_tf.models.perceiver_task import PerceiverTask
 from perceiver_tf.models.presets import PRESETS, Preset, get_preset, list_presets
 
@@ -17,6 +18,7 @@ __all__ = [
     "PerceiverBackbone",
     "PerceiverClassifier",
     "PerceiverIO",
+    "PerceiverMaskedLM",
     "PerceiverTask",
     "Preset",
     "build_audioset_av",
