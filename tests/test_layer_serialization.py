@@ -9,6 +9,7 @@ from perceiver_tf.adapters import (
     ImageAdapter,
     PointsAdapter,
     SequenceAdapter,
+    TextAdapter,
     VideoAdapter,
 )
 from perceiver_tf.layers import (
@@ -43,6 +44,7 @@ CASES = [
     (FourierPositionEncoding(num_bands=3, spacing="log"), ((2, 3, 4, 2),)),
     (FourierPositionEncoding(num_bands=3, max_resolution=10, coordinate_channels=3), ((2, 7, 4),)),
     (LearnedPositionEncoding(num_channels=3), ((2, 3, 4, 2),)),
+    (LearnedPositionEncoding(num_channels=3, projection_channels=5), ((2, 3, 4, 2),)),
     (FlattenIndexDims(), ((2, 3, 4, 2),)),
     (ClassificationHead(num_classes=3, activation="softmax", kernel_initializer="glorot_uniform"), (LATENTS,)),
     (ExtractPatches((1, 2)), ((2, 3, 4, 2),)),
@@ -51,6 +53,7 @@ CASES = [
     (PerceiverDecoder(output_channels=3, num_heads=2, qk_channels=4, widening_factor=2), ((2, 7, 6), (2, 4, 8))),
     (ClassificationDecoder(num_classes=5, query_channels=6, num_heads=2, activation="sigmoid"), (LATENTS,)),
     (ConvDownsample(channels=4, pool_padding="valid"), ((2, 9, 8, 3),)),
+    (ConvDownsample(channels=4, pool_padding="valid", conv_padding="symmetric"), ((2, 9, 8, 3),)),
     (ImageAdapter((8, 8, 3), preprocessor="conv", preprocessor_channels=4, num_bands=2), ((2, 8, 8, 3),)),
     (ImageAdapter((6, 4, 2), patch_size=2, position_encoding="learned", learned_position_channels=3), ((2, 6, 4, 2),)),
     (AudioAdapter((32, 1), patch_size=8, num_bands=3, spacing="log"), ((2, 32, 1),)),
@@ -58,6 +61,7 @@ CASES = [
     (VideoAdapter((4, 4, 4, 1), patch_size=(2, 2, 2), num_bands=2, max_resolution=[4, 8, 8]), ((2, 4, 4, 4, 1),)),
     (PointsAdapter((None, 4), num_bands=3, max_resolution=64), ((2, 9, 4),)),
     (ArrayAdapter((5, 3), position_encoding="learned", learned_position_channels=2), ((2, 5, 3),)),
+    (TextAdapter((5,), vocab_size=7, embedding_channels=4, max_positions=9), ((2, 5),)),
 ]
 
 

@@ -28,9 +28,12 @@ def test_imagenet_parameter_count_is_the_papers():
 
 @pytest.mark.slow
 def test_every_preset_matches_its_recorded_parameter_count():
+    tasks = {"classifier": pt.PerceiverClassifier, "masked_lm": pt.PerceiverMaskedLM}
     for preset in pt.PRESETS.values():
-        model = pt.PerceiverClassifier.from_preset(preset.name)
+        model = tasks[preset.task].from_preset(preset.name)
         assert model.count_params() == preset.params, preset.name
+        trainable = sum(int(np.prod(v.shape)) for v in model.trainable_weights)
+        assert trainable == (preset.trainable_params or preset.params), preset.name
         del model
         keras.backend.clear_session()
     # The paper's figures: 44.9M, 326.2M (sharing ablation), Perceiver IO config A 48.4M.

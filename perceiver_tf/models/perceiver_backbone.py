@@ -61,7 +61,8 @@ class PerceiverBackbone(keras.Model):
 
     Args:
         input_shape: one example's shape, e.g. `(224, 224, 3)`; `(None, 3)` for any number of points.
-        input_kind: "image", "audio", "sequence", "video", "points" or "array" (`perceiver_tf.adapters.ADAPTERS`).
+        input_kind: "image", "audio", "sequence", "video", "points", "array" or "text"
+            (`perceiver_tf.adapters.ADAPTERS`).
         patch_size: non-overlapping patches before the position features (grid inputs).
         position_encoding: "fourier" (default), "learned" or "none".
         num_bands: K, Fourier bands per axis (adapter default 64).
@@ -69,7 +70,11 @@ class PerceiverBackbone(keras.Model):
         spacing: "linear" (paper's equation, DeepMind's code) or "log" (paper's text).
         concat_pos / sine_only: include raw coordinates / drop the cosines.
         learned_position_channels: width of learned position embeddings.
-        preprocessor / preprocessor_channels: image conv stem, "conv" or "conv1x1" (`ImageAdapter`).
+        learned_position_projection: project the learned positions to this width first (transformers'
+            `project_pos_dim`).
+        preprocessor / preprocessor_channels / conv_pool_padding / conv_padding: image conv stem,
+            "conv" or "conv1x1", and the "conv" stem's max-pool and conv paddings (`ImageAdapter`).
+        vocab_size / embedding_channels / max_positions: token ids (`TextAdapter`).
         adapters: one `InputAdapter`, or `{name: InputAdapter | {"input_kind", "input_shape", ...}}`.
         use_input_mask: add bool element masks (False marks padding).
         use_modality_mask: (several inputs) add the whole-modality mask; a False entry hides every
@@ -99,8 +104,14 @@ class PerceiverBackbone(keras.Model):
         concat_pos: bool | None = None,
         sine_only: bool | None = None,
         learned_position_channels: int | None = None,
+        learned_position_projection: int | None = None,
         preprocessor: str | None = None,
         preprocessor_channels: int | None = None,
+        conv_pool_padding: str | None = None,
+        conv_padding: str | None = None,
+        vocab_size: int | None = None,
+        embedding_channels: int | None = None,
+        max_positions: int | None = None,
         adapters=None,
         use_input_mask: bool = False,
         use_modality_mask: bool = False,

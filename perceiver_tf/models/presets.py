@@ -13,7 +13,8 @@ ENCODER_KEYS = tuple(n for n in inspect.signature(PerceiverEncoder.__init__).par
 #: `PerceiverBackbone` arguments that configure the adapter of a single input.
 ADAPTER_KEYS = (
     "patch_size", "position_encoding", "num_bands", "max_resolution", "spacing", "concat_pos", "sine_only",
-    "learned_position_channels", "preprocessor", "preprocessor_channels",
+    "learned_position_channels", "learned_position_projection", "preprocessor", "preprocessor_channels",
+    "conv_pool_padding", "conv_padding", "vocab_size", "embedding_channels", "max_positions",
 )
 #: Every `PerceiverBackbone` argument a preset or an override may set.
 BACKBONE_KEYS = frozenset(ENCODER_KEYS + ADAPTER_KEYS + ("use_input_mask", "use_modality_mask",
@@ -21,6 +22,7 @@ BACKBONE_KEYS = frozenset(ENCODER_KEYS + ADAPTER_KEYS + ("use_input_mask", "use_
 
 _PAPER = "Jaegle et al. 2021, Perceiver (arXiv 2103.03206)"
 _PAPER_IO = "Jaegle et al. 2021, Perceiver IO (arXiv 2107.14795)"
+_HF = "transformers' `PerceiverFor{}` (checkpoint deepmind/{})"
 _IMAGENET_ENCODER = dict(
     num_latents=512, latent_dim=1024, num_blocks=8, num_cross_attends=8, num_self_attends_per_block=6,
     num_cross_attention_heads=1, num_self_attention_heads=8,
@@ -53,6 +55,10 @@ class Preset:
             (a dict of shapes for several inputs).
         params: exact `count_params()` of the classifier in the reference setting.
         source: where the configuration comes from.
+        task: the model the preset builds and `params` counts: "classifier" (`PerceiverClassifier`)
+            or "masked_lm" (`PerceiverMaskedLM`).
+        trainable_params: `params` less non-trainable weights (batch-norm statistics), when it
+            differs: the figure transformers reports as `parameters()`.
     """
 
     name: str
@@ -64,6 +70,8 @@ class Preset:
     reference_num_classes: int = 10
     params: int = 0
     source: str = "perceiver_tf"
+    task: str = "classifier"
+    trainable_params: int | None = None
 
     @property
     def modality(self) -> str:
@@ -111,7 +119,42 @@ PRESETS: dict[str, Preset] = {
             backbone=dict(**_PERCEIVER_IO_IMAGENET_ENCODER, num_bands=64),
             classifier=dict(decoder="query"),
             input_kind="image", reference_input_shape=(224, 224, 3), reference_num_classes=1000,
-            params=48_440_627, source=_PAPER_IO + ", Table 5 (config A)",
+            params=48_440_627, source=_PAPER_IO + ", Table 5 (config A); " + _HF.format(
+                "ImageClassificationFourier", "vision-perceiver-fourier"),
+        ),
+        Preset(
+            "vision_perceiver_learned",
+            "Perceiver IO ImageNet with learned positions: 1x1 conv to 256 channels + 256 learned (projected) position "
+            "channels, config A encoder, learned-query decoder.",
+            backbone=dict(**_PERCEIVER_IO_IMAGENET_ENCODER, preprocessor="conv1x1", preprocessor_channels=256,
+                          position_encoding="learned", learned_position_channels=256, learned_position_projection=256),
+            classifier=dict(decoder="query"),
+            input_kind="image", reference_input_shape=(224, 224, 3), reference_num_classes=1000,
+            params=62_255_848, source=_PAPER_IO + ", Table 5; " + _HF.format(
+                "ImageClassificationLearned", "vision-perceiver-learned"),
+        ),
+        Preset(
+            "vision_perceiver_conv",
+            "Perceiver IO ImageNet with a conv stem (7x7/2 conv + batch norm + ReLU + 3x3/2 max-pool: 55 x 55 x 64) "
+            "and 2-D Fourier features, config A encoder, learned-query decoder.",
+            backbone=dict(**_PERCEIVER_IO_IMAGENET_ENCODER, preprocessor="conv", preprocessor_channels=64,
+                          conv_pool_padding="valid", conv_padding="symmetric", num_bands=64, max_resolution=[56, 56]),
+            classifier=dict(decoder="query"),
+            input_kind="image", reference_input_shape=(224, 224, 3), reference_num_classes=1000,
+            params=48_646_650, trainable_params=48_646_522, source=_PAPER_IO + ", Table 5; " + _HF.format(
+                "ImageClassificationConvProcessing", "vision-perceiver-conv"),
+        ),
+        Preset(
+            "language_perceiver",
+            "Perceiver IO masked language model on UTF-8 bytes: 2048 tokens, 256 x 1280 latents, 26 self-attends, "
+            "embedding-tied decoder.",
+            backbone=dict(num_latents=256, latent_dim=1280, num_blocks=1, num_cross_attends=1,
+                          num_self_attends_per_block=26, num_cross_attention_heads=8, num_self_attention_heads=8,
+                          cross_attention_qk_channels=256, cross_attention_v_channels=1280,
+                          self_attention_qk_channels=256, self_attention_v_channels=1280,
+                          vocab_size=262, embedding_channels=768, max_positions=2048, use_input_mask=True),
+            input_kind="text", reference_input_shape=(2048,), reference_num_classes=262, task="masked_lm",
+            params=201_108_230, source=_PAPER_IO + ", Sec. 4.1; " + _HF.format("MaskedLM", "language-perceiver"),
         ),
         Preset(
             "audioset",
