@@ -25,6 +25,8 @@ setup(
         # notebooks/: Jupyter to open and run them (plots included).
         "notebooks": ["jupyterlab>=4,<5", "ipykernel>=6.29,<8", "matplotlib>=3.7,<4"],
         "dev": ["pytest>=8,<10", "pytest-timeout>=2.3,<3", "pytest-xdist>=3.5,<4", "nbclient>=0.10,<0.11", "nbformat>=5.10,<6", "ipykernel>=6.29,<8"],
+        # perceiver_tf.convert: read transformers checkpoints (safetensors) and fetch hub ids.
+        "convert": ["safetensors>=0.4,<1", "huggingface_hub>=0.23,<3"],
         # benchmarks/: the HF peer comparison, the scaling watchdog and plot (never runtime deps).
         "benchmark": ["torch>=2.2", "transformers>=4.40", "psutil>=5.9", "matplotlib>=3.7,<4"],
     },

@@ -17,6 +17,7 @@ from perceiver_tf.commands.arguments import (
     smoothing,
     verbosity,
 )
+from perceiver_tf.commands.convert import add_convert_parser
 from perceiver_tf.commands.errors import report, show_data_warnings_as_lines
 from perceiver_tf.commands.export import add_export_parser
 
@@ -194,6 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_attention_parser(subparsers)
     _add_presets_parser(subparsers)
     add_export_parser(subparsers)
+    add_convert_parser(subparsers)
     for subparser in subparsers.choices.values():  # `--debug` after the subcommand works too
         subparser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                                help="Show the full traceback of an error.")

@@ -40,11 +40,14 @@ def load_trained_model(path: str, require_metadata: bool = True, flag: str = "--
 
 #: What `perceiver-tf train` records in every model's metadata and the other commands read.
 REQUIRED_METADATA = ("class_names", "modality", "preprocessing")
+#: What a converted masked language model records instead (`perceiver-tf convert`).
+REQUIRED_TEXT_METADATA = ("modality", "tokenizer")
 
 
 def missing_metadata(metadata: dict) -> list[str]:
-    """The `REQUIRED_METADATA` keys `metadata` lacks."""
-    return [key for key in REQUIRED_METADATA if key not in metadata]
+    """The `REQUIRED_METADATA` (or, for a text model, `REQUIRED_TEXT_METADATA`) keys `metadata` lacks."""
+    required = REQUIRED_TEXT_METADATA if metadata.get("modality") == "text" else REQUIRED_METADATA
+    return [key for key in required if key not in metadata]
 
 
 def read_keras_config(path: str, flag: str = "--model"):

@@ -1,4 +1,8 @@
-"""`perceiver-tf predict`: top-k classes (by name) with probabilities, one JSON line per file."""
+"""`perceiver-tf predict`: top-k classes (by name) with probabilities, one JSON line per file.
+
+A masked language model (converted with `perceiver-tf convert`) reads UTF-8 text files instead and
+fills in their `[MASK]` tokens (`fill_masks`).
+"""
 
 from __future__ import annotations
 
@@ -20,6 +24,11 @@ def run(args) -> int:
     )
 
     model, metadata = load_trained_model(args.model)
+    if metadata["modality"] == "text":
+        lines = [fill_masks(model, metadata, path) for path in args.files]
+        for line in lines:
+            print(json_line(line))
+        return 1 if any("error" in line for line in lines) else 0
     processor = processor_for(metadata)
     prepare = tf.function(lambda path: model_input_from_file(processor, path))
     failures = 0
@@ -60,3 +69,30 @@ def predict_file(model, metadata: dict, prepare, path: str, top_k: int) -> dict:
     if getattr(model, "multi_label", False):
         line["labels"] = [class_names[i] for i in np.flatnonzero(probabilities >= MULTI_LABEL_THRESHOLD)]
     return line
+
+
+def fill_masks(model, metadata: dict, path: str) -> dict:
+    """The JSON line of one UTF-8 text file for a masked language model: `{"file", "text", "masks",
+    "filled"}` (the text with every `[MASK]` token replaced by the most probable byte), or
+    `{"file", "error"}` for a file that is unreadable, not UTF-8, too long or without a `[MASK]`."""
+    from perceiver_tf.data.byte_tokenizer import ByteTokenizer
+
+    tokenizer = ByteTokenizer()
+    max_length = metadata["tokenizer"]["max_length"]
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+        batch = tokenizer(text, max_length=max_length)
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        return {"file": path, "error": f"cannot read text file: {error}"}
+    ids = batch["inputs"][0]
+    masked = np.flatnonzero(ids == tokenizer.mask_id)
+    if masked.size == 0:
+        return {"file": path, "error": "no [MASK] token in the text: write [MASK] where a byte is to be predicted"}
+    logits = np.asarray(model.predict_on_batch(batch))[0, : ids.shape[0]]
+    filled = ids.copy()
+    byte_logits = logits[:, tokenizer.num_special_tokens:]  # predict bytes, never special tokens
+    filled[masked] = np.argmax(byte_logits[masked], axis=-1) + tokenizer.num_special_tokens
+    length = int(batch["input_mask"][0].sum())
+    return {"file": path, "text": text, "masks": int(masked.size),
+            "filled": tokenizer.decode(filled[:length], skip_special_tokens=True)}
