@@ -282,3 +282,23 @@ def test_learned_position_projection_and_symmetric_conv_padding():
     with torch.no_grad():
         expected = reference(torch.tensor(image)).numpy().transpose(0, 2, 3, 1)
     np.testing.assert_allclose(np.asarray(stem.conv(stem.pad(image.transpose(0, 2, 3, 1)))), expected, atol=1e-6)
+
+
+@pytest.mark.slow
+def test_full_size_imagenet_checkpoint_converts_to_the_same_logits(tmp_path):
+    """DeepMind's Perceiver IO ImageNet (Fourier) configuration at full size, 224 x 224 input."""
+    config = transformers.PerceiverConfig(
+        num_latents=512, d_latents=1024, d_model=261, num_blocks=8, num_self_attends_per_block=6,
+        num_cross_attention_heads=1, num_self_attention_heads=8, num_labels=1000, image_size=224)
+    torch.manual_seed(0)
+    reference = transformers.PerceiverForImageClassificationFourier(config).eval()
+    reference.save_pretrained(str(tmp_path))
+    model = convert_transformers(tmp_path)
+    assert model.count_params() == pt.PRESETS["perceiver_io_imagenet"].params == 48_440_627
+    pixels = np.random.default_rng(0).normal(size=(1, 224, 224, 3)).astype("float32")
+    with torch.no_grad():
+        expected = reference(inputs=torch.tensor(pixels.transpose(0, 3, 1, 2).copy())).logits.numpy()
+    actual = np.asarray(model.predict(pixels, verbose=0))
+    print(f"full size: max abs difference {np.abs(actual - expected).max():.2e}, "
+          f"relative {relative_difference(actual, expected):.2e}")
+    assert relative_difference(actual, expected) <= RELATIVE_TOLERANCE
