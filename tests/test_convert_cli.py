@@ -133,7 +133,7 @@ def test_init_from_a_converted_model_fine_tunes_a_new_head(converted, tmp_path, 
     classes = write_image_folder(str(data), per_class=12, size=24)
     out = tmp_path / "tuned"
     assert main(["train", "--init-from", path, "--data", str(data), "--output-dir", str(out), "--epochs", "2",
-                 "--batch-size", "8", "--learning-rate", "1e-3", *QUIET]) == 0
+                 "--batch-size", "8", "--learning-rate", "1e-3", "--rand-augment", *QUIET]) == 0
     assert "new head for 3 classes (the model's 3 classes have other names" in capsys.readouterr().out
     init, tuned = keras.models.load_model(path), keras.models.load_model(str(out / "model.keras"))
     assert tuned.metadata["class_names"] == sorted(classes) and tuned.output_shape == (None, len(classes))

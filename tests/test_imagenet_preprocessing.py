@@ -169,3 +169,20 @@ def test_decoding_bytes_in_a_graph_matches_eager():
         return tf.map_fn(processor.decode_bytes, batch, fn_output_signature=tf.TensorSpec([32, 32, 3], tf.float32))
 
     np.testing.assert_allclose(serve(encoded).numpy(), np.stack(eager), rtol=0, atol=1e-6)
+
+
+def test_rand_augment_works_in_the_pixels_range_under_imagenet_normalisation():
+    """RandAugment sees [0, 1] pixels (not the normalised values), so augmented inputs stay in each channel's range."""
+    config = imagenet_preprocessing(image_size=16)
+    plain = ImageProcessor.from_config(config)
+    augmented = ImageProcessor.from_config(config, rand_augment=True)
+    assert augmented.config == plain.config  # augmentation is not part of the saved preprocessing
+    image = plain.from_decoded(tf.constant(_smooth_image(40, 30)))
+    low = (0.0 - np.array(IMAGENET_MEAN)) / np.array(IMAGENET_STD)
+    high = (1.0 - np.array(IMAGENET_MEAN)) / np.array(IMAGENET_STD)
+    outputs = np.stack([augmented.prepare(image, True, tf.zeros([2], tf.int32)).numpy() for _ in range(8)])
+    assert (outputs >= low - 1e-4).all() and (outputs <= high + 1e-4).all()
+    # Augmenting the normalised values as if they were [0, 1] pixels would clip away everything below 0.
+    assert (outputs.reshape(8, -1).min(axis=1) < -0.5).all(), outputs.reshape(8, -1).min(axis=1)
+    assert np.abs(outputs - image.numpy()).max() > 0.1  # it does augment
+    np.testing.assert_array_equal(augmented.prepare(image, False, tf.zeros([2], tf.int32)).numpy(), image.numpy())

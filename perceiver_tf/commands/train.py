@@ -161,7 +161,9 @@ def init_data_options(args, metadata: dict):
     is read with the init model's own preprocessing (`processor_for(metadata)`): the input shape
     matches. With some, the options are the flags', with what they leave open taken from the
     model's preprocessing; `check_init_preprocessing` then checks that the data is read as the
-    model was trained (augmentation flags such as --rand-augment change no shape).
+    model was trained (augmentation flags such as --rand-augment change no shape). --rand-augment
+    alone on an image model augments the model's own preprocessing (e.g. a converted checkpoint's
+    ImageNet crop and normalisation).
 
     Raises:
         UsageError: --modality differs from the model's.
@@ -180,6 +182,11 @@ def init_data_options(args, metadata: dict):
     given = modality_options_set(options)
     if not given:
         return replace(options, processor=processor), processor
+    if processor.modality == "image" and given == ["rand_augment"]:  # the model's preprocessing, augmented
+        from perceiver_tf.data.images import ImageProcessor
+
+        augmented = ImageProcessor.from_config(processor.config, rand_augment=True)
+        return replace(options, processor=augmented), processor
     filled = {}
     for key, name in _OPTIONS_FROM_PREPROCESSING.items():
         if key in processor.config and name not in given and processor.modality in MODALITY_OPTIONS[name][1]:

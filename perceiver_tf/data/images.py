@@ -70,13 +70,20 @@ class ImageProcessor:
         if rand_augment:
             import keras
 
-            # float32 whatever the global (e.g. mixed-precision) policy: this runs in tf.data.
-            self._rand_augment = keras.layers.RandAugment(value_range=(0, 1), num_ops=2, factor=0.5, dtype="float32")
+            # float32 whatever the global (e.g. mixed-precision) policy: this runs in tf.data. RandAugment sees
+            # the pixels' own range, `offset + scale * [0, 255]` (per-channel values are mapped to [0, 1] first).
+            low, high = (0.0, 1.0) if self._per_channel else (offset, offset + 255 * scale)
+            self._rand_augment = keras.layers.RandAugment(value_range=(low, high), num_ops=2, factor=0.5,
+                                                          dtype="float32")
+
+    @property
+    def _per_channel(self) -> bool:
+        return any(isinstance(self.config[key], list) for key in ("scale", "offset"))
 
     @classmethod
-    def from_config(cls, config: dict) -> "ImageProcessor":
-        """The evaluation-time processor of a model's `metadata["preprocessing"]`."""
-        return cls(config["image_size"], config["channels"],
+    def from_config(cls, config: dict, rand_augment: bool = False) -> "ImageProcessor":
+        """The processor of a model's `metadata["preprocessing"]` (evaluation-time unless `rand_augment`)."""
+        return cls(config["image_size"], config["channels"], rand_augment=rand_augment,
                    pixel_permutation_seed=config.get("pixel_permutation_seed"),
                    scale=config.get("scale", IMAGE_DEFAULTS["scale"]),
                    offset=config.get("offset", IMAGE_DEFAULTS["offset"]),
@@ -108,8 +115,18 @@ class ImageProcessor:
         """Cached image -> model input; RandAugment (training only), then the pixel permutation."""
         del seed  # RandAugment draws from its own seeded generator.
         if training and self._rand_augment is not None:
-            image = self._rand_augment(image, training=True)
+            image = self._augment(image)
         return permute_pixels(image, self.config)
+
+    def _augment(self, image: tf.Tensor) -> tf.Tensor:
+        """RandAugment in the pixels' range; per-channel normalised pixels go through [0, 1] and back."""
+        if not self._per_channel:
+            return self._rand_augment(image, training=True)
+        channels = self.config["channels"]
+        scale, offset = (tf.constant(self.config[key] if isinstance(self.config[key], list)
+                                     else [self.config[key]] * channels, tf.float32) for key in ("scale", "offset"))
+        unit = (image - offset) / (255.0 * scale)
+        return self._rand_augment(unit, training=True) * (255.0 * scale) + offset
 
 
 def _listed(value: float | list[float] | tuple[float, ...]) -> float | list[float]:
