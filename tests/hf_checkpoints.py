@@ -25,6 +25,7 @@ CASES = {
     "conv": ("PerceiverForImageClassificationConvProcessing", dict(_IMAGE, d_model=322), 28),
     "masked_lm": ("PerceiverForMaskedLM", dict(_ENCODER, d_model=24, max_position_embeddings=12, qk_channels=8,
                                                v_channels=16, num_cross_attention_heads=2), 12),
+    "optical_flow": ("PerceiverForOpticalFlow", dict(_ENCODER, d_model=322, train_size=[6, 8]), 6),
 }
 IMAGE_KINDS = ("fourier", "learned", "conv")
 
@@ -65,10 +66,16 @@ def example_inputs(kind: str, batch: int = 2, seed: int = 0) -> dict:
     """Inputs of `kind` in both layouts: `{"torch": kwargs, "keras": model inputs}`.
 
     Images: `(B, 3, S, S)` for torch, `(B, S, S, 3)` for Keras. Text: random byte ids with the
-    second example's last third masked out (padding).
+    second example's last third masked out (padding). Optical flow: `(B, 2, 27, H, W)` patches for
+    torch, `flow_pixel_features` of them for Keras.
     """
     rng = np.random.default_rng(seed)
     side_or_length = CASES[kind][2]
+    if kind == "optical_flow":  # transformers' layout: 3x3 RGB patches of both frames, channels first
+        from perceiver_tf import flow_pixel_features
+
+        patches = rng.normal(size=(batch, 2, 27, *CASES[kind][1]["train_size"])).astype("float32")
+        return {"torch": dict(inputs=torch.tensor(patches)), "keras": np.asarray(flow_pixel_features(patches))}
     if kind == "masked_lm":
         ids = rng.integers(0, 262, (batch, side_or_length)).astype("int32")
         mask = np.ones((batch, side_or_length), bool)

@@ -147,22 +147,26 @@ def test_converted_model_saves_and_reloads_with_the_same_outputs(checkpoints, tm
 
 def test_presets_have_transformers_parameter_counts():
     """The full-size presets count what transformers' classes count in DeepMind's configurations (48.4M
-    Fourier, 62.3M learned, 48.6M conv, 201.1M language; built on torch's meta device, no memory)."""
+    Fourier, 62.3M learned, 48.6M conv, 201.1M language, 41.1M flow; built on torch's meta device, no memory)."""
     image = dict(num_latents=512, d_latents=1024, num_blocks=8, num_self_attends_per_block=6,
                  num_cross_attention_heads=1, num_self_attention_heads=8, num_labels=1000, image_size=224)
-    d_models = {"PerceiverForImageClassificationFourier": 261, "PerceiverForImageClassificationLearned": 512,
-                "PerceiverForImageClassificationConvProcessing": 322}
+    configs = {name: transformers.PerceiverConfig(**image, d_model=d_model) for name, d_model in (
+        ("PerceiverForImageClassificationFourier", 261), ("PerceiverForImageClassificationLearned", 512),
+        ("PerceiverForImageClassificationConvProcessing", 322))}
+    configs["PerceiverForMaskedLM"] = transformers.PerceiverConfig(qk_channels=256, v_channels=1280)
+    configs["PerceiverForOpticalFlow"] = transformers.PerceiverConfig(  # Perceiver IO Sec. 4.2 / Appendix
+        num_latents=2048, d_latents=512, d_model=322, num_blocks=1, num_self_attends_per_block=24,
+        num_self_attention_heads=16, num_cross_attention_heads=1, train_size=[368, 496])
     counts = {}
     with torch.device("meta"):
         for name, architecture in ARCHITECTURES.items():
-            config = (transformers.PerceiverConfig(qk_channels=256, v_channels=1280) if name == "PerceiverForMaskedLM"
-                      else transformers.PerceiverConfig(**image, d_model=d_models[name]))
+            config = configs[name]
             model = getattr(transformers, name)(config)
             counts[architecture.preset] = transformers_parameter_count(model)
             trainable = sum(p.numel() for p in model.parameters())
             assert pt.PRESETS[architecture.preset].params == counts[architecture.preset], name
             assert (pt.PRESETS[architecture.preset].trainable_params or counts[architecture.preset]) == trainable, name
-    assert [round(c / 1e5) / 10 for c in counts.values()] == [48.4, 62.3, 48.6, 201.1]
+    assert [round(c / 1e5) / 10 for c in counts.values()] == [48.4, 62.3, 48.6, 201.1, 41.1]
 
 
 def test_masked_lm_preset_builds_the_converted_layout(checkpoints):
@@ -197,8 +201,8 @@ def _copy_with(folder, target, config_changes=None, tensors=None):
 def test_errors_name_the_architecture_the_tensor_and_both_shapes(checkpoints, tmp_path):
     folder, _ = checkpoints["fourier"]
     tensors = safetensors_numpy.load_file(str(folder / "model.safetensors"))
-    unknown = _copy_with(folder, tmp_path / "flow", {"architectures": ["PerceiverForOpticalFlow"]})
-    with pytest.raises(ConversionError, match="'PerceiverForOpticalFlow' is not supported. Supported: "
+    unknown = _copy_with(folder, tmp_path / "flow", {"architectures": ["PerceiverForMultimodalAutoencoding"]})
+    with pytest.raises(ConversionError, match="'PerceiverForMultimodalAutoencoding' is not supported. Supported: "
                                               "PerceiverForImageClassificationFourier"):
         convert_transformers(unknown)
     missing = _copy_with(folder, tmp_path / "missing", tensors={k: v for k, v in tensors.items()

@@ -13,7 +13,16 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from cli_flags import one_error_line
-from hf_checkpoints import CASES, IMAGE_KINDS, image_size, save_tiny_checkpoint, torch, transformers
+from hf_checkpoints import (
+    CASES,
+    IMAGE_KINDS,
+    example_inputs,
+    image_size,
+    reference_outputs,
+    save_tiny_checkpoint,
+    torch,
+    transformers,
+)
 
 from perceiver_tf.cli import main
 from perceiver_tf.data.synthetic import write_image_folder
@@ -125,6 +134,26 @@ def test_converted_language_model_fills_masks_and_exports(converted, tmp_path, c
     capsys.readouterr()
     runner = tf.lite.Interpreter(model_path=str(tmp_path / "lm.tflite")).get_signature_runner("serving_default")
     np.testing.assert_allclose(runner(**inputs)["logits"], logits[None], atol=1e-4)
+
+
+def test_converted_optical_flow_model_exports_with_transformers_flow(converted, tmp_path, capsys):
+    path, reference = converted["optical_flow"]
+    inputs = example_inputs("optical_flow")
+    expected = reference_outputs(reference, inputs)  # (B, H, W, 2), in pixels
+    capsys.readouterr()
+    assert main(["export", "--model", path, "--format", "saved_model", "--output", str(tmp_path / "serving")]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    served = tf.saved_model.load(summary["path"]).signatures["serving_default"](inputs=tf.constant(inputs["keras"]))
+    np.testing.assert_allclose(served["flow"].numpy(), expected, atol=1e-5 * np.abs(expected).max())
+    assert main(["export", "--model", path, "--format", "tflite", "--output", str(tmp_path / "flow.tflite")]) == 0
+    capsys.readouterr()
+    runner = tf.lite.Interpreter(model_path=str(tmp_path / "flow.tflite")).get_signature_runner("serving_default")
+    np.testing.assert_allclose(runner(inputs=inputs["keras"][:1])["flow"], expected[:1],
+                               atol=1e-4 * np.abs(expected).max())
+    photo = tmp_path / "frame.png"
+    _photo(photo, seed=3)
+    assert main(["predict", "--model", path, str(photo)]) == 1
+    assert "is an optical-flow model" in one_error_line(capsys)
 
 
 def test_init_from_a_converted_model_fine_tunes_a_new_head(converted, tmp_path, capsys):

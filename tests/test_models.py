@@ -28,7 +28,8 @@ def test_imagenet_parameter_count_is_the_papers():
 
 @pytest.mark.slow
 def test_every_preset_matches_its_recorded_parameter_count():
-    tasks = {"classifier": pt.PerceiverClassifier, "masked_lm": pt.PerceiverMaskedLM}
+    tasks = {"classifier": pt.PerceiverClassifier, "masked_lm": pt.PerceiverMaskedLM,
+             "optical_flow": pt.PerceiverOpticalFlow}
     for preset in pt.PRESETS.values():
         model = tasks[preset.task].from_preset(preset.name)
         assert model.count_params() == preset.params, preset.name

@@ -40,13 +40,13 @@ def load_trained_model(path: str, require_metadata: bool = True, flag: str = "--
 
 #: What `perceiver-tf train` records in every model's metadata and the other commands read.
 REQUIRED_METADATA = ("class_names", "modality", "preprocessing")
-#: What a converted masked language model records instead (`perceiver-tf convert`).
-REQUIRED_TEXT_METADATA = ("modality", "tokenizer")
+#: What converted models of other tasks record instead (`perceiver-tf convert`), by modality.
+REQUIRED_CONVERTED_METADATA = {"text": ("modality", "tokenizer"), "optical_flow": ("modality", "inputs")}
 
 
 def missing_metadata(metadata: dict) -> list[str]:
-    """The `REQUIRED_METADATA` (or, for a text model, `REQUIRED_TEXT_METADATA`) keys `metadata` lacks."""
-    required = REQUIRED_TEXT_METADATA if metadata.get("modality") == "text" else REQUIRED_METADATA
+    """The `REQUIRED_METADATA` (or the `REQUIRED_CONVERTED_METADATA` of its modality) keys `metadata` lacks."""
+    required = REQUIRED_CONVERTED_METADATA.get(metadata.get("modality"), REQUIRED_METADATA)
     return [key for key in required if key not in metadata]
 
 

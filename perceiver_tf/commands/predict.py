@@ -17,6 +17,7 @@ MULTI_LABEL_THRESHOLD = 0.5
 def run(args) -> int:
     import tensorflow as tf
 
+    from perceiver_tf.commands.errors import CommandError
     from perceiver_tf.commands.model_files import (
         load_trained_model,
         model_input_from_file,
@@ -24,6 +25,9 @@ def run(args) -> int:
     )
 
     model, metadata = load_trained_model(args.model)
+    if metadata["modality"] == "optical_flow":
+        raise CommandError(f"{args.model!r} is an optical-flow model, which reads two frames' patches, not files: "
+                           "call it from Python (perceiver_tf.flow_pixel_features) or serve its export.")
     if metadata["modality"] == "text":
         lines = [fill_masks(model, metadata, path) for path in args.files]
         for line in lines:

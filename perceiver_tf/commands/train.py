@@ -55,8 +55,8 @@ def check_model_flags(preset: str, overrides: dict) -> None:
     if preset not in PRESETS:
         raise UsageError(f"unknown --preset {preset!r}; valid presets: {', '.join(PRESETS)} (see `perceiver-tf presets`).")
     if PRESETS[preset].task != "classifier":
-        raise UsageError(f"--preset {preset!r} builds a {PRESETS[preset].task} model; `perceiver-tf train` trains "
-                         "classifiers: pick another preset (its weights come from `perceiver-tf convert`).")
+        raise UsageError(f"--preset {preset!r} builds a {PRESETS[preset].task.replace('_', ' ')} model; `perceiver-tf "
+                         "train` trains classifiers: pick another preset (its weights come from `perceiver-tf convert`).")
     valid = BACKBONE_KEYS | set(PerceiverClassifier.task_keys)
     set_by_data = {"num_classes", "multi_label", "input_shape", "input_kind", "metadata"}
     unknown = sorted(set(overrides) - valid)
@@ -121,9 +121,10 @@ def check_init_from(args) -> dict:
         raise CommandError(f"--init-from {path!r} is a {kind}, not a perceiver_tf classifier; "
                            "pass a model.keras written by `perceiver-tf train`.")
     metadata = config.get("metadata") or {}
-    if metadata.get("modality") == "text":
-        raise CommandError(f"--init-from {path!r} is a masked language model; --init-from takes an image, audio, "
-                           "point-cloud or sensor classifier.")
+    if metadata.get("modality") in ("text", "optical_flow"):
+        kind = "a masked language model" if metadata["modality"] == "text" else "an optical-flow model"
+        raise CommandError(f"--init-from {path!r} is {kind}; --init-from takes an image, audio, point-cloud or "
+                           "sensor classifier.")
     missing = missing_metadata(metadata)
     if missing:
         raise CommandError(f"--init-from {path!r} lacks metadata {missing}; train it with `perceiver-tf train`.")

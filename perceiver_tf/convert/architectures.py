@@ -19,7 +19,7 @@ from perceiver_tf.convert.weights import WeightAssigner
 from perceiver_tf.data.model_inputs import describe_inputs
 from perceiver_tf.data.preprocessing import imagenet_preprocessing
 from perceiver_tf.data.processors import processor_from_config
-from perceiver_tf.models import PerceiverBackbone, PerceiverClassifier, PerceiverMaskedLM
+from perceiver_tf.models import PerceiverBackbone, PerceiverClassifier, PerceiverMaskedLM, PerceiverOpticalFlow
 
 #: "exact": erf GELU, as transformers evaluates the official checkpoints (`hidden_act="gelu"`); "tanh":
 #: the tanh approximation DeepMind trained with (`jax.nn.gelu`).
@@ -237,6 +237,36 @@ def assign_masked_lm(assigner: WeightAssigner, model: PerceiverMaskedLM) -> None
     assigner.assign(model.logits.bias, "embedding_decoder.bias")
 
 
+# --- optical flow ----------------------------------------------------------------------------------
+
+
+def build_optical_flow(architecture: Architecture, checkpoint: Checkpoint, gelu: str,
+                       image_size: int | None = None) -> PerceiverOpticalFlow:
+    """A `PerceiverOpticalFlow` on `config.train_size` pixels of 54 features (both frames' 3x3 patches)."""
+    if image_size is not None:
+        raise ConversionError("image_size applies to image classifiers; the flow model's size is config.train_size.")
+    config = checkpoint.config
+    height, width = (int(s) for s in _require(config, "train_size"))
+    backbone = PerceiverBackbone(input_shape=(height, width, 54), input_kind="image", **architecture.adapter,
+                                 max_resolution=[height, width], **encoder_arguments(config, gelu), name="backbone")
+    metadata = {"modality": "optical_flow", "inputs": {"inputs": {
+        "dtype": "float32", "shape": [height, width, 54],
+        "holds": "3x3 RGB patches of both frames, frame-major (perceiver_tf.flow_pixel_features)"}},
+        "converted_from": _converted_from(checkpoint, gelu)}
+    return PerceiverOpticalFlow(backbone, output_channels=2, rescale_factor=100.0, metadata=metadata,
+                                name="perceiver_optical_flow")
+
+
+def assign_optical_flow(assigner: WeightAssigner, model: PerceiverOpticalFlow) -> None:
+    stem = model.backbone.adapters["inputs"].conv_stem  # transformers' Linear over the 54 channels = a 1x1 conv
+    assigner.assign(stem.kernel, "perceiver.input_preprocessor.conv_after_patches.weight",
+                    lambda weight: weight.T[None, None])
+    assigner.assign(stem.bias, "perceiver.input_preprocessor.conv_after_patches.bias")
+    prefix = "perceiver.decoder.decoder"
+    assign_cross_attention(assigner, model.decoder.cross_attention, f"{prefix}.decoding_cross_attention")
+    assigner.dense(model.decoder.output_dense, f"{prefix}.final_layer")
+
+
 ARCHITECTURES: dict[str, Architecture] = {
     a.name: a
     for a in (
@@ -251,6 +281,9 @@ ARCHITECTURES: dict[str, Architecture] = {
                           conv_padding="symmetric", num_bands=64, max_resolution=[56, 56]),
                      build_image_classifier, assign_conv_inputs),
         Architecture("PerceiverForMaskedLM", "language_perceiver", {}, build_masked_lm, assign_masked_lm),
+        Architecture("PerceiverForOpticalFlow", "optical_flow_perceiver",
+                     dict(preprocessor="conv1x1", preprocessor_channels=64, num_bands=64),
+                     build_optical_flow, assign_optical_flow),
     )
 }
 

@@ -19,8 +19,8 @@ Signatures:
 Outputs: classifiers return `probabilities` float32 `(B, K)` (softmax, or independent sigmoids
 for multi-label models), `logits` float32 `(B, K)` and `class_ids` int64 `(B,)`; Perceiver IO
 models return each task's output by name; a masked language model returns `logits` float32
-`(B, L, V)` and `token_ids` int64 `(B, L)` (its input is token ids from `ByteTokenizer`); a bare
-backbone returns `latents`. Every signature also
+`(B, L, V)` and `token_ids` int64 `(B, L)` (its input is token ids from `ByteTokenizer`); an
+optical-flow model returns `flow` float32 `(B, H, W, 2)`; a bare backbone returns `latents`. Every signature also
 returns `valid` bool `(B,)`: False for an example with a non-finite value (NaN, +-Inf) in any
 float input (masks are not checked) or, for a model whose metadata's preprocessing is an image
 processor, a value more than `IMAGE_RANGE_TOLERANCE` of the pixel range outside that range
@@ -50,7 +50,13 @@ import tensorflow as tf
 from perceiver_tf.data.preprocessing import IMAGE_DEFAULTS
 from perceiver_tf.data.processors import processor_from_config
 from perceiver_tf.export.atomic import publish_directory, remove_stale_temporaries
-from perceiver_tf.models import PerceiverBackbone, PerceiverClassifier, PerceiverIO, PerceiverMaskedLM
+from perceiver_tf.models import (
+    PerceiverBackbone,
+    PerceiverClassifier,
+    PerceiverIO,
+    PerceiverMaskedLM,
+    PerceiverOpticalFlow,
+)
 
 SERVING_DEFAULT = "serving_default"
 SERVING_BYTES = "serving_bytes"
@@ -192,6 +198,8 @@ def _raw_outputs(model: keras.Model, model_inputs) -> dict[str, tf.Tensor]:
     outputs = tf.cast(outputs, tf.float32)
     if isinstance(model, PerceiverMaskedLM):
         return {"logits": outputs, "token_ids": tf.argmax(outputs, axis=-1)}
+    if isinstance(model, PerceiverOpticalFlow):
+        return {"flow": outputs}
     if not isinstance(model, PerceiverClassifier):
         return {"latents": outputs}
     if model.activation is None:

@@ -10,6 +10,7 @@ from perceiver_tf.models.perceiver_backbone import PerceiverBackbone
 from perceiver_tf.models.perceiver_classifier import PerceiverClassifier
 from perceiver_tf.models.perceiver_io import PerceiverIO
 from perceiver_tf.models.perceiver_masked_lm import PerceiverMaskedLM
+from perceiver_tf.models.perceiver_optical_flow import PerceiverOpticalFlow, flow_pixel_features
 from perceiver_tf.models.perceiver_task import PerceiverTask
 from perceiver_tf.models.presets import PRESETS, Preset, get_preset, list_presets
 
@@ -19,6 +20,7 @@ __all__ = [
     "PerceiverClassifier",
     "PerceiverIO",
     "PerceiverMaskedLM",
+    "PerceiverOpticalFlow",
     "PerceiverTask",
     "Preset",
     "build_audioset_av",
@@ -26,5 +28,6 @@ __all__ = [
     "build_classifier",
     "build_perceiver_io_imagenet",
     "get_preset",
+    "flow_pixel_features",
     "list_presets",
 ]

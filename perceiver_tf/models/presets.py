@@ -55,8 +55,8 @@ class Preset:
             (a dict of shapes for several inputs).
         params: exact `count_params()` of the classifier in the reference setting.
         source: where the configuration comes from.
-        task: the model the preset builds and `params` counts: "classifier" (`PerceiverClassifier`)
-            or "masked_lm" (`PerceiverMaskedLM`).
+        task: the model the preset builds and `params` counts: "classifier" (`PerceiverClassifier`),
+            "masked_lm" (`PerceiverMaskedLM`) or "optical_flow" (`PerceiverOpticalFlow`).
         trainable_params: `params` less non-trainable weights (batch-norm statistics), when it
             differs: the figure transformers reports as `parameters()`.
     """
@@ -155,6 +155,16 @@ PRESETS: dict[str, Preset] = {
                           vocab_size=262, embedding_channels=768, max_positions=2048, use_input_mask=True),
             input_kind="text", reference_input_shape=(2048,), reference_num_classes=262, task="masked_lm",
             params=201_108_230, source=_PAPER_IO + ", Sec. 4.1; " + _HF.format("MaskedLM", "language-perceiver"),
+        ),
+        Preset(
+            "optical_flow_perceiver",
+            "Perceiver IO optical flow: 368 x 496 pixels of 54 features (3x3 patches of two frames) -> 1x1 conv to "
+            "64 + 2-D Fourier features, 2048 x 512 latents, 24 self-attends, every pixel queries its flow.",
+            backbone=dict(num_latents=2048, latent_dim=512, num_blocks=1, num_cross_attends=1,
+                          num_self_attends_per_block=24, num_cross_attention_heads=1, num_self_attention_heads=16,
+                          preprocessor="conv1x1", preprocessor_channels=64, num_bands=64),
+            input_kind="image", reference_input_shape=(368, 496, 54), reference_num_classes=2, task="optical_flow",
+            params=41_057_134, source=_PAPER_IO + ", Sec. 4.2; " + _HF.format("OpticalFlow", "optical-flow-perceiver"),
         ),
         Preset(
             "audioset",
