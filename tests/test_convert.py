@@ -26,7 +26,8 @@ from hf_checkpoints import (
 )
 
 import perceiver_tf as pt
-from perceiver_tf.convert import ARCHITECTURES, ConversionError, convert_transformers, read_checkpoint
+from perceiver_tf.commands.convert import GELU_CHOICES
+from perceiver_tf.convert import ARCHITECTURES, GELU_VARIANTS, ConversionError, convert_transformers, read_checkpoint
 from perceiver_tf.convert.architectures import NOT_NEEDED, build_and_assign
 
 safetensors_numpy = pytest.importorskip("safetensors.numpy")
@@ -221,6 +222,7 @@ def test_errors_name_the_architecture_the_tensor_and_both_shapes(checkpoints, tm
         convert_transformers(checkpoints["learned"][0], image_size=16)
     with pytest.raises(ConversionError, match="Unknown gelu 'relu'"):
         convert_transformers(folder, gelu="relu")
+    assert GELU_CHOICES == GELU_VARIANTS  # the CLI's copy (kept free of TensorFlow for --help)
 
 
 def test_errors_name_what_the_source_lacks(tmp_path, monkeypatch):

@@ -55,8 +55,9 @@ def check_model_flags(preset: str, overrides: dict) -> None:
     if preset not in PRESETS:
         raise UsageError(f"unknown --preset {preset!r}; valid presets: {', '.join(PRESETS)} (see `perceiver-tf presets`).")
     if PRESETS[preset].task != "classifier":
-        raise UsageError(f"--preset {preset!r} builds a {PRESETS[preset].task.replace('_', ' ')} model; `perceiver-tf "
-                         "train` trains classifiers: pick another preset (its weights come from `perceiver-tf convert`).")
+        raise UsageError(f"--preset {preset!r} builds a {PRESETS[preset].task.replace('_', ' ')} model; "
+                         "`perceiver-tf train` trains classifiers: pick another preset (its weights come from "
+                         "`perceiver-tf convert`).")
     valid = BACKBONE_KEYS | set(PerceiverClassifier.task_keys)
     set_by_data = {"num_classes", "multi_label", "input_shape", "input_kind", "metadata"}
     unknown = sorted(set(overrides) - valid)
@@ -107,7 +108,7 @@ def check_init_from(args) -> dict:
         CommandError: a missing, empty, corrupt or foreign file, or one without the metadata of
             `perceiver-tf train` (one line, as `perceiver-tf evaluate --model` reports it).
     """
-    from perceiver_tf.commands.model_files import missing_metadata, read_keras_config
+    from perceiver_tf.commands.model_files import REQUIRED_CONVERTED_METADATA, missing_metadata, read_keras_config
 
     path = args.init_from
     given = [flag for flag, value in (("--preset", args.preset), ("--set", args.set)) if value]
@@ -121,7 +122,7 @@ def check_init_from(args) -> dict:
         raise CommandError(f"--init-from {path!r} is a {kind}, not a perceiver_tf classifier; "
                            "pass a model.keras written by `perceiver-tf train`.")
     metadata = config.get("metadata") or {}
-    if metadata.get("modality") in ("text", "optical_flow"):
+    if metadata.get("modality") in REQUIRED_CONVERTED_METADATA:
         kind = "a masked language model" if metadata["modality"] == "text" else "an optical-flow model"
         raise CommandError(f"--init-from {path!r} is {kind}; --init-from takes an image, audio, point-cloud or "
                            "sensor classifier.")

@@ -178,11 +178,18 @@ def build_image_classifier(architecture: Architecture, checkpoint: Checkpoint, g
     return PerceiverClassifier(backbone, num_classes, decoder="query", metadata=metadata, name="perceiver_classifier")
 
 
+def assign_basic_decoder(assigner: WeightAssigner, decoder, prefix: str) -> None:
+    """transformers' `PerceiverBasicDecoder` into a `PerceiverDecoder`: the cross-attention and, with
+    `final_project`, the final layer (its queries live elsewhere: each task assigns its own)."""
+    assign_cross_attention(assigner, decoder.cross_attention, f"{prefix}.decoding_cross_attention")
+    if decoder.final_project:
+        assigner.dense(decoder.output_dense, f"{prefix}.final_layer")
+
+
 def assign_classification_decoder(assigner: WeightAssigner, model: PerceiverClassifier) -> None:
     prefix = "perceiver.decoder.decoder"
     assigner.assign(model.head.queries.queries, f"{prefix}.output_position_encodings.position_embeddings")
-    assign_cross_attention(assigner, model.head.decoder.cross_attention, f"{prefix}.decoding_cross_attention")
-    assigner.dense(model.head.decoder.output_dense, f"{prefix}.final_layer")
+    assign_basic_decoder(assigner, model.head.decoder, prefix)
 
 
 def assign_fourier_inputs(assigner: WeightAssigner, model: PerceiverClassifier) -> None:
@@ -233,7 +240,7 @@ def assign_masked_lm(assigner: WeightAssigner, model: PerceiverMaskedLM) -> None
     assigner.embedding(adapter.token_embedding, "perceiver.input_preprocessor.embeddings.weight")
     assigner.embedding(adapter.position_embedding, "perceiver.input_preprocessor.position_embeddings.weight")
     assigner.assign(model.queries.queries, "perceiver.decoder.output_position_encodings.position_embeddings")
-    assign_cross_attention(assigner, model.decoder.cross_attention, "perceiver.decoder.decoding_cross_attention")
+    assign_basic_decoder(assigner, model.decoder, "perceiver.decoder")
     assigner.assign(model.logits.bias, "embedding_decoder.bias")
 
 
@@ -262,9 +269,7 @@ def assign_optical_flow(assigner: WeightAssigner, model: PerceiverOpticalFlow) -
     assigner.assign(stem.kernel, "perceiver.input_preprocessor.conv_after_patches.weight",
                     lambda weight: weight.T[None, None])
     assigner.assign(stem.bias, "perceiver.input_preprocessor.conv_after_patches.bias")
-    prefix = "perceiver.decoder.decoder"
-    assign_cross_attention(assigner, model.decoder.cross_attention, f"{prefix}.decoding_cross_attention")
-    assigner.dense(model.decoder.output_dense, f"{prefix}.final_layer")
+    assign_basic_decoder(assigner, model.decoder, "perceiver.decoder.decoder")
 
 
 ARCHITECTURES: dict[str, Architecture] = {

@@ -6,10 +6,12 @@ import tensorflow as tf
 
 from perceiver_tf.data.preprocessing import (
     IMAGE_DEFAULTS,
+    channel_values,
     check_image_config,
     decode_image,
     image_to_model_input,
     permute_pixels,
+    pixel_range,
 )
 
 
@@ -72,8 +74,8 @@ class ImageProcessor:
 
             # float32 whatever the global (e.g. mixed-precision) policy: this runs in tf.data. RandAugment sees
             # the pixels' own range, `offset + scale * [0, 255]` (per-channel values are mapped to [0, 1] first).
-            low, high = (0.0, 1.0) if self._per_channel else (offset, offset + 255 * scale)
-            self._rand_augment = keras.layers.RandAugment(value_range=(low, high), num_ops=2, factor=0.5,
+            value_range = (0.0, 1.0) if self._per_channel else pixel_range(self.config)
+            self._rand_augment = keras.layers.RandAugment(value_range=value_range, num_ops=2, factor=0.5,
                                                           dtype="float32")
 
     @property
@@ -122,9 +124,7 @@ class ImageProcessor:
         """RandAugment in the pixels' range; per-channel normalised pixels go through [0, 1] and back."""
         if not self._per_channel:
             return self._rand_augment(image, training=True)
-        channels = self.config["channels"]
-        scale, offset = (tf.constant(self.config[key] if isinstance(self.config[key], list)
-                                     else [self.config[key]] * channels, tf.float32) for key in ("scale", "offset"))
+        scale, offset = (tf.constant(values, tf.float32) for values in channel_values(self.config))
         unit = (image - offset) / (255.0 * scale)
         return self._rand_augment(unit, training=True) * (255.0 * scale) + offset
 

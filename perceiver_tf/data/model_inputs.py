@@ -12,6 +12,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
+from perceiver_tf.data.preprocessing import channel_values, pixel_range
 from perceiver_tf.data.processors import processor_from_config
 
 #: What each modality's model input holds, as `describe_inputs` reports it.
@@ -45,15 +46,13 @@ def _holds(processor) -> str:
     config = processor.config
     if "scale" in config:  # images and video frames
         scale, offset = config["scale"], config["offset"]
+        low, high = pixel_range(config)
         if isinstance(scale, list) or isinstance(offset, list):  # per channel: 1 / (255 std), -mean / std
-            scale, offset = ([v] * config["channels"] if not isinstance(v, list) else v for v in (scale, offset))
-            low = min(min(o, o + 255 * s) for s, o in zip(scale, offset))
-            high = max(max(o, o + 255 * s) for s, o in zip(scale, offset))
-            mean = ", ".join(f"{-o / (255 * s):.4g}" for s, o in zip(scale, offset))
-            std = ", ".join(f"{1 / (255 * s):.4g}" for s in scale)
+            scales, offsets = channel_values(config)
+            mean = ", ".join(f"{-o / (255 * s):.4g}" for s, o in zip(scales, offsets))
+            std = ", ".join(f"{1 / (255 * s):.4g}" for s in scales)
             return (f"pixels normalised per channel, in [{low:.4g}, {high:.4g}]: (8-bit value / 255 - mean) / std, "
                     f"mean [{mean}], std [{std}]")
-        low, high = sorted((offset, offset + 255 * scale))
         divisor = 1 / scale
         rule = f"/ {round(divisor)}" if abs(divisor - round(divisor)) < 1e-6 else f"x {scale:g}"
         return f"pixels in [{low:g}, {high:g}] (8-bit value {rule}{f' + {offset:g}' if offset else ''})"

@@ -115,6 +115,19 @@ def image_to_model_input(image: tf.Tensor, config: dict) -> tf.Tensor:
     return image * _per_channel(scale) + _per_channel(offset)
 
 
+def channel_values(config: dict) -> tuple[list[float], list[float]]:
+    """`(scales, offsets)` of an image / frame config, one value per channel (scalars repeated)."""
+    channels = config.get("channels", 1)
+    return tuple(value if isinstance(value, list) else [value] * channels
+                 for value in (config.get(key, IMAGE_DEFAULTS[key]) for key in ("scale", "offset")))
+
+
+def pixel_range(config: dict) -> tuple[float, float]:
+    """`(low, high)` of the model-input values that 8-bit pixels map to under `config`, over every channel."""
+    ends = [end for scale, offset in zip(*channel_values(config)) for end in (offset, offset + 255 * scale)]
+    return min(ends), max(ends)
+
+
 def _per_channel(value):
     """A scalar as is; a per-channel list as a float32 `(C,)` tensor (broadcast over `(..., C)`)."""
     return tf.constant(value, tf.float32) if isinstance(value, (list, tuple)) else value

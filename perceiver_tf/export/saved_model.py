@@ -47,7 +47,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from perceiver_tf.data.preprocessing import IMAGE_DEFAULTS
+from perceiver_tf.data.preprocessing import pixel_range
 from perceiver_tf.data.processors import processor_from_config
 from perceiver_tf.export.atomic import publish_directory, remove_stale_temporaries
 from perceiver_tf.models import (
@@ -127,11 +127,7 @@ def accepted_ranges(model: keras.Model) -> dict[str, tuple[float, float]]:
     config = getattr(model, "metadata", {}).get("preprocessing") or {}
     if config.get("modality") != "image":
         return {}
-    scale, offset = config.get("scale", IMAGE_DEFAULTS["scale"]), config.get("offset", IMAGE_DEFAULTS["offset"])
-    channels = config.get("channels", 1)
-    scales, offsets = (v if isinstance(v, list) else [v] * channels for v in (scale, offset))
-    ends = [end for s, o in zip(scales, offsets) for end in (o, o + 255 * s)]
-    low, high = min(ends), max(ends)
+    low, high = pixel_range(config)
     margin = IMAGE_RANGE_TOLERANCE * (high - low)
     return {"inputs": (low - margin, high + margin)}
 
