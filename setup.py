@@ -20,6 +20,9 @@ setup(
         # 2.16 is the newest release whose native tensorflow-io ops load (see README).
         "cpu": ["tensorflow-cpu>=2.16.1,<2.17; platform_machine=='x86_64'", "tensorflow>=2.16.1,<2.17; platform_machine!='x86_64'"],
         "gpu": ["tensorflow[and-cuda]>=2.16.1,<2.17"],
+        # KERAS_BACKEND=jax (models, layers, training; tf.data and export still need TensorFlow).
+        # 0.4.34: the newest jax that installs beside TensorFlow 2.16's ml-dtypes pin; tested in CI.
+        "jax": ["jax[cpu]==0.4.34"],
         "data": ["tensorflow-datasets>=4.9,<5", "tensorflow-metadata>=1.16,<1.17", "tensorflow-io==0.37.1"],
         "plots": ["matplotlib>=3.7,<4"],
         # notebooks/: Jupyter to open and run them (plots included).

@@ -155,6 +155,22 @@ def gpu_section(data: dict | None) -> list[str]:
     ]
 
 
+def backends_section(data: dict) -> list[str]:
+    return [
+        "## Keras backends: TensorFlow vs JAX",
+        "",
+        f"`python -m benchmarks.bench_backends`: the same digits-shaped model (8x8x1, 10 classes, batch "
+        f"{data['batch']}) on each backend in its own process, one after the other, with perceiver_tf's defaults "
+        "(jit_compile off under TensorFlow, on under JAX) and JAX without XLA for comparison. `*_vs_tf`: "
+        "TensorFlow's step time over this row's (above 1: faster than TensorFlow).",
+        "",
+        markdown_table(data["rows"], ["backend", "preset", "jit_compile", "train_step_ms", "train_step_vs_tf",
+                                      "fit_examples_per_s", "inference_step_ms", "inference_step_vs_tf",
+                                      "predict_examples_per_s"]),
+        "",
+    ]
+
+
 def main() -> None:
     lines = [
         "# perceiver_tf benchmarks",
@@ -164,7 +180,8 @@ def main() -> None:
         "not absolute numbers across runs.",
         "",
     ]
-    for name, section in (("peer", peer_section), ("throughput", throughput_section), ("scaling", scaling_section)):
+    for name, section in (("peer", peer_section), ("throughput", throughput_section), ("scaling", scaling_section),
+                          ("backends", backends_section)):
         data = load(name)
         lines += section(data) if data else [f"## {name}", "", f"Not run: results/{name}.json is missing.", ""]
     lines += gpu_section(load("gpu_jax"))

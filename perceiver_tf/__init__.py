@@ -18,7 +18,12 @@ __version__ = "0.2.0"
 
 def load_api() -> None:
     """Import the public API into this namespace (idempotent)."""
-    api = _importlib.import_module("perceiver_tf.api")  # not `from perceiver_tf import`: that calls __getattr__
+    from perceiver_tf.backend_support import backend_import_error
+
+    try:
+        api = _importlib.import_module("perceiver_tf.api")  # not `from perceiver_tf import`: that calls __getattr__
+    except ImportError as error:  # Keras without its backend's package (TensorFlow, JAX): say what to install
+        raise backend_import_error(error) from error
     globals().update({name: getattr(api, name) for name in api.__all__})
     globals()["__all__"] = [*api.__all__, "__version__"]
 

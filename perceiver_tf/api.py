@@ -1,16 +1,9 @@
 """The public API of perceiver_tf in one namespace (imported by `perceiver_tf/__init__.py`).
 
-Importing it imports TensorFlow and Keras and registers every perceiver_tf class for Keras
-serialisation.
+Importing it imports Keras and registers every perceiver_tf class for Keras serialisation. The
+models and layers run on Keras 3's TensorFlow or JAX backend (`KERAS_BACKEND`); TensorFlow itself
+is imported only by what needs it (tf.data pipelines, tf.distribute, SavedModel/TFLite export).
 """
-
-try:
-    import tensorflow  # noqa: F401
-except ImportError as error:  # TensorFlow is an extra: CPU and GPU builds are different packages.
-    raise ImportError(
-        "perceiver_tf needs TensorFlow 2.16: pip install 'perceiver_tf[cpu]' (CPU) or "
-        "'perceiver_tf[gpu]' (NVIDIA GPU), or pip install -r requirements.txt"
-    ) from error
 
 from perceiver_tf.adapters import (
     ADAPTERS,

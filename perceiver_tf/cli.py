@@ -129,7 +129,9 @@ def _add_train_parser(subparsers) -> None:
                          help="Split the CPU into N logical devices (test data parallelism on one machine).")
     devices.add_argument("--mixed-precision", action="store_true",
                          help="mixed_float16 on GPU, mixed_bfloat16 on CPU/TPU (softmax/LayerNorm stay float32).")
-    devices.add_argument("--jit-compile", action="store_true", help="Compile train/eval steps with XLA.")
+    devices.add_argument("--jit-compile", action=argparse.BooleanOptionalAction, default=None,
+                         help="Compile train/eval steps with XLA. Default: on under KERAS_BACKEND=jax, off under "
+                         "TensorFlow.")
     output = parser.add_argument_group("output")
     output.add_argument("--output-dir", default=None, help="Default: saved_models/<data name>.")
     output.add_argument("--restart", action="store_true",

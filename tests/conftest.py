@@ -24,6 +24,12 @@ def rng():
 
 
 def pytest_collection_modifyitems(items):
-    """Run files holding slow tests first, so the longest files start early on the xdist workers."""
+    """Skip `tensorflow_only` tests under another Keras backend; run files holding slow tests first,
+    so the longest files start early on the xdist workers."""
+    if keras.backend.backend() != "tensorflow":
+        skip = pytest.mark.skip(reason=f"tensorflow_only (pyproject.toml); Keras backend is {keras.backend.backend()}")
+        for item in items:
+            if item.get_closest_marker("tensorflow_only"):
+                item.add_marker(skip)
     slow_files = {item.path for item in items if item.get_closest_marker("slow")}
     items.sort(key=lambda item: item.path not in slow_files)

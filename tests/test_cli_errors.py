@@ -5,6 +5,7 @@ import json
 import os
 import zipfile
 
+import keras
 import numpy as np
 import pytest
 from cli_flags import one_error_line
@@ -66,9 +67,13 @@ def test_read_only_output_directory(tmp_path, capsys):
 
 
 def test_a_strategy_that_cannot_start(tmp_path, capsys):
-    assert main(["train", "--strategy", "tpu", "--output-dir", str(tmp_path / "o"), *NO_DATA]) == 1
+    """TensorFlow: no TPU here (exit 1). JAX: tf.distribute's TPU strategy does not exist there (usage, exit 2)."""
+    status = main(["train", "--strategy", "tpu", "--output-dir", str(tmp_path / "o"), *NO_DATA])
     line = one_error_line(capsys)
-    assert "--strategy tpu cannot start" in line and "--strategy auto" in line
+    if keras.backend.backend() == "jax":
+        assert status == 2 and "--strategy tpu under KERAS_BACKEND=jax" in line and "--strategy auto" in line
+    else:
+        assert status == 1 and "--strategy tpu cannot start" in line and "--strategy auto" in line
 
 
 def _write_broken_models(root):

@@ -30,6 +30,8 @@ from perceiver_tf.commands.convert import GELU_CHOICES
 from perceiver_tf.convert import ARCHITECTURES, GELU_VARIANTS, ConversionError, convert_transformers, read_checkpoint
 from perceiver_tf.convert.architectures import NOT_NEEDED, build_and_assign
 
+pytestmark = pytest.mark.tensorflow_only  # see pyproject.toml
+
 safetensors_numpy = pytest.importorskip("safetensors.numpy")
 
 #: "1e-5 relative": the largest difference over the largest reference magnitude.

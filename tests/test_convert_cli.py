@@ -28,6 +28,8 @@ from perceiver_tf.cli import main
 from perceiver_tf.data.synthetic import write_image_folder
 from perceiver_tf.export import model_outputs
 
+pytestmark = pytest.mark.tensorflow_only  # see pyproject.toml
+
 pytest.importorskip("safetensors")
 pytest.importorskip("PIL")
 QUIET = ["--no-tensorboard", "--verbose", "0"]

@@ -20,6 +20,8 @@ from perceiver_tf.data.audio import AudioProcessor
 from perceiver_tf.data.synthetic import write_audio_folder
 from perceiver_tf.data.wav import decode_wav
 
+pytestmark = pytest.mark.tensorflow_only  # see pyproject.toml
+
 
 def _wav(code, channels, rate, bits, data, extensible=False, extra=b""):
     """A RIFF/WAVE file: a "fmt " chunk (plain, or WAVE_FORMAT_EXTENSIBLE with `code` as the sub-format),

@@ -12,6 +12,8 @@ from perceiver_tf.data.images import ImageProcessor
 from perceiver_tf.data.processors import processor_from_config
 from perceiver_tf.data.sources import make_processor
 
+pytestmark = pytest.mark.tensorflow_only  # see pyproject.toml
+
 
 def test_mixup_and_cutmix_mix_labels_by_the_mixed_amount():
     images = tf.constant(np.stack([np.zeros((8, 8, 1)), np.ones((8, 8, 1))]), tf.float32)

@@ -15,6 +15,8 @@ from perceiver_tf.data.synthetic import (
     write_sensor_folder,
 )
 
+pytestmark = pytest.mark.tensorflow_only  # see pyproject.toml
+
 
 def _first_batch(source, training=False, batch_size=64):
     return next(iter(batched(source.train if training else source.val, source.processor, training,

@@ -12,6 +12,8 @@ import perceiver_tf
 from perceiver_tf.data import DataOptions, PipelineOptions, batched, load_source, preprocess
 from perceiver_tf.data.synthetic import write_image_folder, write_points_folder
 
+pytestmark = pytest.mark.tensorflow_only  # see pyproject.toml
+
 
 def _model(source):
     return perceiver_tf.build_classifier("tiny", source.processor.input_shape, len(source.class_names),

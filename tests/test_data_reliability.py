@@ -28,6 +28,8 @@ from perceiver_tf.data.synthetic import (
     write_sensor_folder,
 )
 
+pytestmark = pytest.mark.tensorflow_only  # see pyproject.toml
+
 
 def _load_with_warnings(spec, options=None):
     """`(source, [DataWarning messages])` of `load_source(spec, options)`."""

@@ -12,6 +12,8 @@ from perceiver_tf.data.folder import scan_folder
 from perceiver_tf.data.point_files import read_point_file
 from perceiver_tf.data.synthetic import sample_shape, write_image_folder, write_point_file, write_points_folder
 
+pytestmark = pytest.mark.tensorflow_only  # see pyproject.toml
+
 
 def _batches(source, training, seed=0):
     options = PipelineOptions(batch_size=8, seed=seed)

@@ -9,6 +9,8 @@ import pytest
 from perceiver_tf.cli import main
 from perceiver_tf.data import load_digits_split
 
+pytestmark = pytest.mark.tensorflow_only  # see pyproject.toml
+
 
 @pytest.mark.slow
 def test_default_train_command_reaches_90_percent_on_digits(tmp_path):

@@ -45,6 +45,8 @@ from perceiver_tf.export import (
 )
 from perceiver_tf.export.saved_model import bytes_signature
 
+pytestmark = pytest.mark.tensorflow_only  # see pyproject.toml
+
 TINY = dict(num_latents=16, latent_dim=32, num_blocks=1, num_cross_attends=1, num_self_attends_per_block=1)
 DIGITS_PREPROCESSING = {"modality": "image", "image_size": [8, 8], "channels": 1, "scale": 1 / 255, "offset": 0}
 EPOCHS = 10

@@ -38,6 +38,8 @@ from perceiver_tf.export.atomic import (
 )
 from perceiver_tf.export.saved_model import METADATA_FILE, write_saved_model
 
+pytestmark = pytest.mark.tensorflow_only  # see pyproject.toml
+
 REPO = Path(__file__).resolve().parents[1]
 #: The child exports a saved model and stops (sleeps) at STAGE, after writing MARKER, until killed.
 _KILLED_EXPORT = r"""

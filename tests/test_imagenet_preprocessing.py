@@ -16,6 +16,8 @@ from perceiver_tf.data.preprocessing import IMAGENET_MEAN, IMAGENET_STD, image_t
 from perceiver_tf.data.video import VideoProcessor
 from perceiver_tf.export.saved_model import IMAGE_RANGE_TOLERANCE, accepted_ranges
 
+pytestmark = pytest.mark.tensorflow_only  # see pyproject.toml
+
 MEAN, STD = np.array(IMAGENET_MEAN), np.array(IMAGENET_STD)
 SHAPES = [(300, 400), (500, 333)]  # crop along the width; along the height with an odd excess (209 rows)
 

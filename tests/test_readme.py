@@ -3,6 +3,10 @@
 import re
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.tensorflow_only  # see pyproject.toml
+
 README = (Path(__file__).parent.parent / "README.md").read_text()
 
 

@@ -8,6 +8,8 @@ import pytest
 from harness import run_export_test
 from test_tasks import CASES
 
+pytestmark = pytest.mark.tensorflow_only  # see pyproject.toml
+
 
 @pytest.mark.slow
 def test_every_task_exports_to_a_fresh_process_and_tflite(tmp_path):

@@ -32,8 +32,13 @@ def report(error: BaseException) -> int:
     if isinstance(error, KeyboardInterrupt):
         print("error: interrupted", file=sys.stderr)
         return 130
+    from perceiver_tf.backend_support import missing_package_hint
     from perceiver_tf.data.errors import error_reason
 
+    hint = missing_package_hint(error)
+    if hint is not None:  # e.g. `perceiver-tf train` (tf.data) in a JAX-only environment
+        print(f"error: {hint}", file=sys.stderr)
+        return 1
     message = error_reason(error)
     if isinstance(error, CommandError):
         print(f"error: {message}", file=sys.stderr)

@@ -212,11 +212,24 @@ def check_init_preprocessing(args, source, processor) -> None:
 
 
 def make_strategy(args):
-    """`(strategy, is_chief, worker_id)` for `--strategy` / `--tpu` / `--cpu-devices`.
+    """`(strategy, is_chief, worker_id)` for `--strategy` / `--tpu` / `--cpu-devices`: a tf.distribute
+    strategy, or under `KERAS_BACKEND=jax` a `keras.distribution` one (`training.jax_distribution`).
 
     Raises:
+        UsageError: a strategy the JAX backend does not have.
         CommandError: the strategy cannot start (e.g. no TPU, a bad TF_CONFIG).
     """
+    from perceiver_tf.backend_support import backend
+
+    if backend() == "jax":
+        from perceiver_tf.training.jax_distribution import make_jax_strategy
+
+        try:
+            return make_jax_strategy(args.strategy, args.cpu_devices), True, 0
+        except ValueError as error:
+            raise UsageError(str(error)) from None
+        except RuntimeError as error:
+            raise CommandError(f"--cpu-devices {args.cpu_devices}: {error}.") from None
     import tensorflow as tf
 
     from perceiver_tf.training import distribute
@@ -230,6 +243,17 @@ def make_strategy(args):
         raise CommandError(f"--strategy {args.strategy} cannot start: {error_reason(error)}{hint}; "
                            "use --strategy auto on this machine.") from None
     return (strategy, *distribute.worker_role(strategy))
+
+
+def describe_strategy(strategy) -> str:
+    """The training log's name of a strategy (tf.distribute's or `keras.distribution`'s)."""
+    from perceiver_tf.training.jax_distribution import JaxStrategy
+
+    if isinstance(strategy, JaxStrategy):
+        return strategy.description
+    from perceiver_tf.training import distribute
+
+    return distribute.describe(strategy)
 
 
 def data_options(args):
@@ -285,24 +309,22 @@ def _train(args, overrides: dict, output_dir: str, strategy, is_chief: bool, wor
     """Load the data, build and train the model: the body of `run` once the output directory is this run's."""
 
     import keras
-    import tensorflow as tf
 
+    from perceiver_tf.backend_support import backend, mixed_precision_policy, resolve_jit_compile
     from perceiver_tf.commands.model_files import load_trained_model
     from perceiver_tf.data import DataOptionError, PipelineOptions, batched, load_source
     from perceiver_tf.models import build_classifier
     from perceiver_tf.training import (
         classifier_from_trained,
         compile_classifier,
-        distribute,
         head_summary,
         train_classifier,
     )
 
     keras.utils.set_random_seed(args.seed)
     if args.mixed_precision:
-        keras.mixed_precision.set_global_policy(
-            "mixed_float16" if tf.config.list_logical_devices("GPU") else "mixed_bfloat16"
-        )
+        keras.mixed_precision.set_global_policy(mixed_precision_policy())
+    args.jit_compile = resolve_jit_compile(args.jit_compile)  # recorded as resolved (run.json, the log)
     init_model = init_processor = None
     if args.init_from:
         init_model, init_metadata = load_trained_model(args.init_from, flag="--init-from")
@@ -324,7 +346,8 @@ def _train(args, overrides: dict, output_dir: str, strategy, is_chief: bool, wor
     num_classes = len(source.class_names)
     # Multi-hot labels are rows already; class ids become one-hot rows for smoothing, MixUp and CutMix.
     one_hot = source.multi_label or bool(args.label_smoothing or args.mixup or args.cutmix)
-    pipeline = PipelineOptions(args.batch_size, args.seed, one_hot, args.mixup, args.cutmix, cache=not args.no_cache)
+    pipeline = PipelineOptions(args.batch_size, args.seed, one_hot, args.mixup, args.cutmix, cache=not args.no_cache,
+                               batch_multiple=getattr(strategy, "batch_multiple", 1))
     try:
         train = batched(source.train, source.processor, True, num_classes, pipeline, source.num_train)
     except ValueError as error:
@@ -369,7 +392,8 @@ def _train(args, overrides: dict, output_dir: str, strategy, is_chief: bool, wor
     print(f"{described} on {args.data} "
           f"({source.modality}, {num_classes} classes, {labels}, input {source.processor.input_shape}): "
           f"{source.num_train or '?'} train / {source.num_val or '?'} validation examples; "
-          f"strategy {args.strategy} -> {distribute.describe(strategy)}.")
+          f"strategy {args.strategy} -> {describe_strategy(strategy)}; Keras backend {backend()}, "
+          f"jit_compile {args.jit_compile}.")
     result = train_classifier(model, train, val, args.epochs, output_dir, verbose=keras_verbosity(args.verbose),
                               is_chief=is_chief, worker_id=worker_id, tensorboard=not args.no_tensorboard,
                               restart=args.restart, settings=run_settings(args, overrides))

@@ -1,55 +1,21 @@
-"""Data sources and tf.data pipelines for perceiver_tf (see `load_source`)."""
+"""Data sources and tf.data pipelines for perceiver_tf (see `load_source`).
 
-from perceiver_tf.data.byte_tokenizer import ByteTokenizer
-from perceiver_tf.data.digits import DIGITS_CLASS_NAMES, load_digits_split
-from perceiver_tf.data.errors import DataOptionError, DataWarning, error_reason
-from perceiver_tf.data.formats import EXTENSIONS, MODALITIES, detect_modality
-from perceiver_tf.data.manifest import read_manifest
-from perceiver_tf.data.model_inputs import describe_inputs, preprocess
-from perceiver_tf.data.pipeline import PipelineOptions, batched
-from perceiver_tf.data.processors import PROCESSORS, processor_from_config
-from perceiver_tf.data.sensors import (
-    ACTIVITY_CLASS_NAMES,
-    load_labelled_directory,
-    load_time_series,
-    pad_batch,
-    resample,
-    simulate_accelerometer,
-)
-from perceiver_tf.data.sources import (
-    MODALITY_OPTIONS,
-    DataOptions,
-    DataSource,
-    from_arrays,
-    load_source,
-)
+Names are imported from their modules on first use (`perceiver_tf.lazy_exports`): the pipelines
+need TensorFlow, `ByteTokenizer` and the digits loader do not.
+"""
 
-__all__ = [
-    "ACTIVITY_CLASS_NAMES",
-    "DIGITS_CLASS_NAMES",
-    "EXTENSIONS",
-    "MODALITIES",
-    "MODALITY_OPTIONS",
-    "PROCESSORS",
-    "ByteTokenizer",
-    "DataOptionError",
-    "DataOptions",
-    "DataSource",
-    "DataWarning",
-    "PipelineOptions",
-    "batched",
-    "describe_inputs",
-    "detect_modality",
-    "error_reason",
-    "from_arrays",
-    "load_digits_split",
-    "load_labelled_directory",
-    "load_source",
-    "preprocess",
-    "load_time_series",
-    "pad_batch",
-    "processor_from_config",
-    "read_manifest",
-    "resample",
-    "simulate_accelerometer",
-]
+from perceiver_tf.lazy_exports import lazy_exports
+
+__all__, __getattr__, __dir__ = lazy_exports(__name__, {
+    "byte_tokenizer": ("ByteTokenizer",),
+    "digits": ("DIGITS_CLASS_NAMES", "load_digits_split"),
+    "errors": ("DataOptionError", "DataWarning", "error_reason"),
+    "formats": ("EXTENSIONS", "MODALITIES", "detect_modality"),
+    "manifest": ("read_manifest",),
+    "model_inputs": ("describe_inputs", "preprocess"),
+    "pipeline": ("PipelineOptions", "batched"),
+    "processors": ("PROCESSORS", "processor_from_config"),
+    "sensors": ("ACTIVITY_CLASS_NAMES", "load_labelled_directory", "load_time_series", "pad_batch", "resample",
+                "simulate_accelerometer"),
+    "sources": ("MODALITY_OPTIONS", "DataOptions", "DataSource", "from_arrays", "load_source"),
+})

@@ -24,6 +24,10 @@ class PipelineOptions:
         mixup_alpha / cutmix_alpha: Beta parameters; 0 disables (CutMix is for images).
         cache: keep decoded examples in memory after the first epoch.
         shuffle_buffer: examples held for shuffling (default: the whole split).
+        batch_multiple: > 1: every batch becomes `(inputs, labels, sample_weights)`, a last
+            partial batch padded to a multiple of it with copies of its last example at weight 0
+            (data parallelism over that many devices splits each batch evenly; the padding
+            changes no metric nor, with the "mean_with_sample_weight" loss reduction, the loss).
     """
 
     batch_size: int = 64
@@ -33,6 +37,20 @@ class PipelineOptions:
     cutmix_alpha: float = 0.0
     cache: bool = True
     shuffle_buffer: int | None = None
+    batch_multiple: int = 1
+
+
+def pad_to_multiple(inputs, labels, multiple: int):
+    """`(inputs, labels, weights)`: the batch padded to a multiple of `multiple` examples by repeating
+    its last one, `weights` 1.0 for the real examples and 0.0 for the copies (nested inputs too)."""
+    size = tf.shape(tf.nest.flatten(labels)[0])[0]
+    missing = (multiple - size % multiple) % multiple
+
+    def pad(tensor):
+        return tf.concat([tensor, tf.repeat(tensor[-1:], missing, axis=0)], axis=0)
+
+    weights = tf.concat([tf.ones([size]), tf.zeros([missing])], axis=0)
+    return tf.nest.map_structure(pad, inputs), tf.nest.map_structure(pad, labels), weights
 
 
 def decode_files(paths: list[str], labels: list[int], decode) -> tf.data.Dataset:
@@ -93,7 +111,8 @@ def batched(examples: tf.data.Dataset, processor, training: bool, num_classes: i
 
     Training: cache (filled by one complete pass first: `fill_cache`) -> shuffle (seeded, reshuffled each epoch) -> `processor.prepare` with
     per-example stateless seeds -> batch -> MixUp/CutMix -> prefetch. Evaluation: cache ->
-    deterministic `prepare` -> batch -> prefetch.
+    deterministic `prepare` -> batch -> prefetch. With `options.batch_multiple` > 1, batches are
+    padded to that multiple and carry sample weights (`pad_to_multiple`).
     """
     if options.cache:
         examples = fill_cache(examples.cache())
@@ -121,6 +140,8 @@ def batched(examples: tf.data.Dataset, processor, training: bool, num_classes: i
             lambda batch, s: mix_batch(*batch, tf.cast(s % (2**31 - 1), tf.int32), options.mixup_alpha, cutmix_alpha),
             num_parallel_calls=AUTOTUNE,
         )
+    if options.batch_multiple > 1:
+        dataset = dataset.map(lambda x, y: pad_to_multiple(x, y, options.batch_multiple), num_parallel_calls=AUTOTUNE)
     data_options = tf.data.Options()
     data_options.deterministic = True
     data_options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA

@@ -311,9 +311,16 @@ def write_saved_model(model: keras.Model, path: str | os.PathLike, include_bytes
     Returns:
         A `SavedModelExport` (with `version=0`); its `note` says why `serving_bytes` is missing.
 
+    Under a Keras backend other than TensorFlow (JAX), the model's `.keras` file is exported by a
+    child process on the TensorFlow backend (`perceiver_tf.export.tensorflow_process`).
+
     Raises:
         ValueError: `path` exists (before the write, or it appeared during it).
     """
+    if keras.backend.backend() != "tensorflow":
+        from perceiver_tf.export.tensorflow_process import write_saved_model_under_tensorflow
+
+        return write_saved_model_under_tensorflow(model, path, include_bytes)
     archive, export = _archive(model, include_bytes, Path(path))
     publish_directory(path, functools.partial(_write_contents, archive, getattr(model, "metadata", {})))
     return export

@@ -284,6 +284,11 @@ class PerceiverBackbone(keras.Model):
         self.check_inputs(inputs)
         return super().__call__(inputs, *args, **kwargs)
 
+    def call(self, inputs, *args, **kwargs):
+        # Checked again here: JAX's fit/evaluate/predict run `stateless_call`, which bypasses `__call__`.
+        self.check_inputs(inputs)
+        return super().call(inputs, *args, **kwargs)
+
     # --- config and presets ----------------------------------------------------------------
 
     def get_config(self):

@@ -6,6 +6,7 @@ import warnings
 
 import keras
 
+from perceiver_tf.backend_support import default_jit_compile, resolve_jit_compile
 from perceiver_tf.layers.common import register
 from perceiver_tf.models.perceiver_backbone import PerceiverBackbone, deserialize_dtype
 from perceiver_tf.models.presets import BACKBONE_KEYS, backbone_kwargs, get_preset
@@ -91,6 +92,11 @@ class PerceiverTask(keras.Model):
         self.backbone.check_inputs(inputs, self.name)
         return super().__call__(inputs, *args, **kwargs)
 
+    def call(self, inputs, *args, **kwargs):
+        # Checked again here: JAX's fit/evaluate/predict run `stateless_call`, which bypasses `__call__`.
+        self.backbone.check_inputs(inputs, self.name)
+        return super().call(inputs, *args, **kwargs)
+
     def fit(self, *args, **kwargs):
         """`keras.Model.fit`, with a `UserWarning` first when the optimizer's learning rate has
         reached 0 (`warn_if_untrainable`): e.g. a model reloaded with `keras.models.load_model`
@@ -98,6 +104,28 @@ class PerceiverTask(keras.Model):
         (A resumed run is compiled afresh: `BackupAndRestore` restores its step count later.)"""
         warn_if_untrainable(self, stacklevel=2)
         return super().fit(*args, **kwargs)
+
+    def get_compile_config(self):
+        """Keras' compile config, with `jit_compile` saved as "auto" when it is the running backend's
+        default (`backend_support.default_jit_compile`): a `.keras` file compiled on JAX (XLA) then
+        reloads on TensorFlow with TensorFlow's default, not with XLA forced on. A choice that
+        differs from the default is kept."""
+        config = super().get_compile_config()
+        if config and config.get("jit_compile") == default_jit_compile():
+            config = {**config, "jit_compile": "auto"}
+        return config
+
+    def compile(self, *args, jit_compile="auto", **kwargs):
+        """`keras.Model.compile`, with `jit_compile="auto"` meaning perceiver_tf's per-backend default
+        (`backend_support.resolve_jit_compile`: XLA under JAX, not under TensorFlow)."""
+        super().compile(*args, jit_compile=resolve_jit_compile(jit_compile), **kwargs)
+
+    def compile_from_config(self, config):
+        """Keras' `compile_from_config` (this class overrides `compile` only to resolve `jit_compile`)."""
+        config = keras.saving.deserialize_keras_object(config)
+        self.compile(**config)
+        if getattr(self, "optimizer", None) is not None and self.built:
+            self.optimizer.build(self.trainable_variables)
 
     def get_config(self):
         config = super().get_config()

@@ -10,18 +10,19 @@ Two code paths of Keras' TensorFlow trainer fail with a collective (multi-worker
 
 `multi_worker_fixes(model, train_data)` builds the model's training state from a local batch
 and, while active, reduces scalar logs over replicas with `axis=None`. Outside multi-worker
-runs it does nothing.
+runs (and under backends other than TensorFlow, whose models have no `distribute_strategy`) it
+does nothing, and imports no TensorFlow.
 """
 
 from __future__ import annotations
 
 import contextlib
 
-import tensorflow as tf
-from keras.src.backend.tensorflow import trainer as tf_trainer
-
 
 def _reduce_scalars_safely(original):
+    import tensorflow as tf
+    from keras.src.backend.tensorflow import trainer as tf_trainer
+
     def reduce_per_replica(values, strategy, reduction):
         if not (tf_trainer._collective_all_reduce_multi_worker(strategy) and reduction in ("auto", "mean")):
             return original(values, strategy, reduction)
@@ -35,13 +36,21 @@ def _reduce_scalars_safely(original):
     return reduce_per_replica
 
 
+def _is_multi_worker(strategy) -> bool:
+    import tensorflow as tf  # loaded already: the model has a tf.distribute strategy
+
+    return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+
+
 @contextlib.contextmanager
 def multi_worker_fixes(model, train_data):
     """Apply both work-arounds (module docstring) while fitting/evaluating `model`."""
-    strategy = model.distribute_strategy
-    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+    strategy = getattr(model, "distribute_strategy", None)  # only TensorFlow's trainer has one
+    if strategy is None or not _is_multi_worker(strategy):
         yield
         return
+    from keras.src.backend.tensorflow import trainer as tf_trainer
+
     with strategy.scope():
         model._symbolic_build(data_batch=next(iter(train_data)))
     model._maybe_symbolic_build = lambda iterator=None, data_batch=None: None

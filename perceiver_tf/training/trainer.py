@@ -13,6 +13,7 @@ from pathlib import Path
 
 import keras
 
+from perceiver_tf.backend_support import resolve_jit_compile
 from perceiver_tf.training.callbacks import (
     AtomicBackupAndRestore,
     BestModelCheckpoint,
@@ -29,6 +30,10 @@ from perceiver_tf.training.run_settings import RUN_FILE, check_resumable, run_fi
 #: Files and folders `train_classifier` writes inside `output_dir`.
 MODEL_FILE, BEST_FILE, HISTORY_FILE, METRICS_FILE = "model.keras", "best.keras", "history.csv", "metrics.json"
 BACKUP_DIR, LOG_DIR, WORKERS_DIR = "backup", "logs", ".workers"
+#: The mean over the examples' sample weights: without weights Keras' default mean over the batch;
+#: with the zero-weight padding of a data-parallel JAX batch (`PipelineOptions.batch_multiple`) the
+#: mean over the real examples only.
+LOSS_REDUCTION = "mean_with_sample_weight"
 
 
 @dataclass
@@ -65,7 +70,7 @@ def compile_classifier(
     weight_decay: float = 0.1,
     global_clipnorm: float | None = 10.0,
     label_smoothing: float = 0.0,
-    jit_compile: bool | str = False,
+    jit_compile: bool | str = "auto",
     one_hot_labels: bool | None = None,
 ) -> keras.Model:
     """Compile a classifier with the paper's recipe.
@@ -74,19 +79,23 @@ def compile_classifier(
     when `label_smoothing` > 0; needed for MixUp/CutMix targets too); the metric is "accuracy".
     Multi-label (`model.multi_label`): multi-hot labels, binary cross-entropy, and "pr_auc"
     (the area under the precision-recall curve, per class, averaged: close to mAP).
+    `jit_compile="auto"`: XLA-compiled steps under JAX, not under TensorFlow
+    (`perceiver_tf.backend_support.default_jit_compile`).
     """
     from_logits = getattr(model, "activation", None) is None
     if getattr(model, "multi_label", False):
-        loss = keras.losses.BinaryCrossentropy(from_logits=from_logits, label_smoothing=label_smoothing)
+        loss = keras.losses.BinaryCrossentropy(from_logits=from_logits, label_smoothing=label_smoothing,
+                                               reduction=LOSS_REDUCTION)
         metric = keras.metrics.AUC(curve="PR", multi_label=True, from_logits=from_logits, name="pr_auc")
     else:
         one_hot_labels = bool(label_smoothing) if one_hot_labels is None else one_hot_labels
         if label_smoothing and not one_hot_labels:
             raise ValueError("`label_smoothing` needs one-hot labels: pass one_hot_labels=True.")
         loss = (
-            keras.losses.CategoricalCrossentropy(from_logits=from_logits, label_smoothing=label_smoothing)
+            keras.losses.CategoricalCrossentropy(from_logits=from_logits, label_smoothing=label_smoothing,
+                                                 reduction=LOSS_REDUCTION)
             if one_hot_labels
-            else keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits)
+            else keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits, reduction=LOSS_REDUCTION)
         )
         metric = (keras.metrics.CategoricalAccuracy(name="accuracy") if one_hot_labels
                   else keras.metrics.SparseCategoricalAccuracy(name="accuracy"))
@@ -94,21 +103,23 @@ def compile_classifier(
         optimizer=make_optimizer(optimizer, learning_rate, total_steps, warmup_steps, weight_decay, global_clipnorm),
         loss=loss,
         metrics=[metric],
-        jit_compile=jit_compile,
+        jit_compile=resolve_jit_compile(jit_compile),
     )
     return model
 
 
 def validation_map(model: keras.Model, validation_data) -> float:
-    """Exact mean average precision (`perceiver_tf.metrics`) of a multi-label model on batches of `(x, y)`."""
+    """Exact mean average precision (`perceiver_tf.metrics`) of a multi-label model on batches of
+    `(x, y)` or `(x, y, sample_weights)` (zero-weight examples left out)."""
     import numpy as np
 
     from perceiver_tf.metrics import mean_average_precision
 
     scores, labels = [], []
-    for x, y in validation_data:
-        scores.append(np.asarray(model(x, training=False)))
-        labels.append(np.asarray(y))
+    for x, y, *weights in validation_data:  # weights: 0 for the padding of `PipelineOptions.batch_multiple`
+        real = np.asarray(weights[0]) > 0 if weights else slice(None)
+        scores.append(np.asarray(model(x, training=False))[real])
+        labels.append(np.asarray(y)[real])
     return mean_average_precision(np.concatenate(labels), np.concatenate(scores))
 
 

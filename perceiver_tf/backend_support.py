@@ -1,0 +1,97 @@
+"""Which Keras backend runs perceiver_tf, and the choices that depend on it.
+
+The models and layers are written once against `keras.ops` and run on Keras 3's TensorFlow or
+JAX backend (`KERAS_BACKEND=jax`). TensorFlow is needed only where tf.data, tf.distribute or the
+SavedModel/TFLite export are; everything here is cheap to import and never imports TensorFlow
+under another backend.
+
+- `backend()`: "tensorflow", "jax", ...
+- `default_jit_compile()`: XLA-compiled train/eval steps by default under JAX (an un-jitted JAX
+  step is several times slower), not under TensorFlow (there XLA cannot compile the chunked
+  cross-attention's while loop; `--jit-compile` turns it on).
+- `accelerator()`: "gpu", "tpu" or "cpu", as the running backend sees the devices; it picks the
+  mixed-precision dtype (`mixed_precision_policy`).
+- `missing_package_hint(error)` / `backend_import_error(error)`: the one-line install hint for a
+  missing backend package.
+"""
+
+from __future__ import annotations
+
+import os
+
+#: `{missing module: how to install it}` for the packages perceiver_tf may need at run time.
+INSTALL_HINTS = {
+    "tensorflow": "pip install 'perceiver_tf[cpu]' (or [gpu]; TensorFlow 2.16), or pip install -r requirements.txt",
+    "jax": "pip install 'perceiver_tf[jax]'",
+    "jaxlib": "pip install 'perceiver_tf[jax]'",
+}
+_NEEDS = {"tensorflow": "tf.data pipelines, tf.distribute and the SavedModel/TFLite export need TensorFlow",
+          "jax": "KERAS_BACKEND=jax needs JAX", "jaxlib": "KERAS_BACKEND=jax needs JAX"}
+
+
+def missing_package_hint(error: BaseException) -> str | None:
+    """`"<what needs it>: <install command>"` when `error` is a missing backend package, else `None`."""
+    name = getattr(error, "name", None) or ""
+    root = name.split(".")[0]
+    if not isinstance(error, ImportError) or root not in INSTALL_HINTS:
+        return None
+    return f"{_NEEDS[root]} (no module named {root!r}): {INSTALL_HINTS[root]}"
+
+
+def backend_import_error(error: ImportError) -> ImportError:
+    """The ImportError to raise when Keras could not import its backend's package: one line naming
+    the backend, what needs it and the install command (`error` itself when it is about another package)."""
+    hint = missing_package_hint(error)
+    if hint is None:
+        return error
+    chosen = os.environ.get("KERAS_BACKEND", "tensorflow (Keras' default)")
+    return ImportError(f"Keras' backend is {chosen}, but {hint}; or choose another backend with KERAS_BACKEND "
+                       "(tensorflow or jax).")
+
+
+def backend() -> str:
+    """The running Keras backend: "tensorflow", "jax", "torch" or "numpy"."""
+    import keras
+
+    return keras.backend.backend()
+
+
+def default_jit_compile() -> bool:
+    """What `jit_compile="auto"` means in perceiver_tf: True under JAX, False under TensorFlow and torch."""
+    return backend() == "jax"
+
+
+def resolve_jit_compile(jit_compile: bool | str | None) -> bool:
+    """`True`/`False` as given; `"auto"` or `None`: `default_jit_compile()`.
+
+    Raises:
+        ValueError: any other value.
+    """
+    if jit_compile in ("auto", None):
+        return default_jit_compile()
+    if not isinstance(jit_compile, bool):
+        raise ValueError(f"`jit_compile` must be True, False or 'auto'. Received: jit_compile={jit_compile!r}")
+    return jit_compile
+
+
+def accelerator() -> str:
+    """"gpu", "tpu" or "cpu": the kind of the first device the running backend computes on."""
+    if backend() == "jax":
+        import jax
+
+        platform = jax.devices()[0].platform
+        return "gpu" if platform in ("gpu", "cuda", "rocm") else platform
+    if backend() == "tensorflow":
+        import tensorflow as tf
+
+        if tf.config.list_logical_devices("TPU"):
+            return "tpu"
+        return "gpu" if tf.config.list_logical_devices("GPU") else "cpu"
+    import torch
+
+    return "gpu" if torch.cuda.is_available() else "cpu"
+
+
+def mixed_precision_policy() -> str:
+    """The mixed-precision policy for this machine: "mixed_float16" on GPUs, "mixed_bfloat16" on TPUs and CPUs."""
+    return "mixed_float16" if accelerator() == "gpu" else "mixed_bfloat16"
