@@ -3,7 +3,7 @@ with perceiver_tf's defaults (jit_compile: off under TensorFlow, on under JAX; J
 
     python -m benchmarks.bench_backends [--min-seconds 3]
 
-Each backend runs in its own process (`--child BACKEND JIT`, one Keras backend per process), one
+Each backend runs in its own process (`--child BACKEND JIT PRESETS`, one Keras backend per process), one
 after the other, on the digits shape (8x8x1, 10 classes, batch 64) for the `tiny` and `small`
 presets: a train step (`train_on_batch`), `fit` over 1,437 examples (one epoch, after a warm-up
 epoch), an inference step (`predict_on_batch`) and `predict` over 360 examples. Writes
@@ -22,8 +22,9 @@ import time
 from benchmarks.common import median, time_steps, write_results
 
 PRESETS = ("tiny", "small")
-#: (backend, jit_compile) per child process: the defaults, then JAX without XLA.
-RUNS = (("tensorflow", "auto"), ("jax", "auto"), ("jax", "off"))
+#: (backend, jit_compile, presets) per child process: the defaults, then JAX without XLA (tiny only:
+#: an un-jitted `small` takes seconds per step).
+RUNS = (("tensorflow", "auto", PRESETS), ("jax", "auto", PRESETS), ("jax", "off", ("tiny",)))
 BATCH, TRAIN_EXAMPLES, PREDICT_EXAMPLES = 64, 1437, 360
 
 
@@ -58,25 +59,25 @@ def measure(preset: str, jit: str, min_seconds: float) -> dict:
             "predict_examples_per_s": PREDICT_EXAMPLES / predict_seconds}
 
 
-def _child(backend: str, jit: str, min_seconds: float) -> None:
+def _child(backend: str, jit: str, presets: str, min_seconds: float) -> None:
     assert os.environ.get("KERAS_BACKEND") == backend
-    print(json.dumps([measure(preset, jit, min_seconds) for preset in PRESETS]))
+    print(json.dumps([measure(preset, jit, min_seconds) for preset in presets.split(",")]))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--min-seconds", type=float, default=3.0, help="Timing per measured step kind.")
-    parser.add_argument("--child", nargs=2, metavar=("BACKEND", "JIT"), help=argparse.SUPPRESS)
+    parser.add_argument("--child", nargs=3, metavar=("BACKEND", "JIT", "PRESETS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         _child(*args.child, args.min_seconds)
         return
     rows = []
-    for backend, jit in RUNS:
-        print(f"{backend} (jit_compile {jit}) ...", flush=True)
+    for backend, jit, presets in RUNS:
+        print(f"{backend} (jit_compile {jit}): {', '.join(presets)} ...", flush=True)
         env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "2"}
         result = subprocess.run([sys.executable, "-m", "benchmarks.bench_backends", "--child", backend, jit,
-                                 "--min-seconds", str(args.min_seconds)], env=env, capture_output=True, text=True,
+                                 ",".join(presets), "--min-seconds", str(args.min_seconds)], env=env, capture_output=True, text=True,
                                 check=False)
         if result.returncode != 0:
             raise SystemExit(f"{backend} failed:\n{result.stderr[-3000:]}")

@@ -1,7 +1,7 @@
 """Same code, TensorFlow or JAX backend: a TensorFlow-free JAX process builds, trains and saves; its
 `.keras` file reloads under TensorFlow with equal outputs and TensorFlow's own jit default; the CLI
 trains (data parallel over two CPU devices, jit by default), evaluates and exports under JAX, and the
-SavedModel serves in a fresh process. Each check runs JAX in a subprocess (this process has one backend)."""
+SavedModel serves in a fresh process and the TFLite file equals Keras. Each check runs JAX in a subprocess (this process has one backend)."""
 
 import json
 import os
@@ -13,6 +13,7 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from perceiver_tf.data.digits import load_digits_split
 from perceiver_tf.export import run_signatures_in_fresh_process
@@ -112,6 +113,12 @@ def test_cli_under_jax_trains_data_parallel_evaluates_and_exports(tmp_path):
     assert summary["signatures"] == ["serving_default", "serving_bytes"]
     served = run_signatures_in_fresh_process(summary["path"], {"serving_default": {"inputs": x_val[:32]}})
     np.testing.assert_allclose(served["serving_default"]["logits"], logits[:32], atol=1e-5)
+    converted = _cli("export", "--model", str(out / "model.keras"), "--format", "tflite",
+                     "--output", str(tmp_path / "digits.tflite"))
+    assert converted.returncode == 0, converted.stderr[-3000:]
+    runner = tf.lite.Interpreter(model_path=str(tmp_path / "digits.tflite")).get_signature_runner("serving_default")
+    lite = [runner(inputs=x_val[i : i + 1])["logits"][0] for i in range(4)]
+    np.testing.assert_allclose(np.stack(lite), logits[:4], atol=1e-4)
 
     refused = _cli("train", "--data", "digits", "--strategy", "multi_worker", "--output-dir", str(tmp_path / "mw"))
     lines = refused.stderr.strip().splitlines()
