@@ -19,23 +19,23 @@ from __future__ import annotations
 
 import os
 
-#: `{missing module: how to install it}` for the packages perceiver_tf may need at run time.
-INSTALL_HINTS = {
-    "tensorflow": "pip install 'perceiver_tf[cpu]' (or [gpu]; TensorFlow 2.16), or pip install -r requirements.txt",
-    "jax": "pip install 'perceiver_tf[jax]'",
-    "jaxlib": "pip install 'perceiver_tf[jax]'",
+_JAX = ("KERAS_BACKEND=jax needs JAX", "pip install 'perceiver_tf[jax]'")
+#: `{missing top-level module: (what needs it, how to install it)}` for the packages perceiver_tf may need.
+MISSING_PACKAGES = {
+    "tensorflow": ("tf.data pipelines, tf.distribute and the SavedModel/TFLite export need TensorFlow",
+                   "pip install 'perceiver_tf[cpu]' (or [gpu]; TensorFlow 2.16), or pip install -r requirements.txt"),
+    "jax": _JAX,
+    "jaxlib": _JAX,
 }
-_NEEDS = {"tensorflow": "tf.data pipelines, tf.distribute and the SavedModel/TFLite export need TensorFlow",
-          "jax": "KERAS_BACKEND=jax needs JAX", "jaxlib": "KERAS_BACKEND=jax needs JAX"}
 
 
 def missing_package_hint(error: BaseException) -> str | None:
     """`"<what needs it>: <install command>"` when `error` is a missing backend package, else `None`."""
-    name = getattr(error, "name", None) or ""
-    root = name.split(".")[0]
-    if not isinstance(error, ImportError) or root not in INSTALL_HINTS:
+    root = (getattr(error, "name", None) or "").split(".")[0]
+    if not isinstance(error, ImportError) or root not in MISSING_PACKAGES:
         return None
-    return f"{_NEEDS[root]} (no module named {root!r}): {INSTALL_HINTS[root]}"
+    needs, install = MISSING_PACKAGES[root]
+    return f"{needs} (no module named {root!r}): {install}"
 
 
 def backend_import_error(error: ImportError) -> ImportError:
