@@ -7,8 +7,10 @@ Three numerically equivalent paths compute `softmax(q k^T / sqrt(d)) v`:
 - chunked (`attention_chunk_size`): streams over the keys in chunks with an online softmax
   (running max, normaliser and weighted sum, Milakov & Gimelshein 2018), projecting keys and
   values chunk by chunk, so the logits held at once are `(B, h, N, chunk)` and only the raw
-  inputs are held whole: cross-attention over M = 1,000,000 inputs fits in memory. (TensorFlow's
-  while loop may overlap up to 10 iterations, so the bound is a few chunks, still independent of M.)
+  inputs are held whole: cross-attention over M = 1,000,000 inputs fits in memory. In training
+  the backward pass recomputes each chunk instead of storing it (`chunked_attention`), so the
+  training step's memory is bounded the same way. (TensorFlow's while loop may overlap up to
+  10 iterations, so the bound is a few chunks, still independent of M.)
 - fused (`use_fused_attention`): `keras.ops.dot_product_attention`, which is cuDNN flash
   attention on a GPU under the JAX backend when the shapes allow it.
 """
@@ -20,6 +22,7 @@ import math
 import keras
 from keras import ops
 
+from perceiver_tf.layers.chunked_attention import MASKED_LOGIT, chunked_attention
 from perceiver_tf.layers.common import (
     dense_kernel_initializer,
     register,
@@ -28,9 +31,6 @@ from perceiver_tf.layers.common import (
     require_rate,
 )
 
-#: Fill for masked logits. Softmax always runs in float32 here, so a finite -1e9 is exact and
-#: safe; -inf would turn fully masked rows into NaN.
-MASKED_LOGIT = -1e9
 
 
 def _heads_and_queries_axes(keys):
@@ -161,7 +161,7 @@ class PerceiverAttention(keras.layers.Layer):
         probabilities = None
         if not needs_probabilities and self._use_chunks(ops.shape(value)[1]):
             # Keys and values are projected chunk by chunk too: only the raw inputs are whole.
-            attended = self._chunked_attend(q, value, keep)
+            attended = self._chunked_attend(q, value, keep, training)
         else:
             k = self._split_heads(self.key_dense(value), qk_head_dim)
             v = self._split_heads(self.value_dense(value), v_head_dim)
@@ -194,50 +194,25 @@ class PerceiverAttention(keras.layers.Layer):
         dropped = self.attention_dropout(probabilities, training=training)
         return ops.einsum("bhnm,bmhd->bnhd", dropped, v), probabilities
 
-    def _chunked_attend(self, q, value, keep):
-        """Online-softmax attention over chunks of `value` `(B, M, Ckv)` -> `(B, N, h, dv)`."""
-        chunk = self.attention_chunk_size
-        qk_head_dim, v_head_dim = self._head_dims
-        batch, length, channels = ops.shape(value)
-        num_queries = ops.shape(q)[1]
-        num_chunks = (length + chunk - 1) // chunk
-        padding = num_chunks * chunk - length
-        weights = ops.ones((batch, length), "float32") if keep is None else ops.cast(keep, "float32")
-        if not isinstance(padding, int) or padding:
-            # Pad to whole chunks; the padding has weight 0, i.e. is masked out.
-            weights = ops.pad(weights, [[0, 0], [0, padding]])
-            value = ops.pad(value, [[0, 0], [0, padding], [0, 0]])
-        weights = ops.reshape(weights, (batch, num_chunks, chunk))
-        value = ops.reshape(value, (batch, num_chunks, chunk, channels))
-        q = self._scaled(q)
+    def _chunked_attend(self, q, value, keep, training):
+        """Online-softmax attention over chunks of `value` `(B, M, Ckv)` -> `(B, N, h, dv)`.
 
-        def step(i, state):
-            running_max, normaliser, accumulator = state
-            chunk_weights = _heads_and_queries_axes(ops.take(weights, i, axis=1))
-            inputs = ops.take(value, i, axis=1)
-            k = self._split_heads(self.key_dense(inputs), qk_head_dim)
-            v = self._split_heads(self.value_dense(inputs), v_head_dim)
-            logits = ops.cast(ops.einsum("bnhd,bchd->bhnc", q, k), "float32")
-            logits = ops.where(chunk_weights > 0, logits, MASKED_LOGIT)
-            new_max = ops.maximum(running_max, ops.max(logits, axis=-1, keepdims=True))
-            # Masked keys get weight exactly 0, so a row with no valid key so far stays 0.
-            unnormalised = ops.exp(logits - new_max) * chunk_weights
-            correction = ops.exp(running_max - new_max)
-            normaliser = normaliser * correction + ops.sum(unnormalised, axis=-1, keepdims=True)
-            update = ops.einsum("bhnc,bchd->bhnd", ops.cast(unnormalised, v.dtype), v)
-            accumulator = accumulator * correction + ops.cast(update, "float32")
-            return new_max, normaliser, accumulator
-
-        row_shape = (batch, self.num_heads, num_queries, 1)
-        initial = (
-            ops.full(row_shape, MASKED_LOGIT, "float32"),
-            ops.zeros(row_shape, "float32"),
-            ops.zeros((batch, self.num_heads, num_queries, v_head_dim), "float32"),
+        In training the gradient recomputes each chunk (`chunked_attention`), so memory does
+        not grow with the number of chunks in the backward pass either.
+        """
+        dtype = self.compute_dtype
+        weights = ops.ones(ops.shape(value)[:2], "float32") if keep is None else ops.cast(keep, "float32")
+        attended = chunked_attention(
+            self._scaled(q),
+            value,
+            weights,
+            *(ops.cast(w, dtype) for w in (self.key_dense.kernel, self.key_dense.bias,
+                                           self.value_dense.kernel, self.value_dense.bias)),
+            num_heads=self.num_heads,
+            chunk_size=self.attention_chunk_size,
+            recompute_gradients=bool(training),
         )
-        _, normaliser, accumulator = ops.fori_loop(0, num_chunks, step, initial)
-        # Rows whose keys are all masked have a zero normaliser and a zero output.
-        attended = accumulator / ops.maximum(normaliser, keras.config.epsilon())
-        return ops.transpose(ops.cast(attended, self.compute_dtype), (0, 2, 1, 3))
+        return ops.transpose(ops.cast(attended, dtype), (0, 2, 1, 3))
 
     def _fused_attend(self, q, k, v, keep):
         """`keras.ops.dot_product_attention`; same shapes as `_explicit_attend`."""
