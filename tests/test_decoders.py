@@ -117,3 +117,39 @@ def test_perceiver_io_imagenet_config_a_has_48_4m_params():
     model = build_perceiver_io_imagenet()
     assert model.count_params() == PRESETS["perceiver_io_imagenet"].params
     assert round(model.count_params() / 1e6, 1) == 48.4  # Perceiver IO paper, Table 5
+
+
+@pytest.mark.parametrize("build", ["classifier", "perceiver_io"])
+def test_decoders_take_the_fused_path_unless_scores_are_asked_for(rng, monkeypatch, build):
+    """A backbone built with `use_fused_attention` gives its decoders the fused path: outputs equal
+    the explicit model's, and the explicit attention runs only where attention maps are asked for."""
+    from perceiver_tf import PerceiverClassifier
+    from perceiver_tf.layers import attention
+
+    models = []
+    for fused in (False, True):
+        backbone = PerceiverBackbone(input_shape=(6, 6, 1), num_bands=2, use_fused_attention=fused, **TINY_ENCODER)
+        if build == "classifier":
+            models.append(PerceiverClassifier(backbone, 3, decoder="query"))
+        else:
+            models.append(PerceiverIO(backbone, {"pixels": dict(output_channels=2, index_dims=(6, 6), num_bands=2)}))
+    explicit, fused = models
+    fused.set_weights(explicit.get_weights())
+    x = rng.normal(size=(2, 6, 6, 1)).astype("float32")
+    want = explicit(x)
+    decoder = fused.head.decoder if build == "classifier" else fused.decoders["pixels"]
+    latents = fused.backbone(x)
+    queries = fused.head.queries(latents) if build == "classifier" else fused.queries["pixels"](latents)
+    _, scores = decoder(queries, latents, return_attention_scores=True)
+    assert scores.shape[-1] == TINY_ENCODER["num_latents"]
+
+    def explicit_attend(*args, **kwargs):
+        raise AssertionError("the explicit attention path ran although no attention map was asked for")
+
+    monkeypatch.setattr(attention.PerceiverAttention, "_explicit_attend", explicit_attend)
+    got = fused(x)
+    for name in (want if isinstance(want, dict) else {"out": want}):
+        got_value = got[name] if isinstance(got, dict) else got
+        want_value = want[name] if isinstance(want, dict) else want
+        np.testing.assert_allclose(keras.ops.convert_to_numpy(got_value), keras.ops.convert_to_numpy(want_value),
+                                   atol=1e-5)

@@ -24,6 +24,7 @@ class ClassificationDecoder(keras.layers.Layer):
         num_heads: decoder attention heads (1).
         widening_factor: decoder MLP widening (1).
         gelu_approximate: tanh GELU (DeepMind's JAX code).
+        use_fused_attention: the decoder's fast path (see `PerceiverDecoder`).
         activation: `None` for logits, or e.g. "softmax" / "sigmoid".
 
     Call arguments:
@@ -35,13 +36,15 @@ class ClassificationDecoder(keras.layers.Layer):
     """
 
     def __init__(self, num_classes: int, query_channels: int | None = None, num_heads: int = 1,
-                 widening_factor: int = 1, gelu_approximate: bool = False, activation=None, **kwargs):
+                 widening_factor: int = 1, gelu_approximate: bool = False, use_fused_attention: bool = False,
+                 activation=None, **kwargs):
         super().__init__(**kwargs)
         self.num_classes = require_positive_int(num_classes, "num_classes")
         self.query_channels = require_optional_positive_int(query_channels, "query_channels")
         self.num_heads = require_positive_int(num_heads, "num_heads")
         self.widening_factor = widening_factor
         self.gelu_approximate = bool(gelu_approximate)
+        self.use_fused_attention = bool(use_fused_attention)
         self.activation = keras.activations.get(activation)
 
     def build(self, latents_shape):
@@ -49,14 +52,18 @@ class ClassificationDecoder(keras.layers.Layer):
         self.queries = OutputQueries((), learned_channels=width, dtype=self.dtype_policy, name="query")
         self.decoder = PerceiverDecoder(
             self.num_classes, num_heads=self.num_heads, widening_factor=self.widening_factor,
-            use_query_residual=True, gelu_approximate=self.gelu_approximate, dtype=self.dtype_policy, name="decoder",
+            use_query_residual=True, gelu_approximate=self.gelu_approximate,
+            use_fused_attention=self.use_fused_attention, dtype=self.dtype_policy, name="decoder",
         )
         queries_shape = (latents_shape[0], 1, width)
         self.queries.build(latents_shape)
         self.decoder.build(queries_shape, latents_shape)
 
     def call(self, latents, return_attention_scores=False, training=None):
-        decoded, scores = self.decoder(self.queries(latents), latents, return_attention_scores=True, training=training)
+        decoded = self.decoder(self.queries(latents), latents, return_attention_scores=return_attention_scores,
+                               training=training)
+        if return_attention_scores:
+            decoded, scores = decoded
         logits = self.activation(ops.cast(decoded[:, 0], "float32"))
         return (logits, scores) if return_attention_scores else logits
 
@@ -73,5 +80,5 @@ class ClassificationDecoder(keras.layers.Layer):
         config = super().get_config()
         config.update(num_classes=self.num_classes, query_channels=self.query_channels, num_heads=self.num_heads,
                       widening_factor=self.widening_factor, gelu_approximate=self.gelu_approximate,
-                      activation=keras.activations.serialize(self.activation))
+                      use_fused_attention=self.use_fused_attention, activation=keras.activations.serialize(self.activation))
         return config

@@ -142,6 +142,8 @@ class PerceiverDecoder(keras.layers.Layer):
         use_query_residual: add the attention output to the queries.
         final_project: apply the final `Dense(output_channels)`; `False` returns width E.
         dropout_rate, attention_dropout_rate, gelu_approximate: as in `CrossAttention`.
+        use_fused_attention: attend with `keras.ops.dot_product_attention` (flash attention on
+            GPU) when no attention map is asked for; the map always comes from the explicit path.
 
     Call arguments:
         queries: `(B, O, E)`, e.g. from `OutputQueries`.
@@ -164,6 +166,7 @@ class PerceiverDecoder(keras.layers.Layer):
         dropout_rate: float = 0.0,
         attention_dropout_rate: float = 0.0,
         gelu_approximate: bool = False,
+        use_fused_attention: bool = False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -177,6 +180,7 @@ class PerceiverDecoder(keras.layers.Layer):
         self.dropout_rate = dropout_rate
         self.attention_dropout_rate = attention_dropout_rate
         self.gelu_approximate = gelu_approximate
+        self.use_fused_attention = bool(use_fused_attention)
         self.cross_attention = CrossAttention(
             num_heads=num_heads,
             qk_channels=qk_channels,
@@ -186,6 +190,7 @@ class PerceiverDecoder(keras.layers.Layer):
             dropout_rate=dropout_rate,
             attention_dropout_rate=attention_dropout_rate,
             gelu_approximate=gelu_approximate,
+            use_fused_attention=self.use_fused_attention,
             dtype=self.dtype_policy,
             name="cross_attention",
         )
@@ -199,7 +204,10 @@ class PerceiverDecoder(keras.layers.Layer):
             self.output_dense.build(queries_shape)
 
     def call(self, queries, latents, return_attention_scores=False, training=None):
-        x, scores = self.cross_attention(queries, latents, return_attention_scores=True, training=training)
+        # Asking for the scores forces the explicit path: only then are they computed.
+        x = self.cross_attention(queries, latents, return_attention_scores=return_attention_scores, training=training)
+        if return_attention_scores:
+            x, scores = x
         if self.final_project:
             x = self.output_dense(x)
         if return_attention_scores:
@@ -229,5 +237,6 @@ class PerceiverDecoder(keras.layers.Layer):
             dropout_rate=self.dropout_rate,
             attention_dropout_rate=self.attention_dropout_rate,
             gelu_approximate=self.gelu_approximate,
+            use_fused_attention=self.use_fused_attention,
         )
         return config

@@ -213,6 +213,11 @@ class PerceiverBackbone(keras.Model):
         #: Elements per input in the byte array, in byte-array order (`None`: variable).
         self.modality_sizes = {name: array.shape[1] for name, array in arrays.items()}
 
+    @property
+    def decoder_options(self) -> dict:
+        """The encoder choices a task's decoder follows: its GELU variant and the fused attention path."""
+        return {k: self.encoder_config[k] for k in ("gelu_approximate", "use_fused_attention")}
+
     # --- the byte array -------------------------------------------------------------------
 
     def _join(self, arrays: dict, masks: dict, modality_mask):

@@ -73,8 +73,8 @@ class PerceiverClassifier(PerceiverTask):
                                       dtype=dtype, name="head")
         else:
             head = ClassificationDecoder(num_classes, query_channels=query_channels, num_heads=num_decoder_heads,
-                                         gelu_approximate=backbone.encoder_config["gelu_approximate"],
-                                         activation=activation, dtype=dtype, name="head")
+                                         **backbone.decoder_options, activation=activation, dtype=dtype,
+                                         name="head")
 
         # === Functional Model ===
         outputs = head(backbone(backbone.input))

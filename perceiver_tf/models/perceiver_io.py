@@ -63,8 +63,10 @@ class PerceiverIO(PerceiverTask):
         dtype = backbone.dtype_policy
         self.queries = {name: OutputQueries(**{k: v for k, v in spec.items() if k in QUERY_KEYS}, dtype=dtype,
                                             name=f"{name}_queries") for name, spec in tasks.items()}
-        self.decoders = {name: PerceiverDecoder(**{k: v for k, v in spec.items() if k in DECODER_KEYS}, dtype=dtype,
-                                                name=f"{name}_decoder") for name, spec in tasks.items()}
+        # The decoders take the backbone's attention path unless a spec names its own.
+        fused = {"use_fused_attention": backbone.decoder_options["use_fused_attention"]}
+        self.decoders = {name: PerceiverDecoder(**{**fused, **{k: v for k, v in spec.items() if k in DECODER_KEYS}},
+                                                dtype=dtype, name=f"{name}_decoder") for name, spec in tasks.items()}
 
         # === Functional Model ===
         latents = backbone(backbone.input)

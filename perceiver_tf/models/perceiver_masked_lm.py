@@ -51,7 +51,7 @@ class PerceiverMaskedLM(PerceiverTask):
         self.decoder = PerceiverDecoder(
             width, num_heads=num_decoder_heads, qk_channels=decoder_qk_channels,
             v_channels=decoder_v_channels or width, use_query_residual=False, final_project=False,
-            gelu_approximate=backbone.encoder_config["gelu_approximate"], dtype=dtype, name="decoder",
+            **backbone.decoder_options, dtype=dtype, name="decoder",
         )
         self.logits = EmbeddingLogits(adapter.vocab_size, dtype=dtype, name="logits")
         self.logits.tie(adapter.token_embedding)

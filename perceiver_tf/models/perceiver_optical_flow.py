@@ -47,9 +47,8 @@ class PerceiverOpticalFlow(PerceiverTask):
 
         # === Layers ===
         dtype = backbone.dtype_policy
-        self.decoder = PerceiverDecoder(output_channels, use_query_residual=False,
-                                        gelu_approximate=backbone.encoder_config["gelu_approximate"], dtype=dtype,
-                                        name="decoder")
+        self.decoder = PerceiverDecoder(output_channels, use_query_residual=False, **backbone.decoder_options,
+                                        dtype=dtype, name="decoder")
         self.rescale = keras.layers.Rescaling(1.0 / rescale_factor, dtype="float32", name="rescale")
         self.to_grid = keras.layers.Reshape((*adapter.element_grid, output_channels), dtype="float32", name="flow")
 
