@@ -19,15 +19,12 @@ from __future__ import annotations
 import argparse
 import json
 import resource
-import subprocess
 import sys
 import time
-from pathlib import Path
 
-from benchmarks.common import RESULTS_DIR, configure_tensorflow, markdown_table, write_results
+from benchmarks.common import RESULTS_DIR, configure_tensorflow, markdown_table, run_watched, write_results
 
 CHANNELS, WIDTH, NUM_LATENTS, HEADS, CHUNK = 64, 256, 512, 4, 8192
-REPO = Path(__file__).resolve().parents[1]
 
 
 def build(kind: str, chunk: int | None):
@@ -69,30 +66,12 @@ def worker(kind: str, num_inputs: int, chunk: int | None, repeats: int) -> dict:
 
 def run_point(kind: str, num_inputs: int, chunk: int | None, budget_mb: float, repeats: int) -> dict:
     """One point in a fresh process, killed if its resident memory passes `budget_mb`."""
-    import psutil
-
     command = [sys.executable, "-m", "benchmarks.bench_scaling", "--worker", kind, str(num_inputs),
                str(chunk or 0), str(repeats)]
-    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    watched, peak = psutil.Process(process.pid), 0.0
-    while process.poll() is None:
-        try:
-            peak = max(peak, watched.memory_info().rss / 2**20)
-        except psutil.NoSuchProcess:
-            break
-        if peak > budget_mb:
-            process.kill()
-            process.wait()
-            return {"model": kind, "M": num_inputs, "chunk": chunk, "status": "over budget"}
-        time.sleep(0.02)
-    stdout, stderr = process.communicate()
-    row = {"model": kind, "M": num_inputs, "chunk": chunk}
-    if process.returncode != 0:
-        return {**row, "status": f"failed: {stderr.strip().splitlines()[-1] if stderr.strip() else process.returncode}"}
-    return {**row, "status": "ok", **json.loads(stdout.strip().splitlines()[-1])}
+    return {"model": kind, "M": num_inputs, "chunk": chunk, **run_watched(command, budget_mb)}
 
 
-def plot(rows: list[dict], path: Path) -> None:
+def plot(rows: list[dict], path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")

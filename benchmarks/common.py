@@ -10,11 +10,13 @@ import json
 import os
 import platform
 import statistics
+import subprocess
 import time
 from pathlib import Path
 from typing import Callable
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
+REPO = RESULTS_DIR.parents[1]
 
 
 def configure_tensorflow(threads: int | None) -> None:
@@ -98,6 +100,34 @@ def forward_flops(model) -> int:
     """Forward FLOPs per example of a perceiver_tf task or backbone (its encoder; see `encoder_flops`)."""
     encoder = getattr(model, "backbone", model).encoder
     return encoder_flops(encoder.get_config(), encoder.input.shape[1], encoder.input.shape[2])
+
+def run_watched(command: list[str], budget_mb: float) -> dict:
+    """Run a worker `command` (from the repository root) that prints one JSON line last.
+
+    A watchdog polls the process's resident memory and kills it once it passes `budget_mb`.
+    Returns `{"status": "ok", **that JSON}`, `{"status": "over budget"}` or
+    `{"status": "failed: <last stderr line>"}`.
+    """
+    import psutil
+
+    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    watched, peak = psutil.Process(process.pid), 0.0
+    while process.poll() is None:
+        try:
+            peak = max(peak, watched.memory_info().rss / 2**20)
+        except psutil.NoSuchProcess:
+            break
+        if peak > budget_mb:
+            process.kill()
+            process.wait()
+            return {"status": "over budget"}
+        time.sleep(0.02)
+    stdout, stderr = process.communicate()
+    if process.returncode != 0:
+        last_line = stderr.strip().splitlines()[-1] if stderr.strip() else process.returncode
+        return {"status": f"failed: {last_line}"}
+    return {"status": "ok", **json.loads(stdout.strip().splitlines()[-1])}
+
 
 def machine_info() -> dict:
     return {

@@ -136,6 +136,32 @@ def scaling_section(data: dict) -> list[str]:
     return lines
 
 
+def training_memory_section(data: dict) -> list[str]:
+    config, rows = data["config"], data["rows"]
+    lines = [
+        "## Training memory vs M: chunked cross-attention with a recomputing backward pass",
+        "",
+        f"`python -m benchmarks.bench_training_memory` ({data['time_utc']}). One SGD training step, batch 1, float32, "
+        f"inputs M x {config['channels']}; `PerceiverEncoder` with {config['num_latents']} latents x {config['width']}, "
+        f"1 cross-attend (1 head) + 1 self-attend ({config['heads']} heads), mean + Dense head. `explicit`: no chunking; "
+        f"`chunked, stored`: chunks of {config['chunk']} with the loop differentiated automatically (every chunk's "
+        "probabilities kept for the backward pass); `chunked, recomputed`: perceiver_tf's training path, whose "
+        "backward pass recomputes each chunk. One fresh process per point; `peak_rss_mb` is the process's peak "
+        f"resident memory, `step_peak_mb` its growth during the step; a point passing {config['budget_mb']:.0f} MB "
+        "is killed (`over budget`). M up to the chunk size takes the explicit path in every variant.",
+        "",
+        markdown_table(rows, ["variant", "M", "status", "step_s", "step_peak_mb", "peak_rss_mb"]),
+        "",
+    ]
+    for variant, largest in data["largest_m_within_budget"].items():
+        points = [r for r in rows if r["variant"] == variant and r["status"] == "ok"]
+        slope = loglog_slope([(r["M"], r["step_peak_mb"]) for r in points]) if len(points) >= 2 else float("nan")
+        fits = f"M = {largest:,}" if largest else "none of the tried sizes"
+        lines.append(f"- {variant}: largest M whose training step fits in {config['budget_mb']:.0f} MB: {fits} "
+                     f"(tried up to {data['search_max_m']:,}); log-log slope of `step_peak_mb` vs M: {slope:.2f}.")
+    return lines + ["", "![training memory and step time vs M](results/training_memory.png)", ""]
+
+
 def gpu_section(data: dict | None) -> list[str]:
     lines = ["## GPU (Keras JAX backend)", ""]
     if data is None:
@@ -181,6 +207,7 @@ def main() -> None:
         "",
     ]
     for name, section in (("peer", peer_section), ("throughput", throughput_section), ("scaling", scaling_section),
+                          ("training_memory", training_memory_section),
                           ("backends", backends_section)):
         data = load(name)
         lines += section(data) if data else [f"## {name}", "", f"Not run: results/{name}.json is missing.", ""]
