@@ -159,8 +159,15 @@ def test_resuming_with_the_same_settings_resumes_and_removes_dead_temporaries(in
         (folder / f".tmp-{dead}-best.keras").write_bytes(b"partial")
     (interrupted / f".tmp-{dead}-history.csv").mkdir()
     (interrupted / f".tmp-{live}-best.keras").write_bytes(b"still being written")
+    history = (interrupted / "history.csv").read_text().splitlines()
+    assert history[0].endswith(",elapsed_seconds") and len(history) == 2
+    # As if the first epoch had taken 1000 s: the resumed run's clock must go on from there.
+    (interrupted / "history.csv").write_text("\n".join([history[0], history[1].rsplit(",", 1)[0] + ",1000.0", ""]))
     result = _train(interrupted, settings=SETTINGS_A)  # a new model object: another Keras name, same config
     assert result.resumed_from_epoch == 1 and result.epochs == 2 and _history_epochs(interrupted) == [0, 1]
+    with open(interrupted / "history.csv") as f:
+        elapsed = [float(row["elapsed_seconds"]) for row in csv.DictReader(f)]
+    assert elapsed[0] == 1000.0 and 1000.0 < elapsed[1] < 1000.0 + 300
     assert sorted(p.name for p in interrupted.glob(".tmp-*")) == [f".tmp-{live}-best.keras"]
     assert not (interrupted / "backup").exists()
 

@@ -14,6 +14,7 @@ import math
 import os
 import re
 import shutil
+import time
 from pathlib import Path
 
 import keras
@@ -120,22 +121,31 @@ class ResumableCSVLogger(keras.callbacks.Callback):
     """Per-epoch history in CSV, rewritten atomically each epoch.
 
     On a resumed run, rows of epochs at or after the resume point are dropped, so the file
-    holds exactly one row per completed epoch.
+    holds exactly one row per completed epoch. `elapsed_seconds` is the wall time of training
+    up to the end of that epoch (tracing/compilation and validation included; a resumed run
+    goes on from its last kept row), so time-to-accuracy reads straight off the file.
     """
 
     def __init__(self, path: str | os.PathLike):
         super().__init__()
         self.path = Path(path)
         self.rows: list[dict] | None = None
+        self.started = time.perf_counter()
+
+    def on_train_begin(self, logs=None):
+        self.started = time.perf_counter()
 
     def on_epoch_begin(self, epoch, logs=None):
         if self.rows is None:
             previous = list(csv.DictReader(self.path.open())) if self.path.exists() else []
             self.rows = [r for r in previous if int(r["epoch"]) < epoch]
+            # A resumed run's clock goes on from the last kept epoch.
+            self.started -= float(self.rows[-1].get("elapsed_seconds") or 0.0) if self.rows else 0.0
 
     def on_epoch_end(self, epoch, logs=None):
         lr = self.model.optimizer.learning_rate
-        row = {"epoch": epoch, **{k: float(v) for k, v in (logs or {}).items()}, "learning_rate": float(lr)}
+        row = {"epoch": epoch, **{k: float(v) for k, v in (logs or {}).items()}, "learning_rate": float(lr),
+               "elapsed_seconds": round(time.perf_counter() - self.started, 3)}
         self.rows.append(row)
         fields = list(dict.fromkeys(k for r in self.rows for k in r))
         buffer = io.StringIO()
