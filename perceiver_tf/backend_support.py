@@ -6,9 +6,9 @@ SavedModel/TFLite export are; everything here is cheap to import and never impor
 under another backend.
 
 - `backend()`: "tensorflow", "jax", ...
-- `default_jit_compile()`: XLA-compiled train/eval steps by default under JAX (an un-jitted JAX
-  step is several times slower), not under TensorFlow (there XLA cannot compile the chunked
-  cross-attention's while loop; `--jit-compile` turns it on).
+- `default_jit_compile(model)`: XLA-compiled train/eval steps by default under JAX (an un-jitted
+  JAX step is several times slower) and under TensorFlow for fixed input shapes on one device
+  (measured faster on CPU; see its docstring).
 - `accelerator()`: "gpu", "tpu" or "cpu", as the running backend sees the devices; it picks the
   mixed-precision dtype (`mixed_precision_policy`).
 - `missing_package_hint(error)` / `backend_import_error(error)`: the one-line install hint for a
@@ -56,19 +56,52 @@ def backend() -> str:
     return keras.backend.backend()
 
 
-def default_jit_compile() -> bool:
-    """What `jit_compile="auto"` means in perceiver_tf: True under JAX, False under TensorFlow and torch."""
-    return backend() == "jax"
+#: `PERCEIVER_TF_JIT_COMPILE=0` or `=1` decides what `jit_compile="auto"` means, for every model
+#: (e.g. `0` for a test suite that compiles hundreds of tiny models once each, where XLA's
+#: compile time would dominate).
+JIT_COMPILE_ENV = "PERCEIVER_TF_JIT_COMPILE"
 
 
-def resolve_jit_compile(jit_compile: bool | str | None) -> bool:
-    """`True`/`False` as given; `"auto"` or `None`: `default_jit_compile()`.
+def has_fixed_input_shapes(model) -> bool:
+    """True when every dimension of every input of `model` but the batch is known (`None`: True)."""
+    inputs = getattr(model, "inputs", None) or []
+    return all(None not in tuple(tensor.shape[1:]) for tensor in inputs)
+
+
+def default_jit_compile(model=None) -> bool:
+    """What `jit_compile="auto"` means in perceiver_tf for `model` (`None`: a model with fixed input shapes).
+
+    - JAX: True (an un-jitted JAX step is several times slower).
+    - TensorFlow: True for a model whose inputs have fixed shapes (but the batch), outside any
+      tf.distribute strategy. Measured with `python -m benchmarks.bench_defaults` on a 2-core
+      CPU (benchmarks/RESULTS.md): XLA's training step is 1.1-1.3x and its inference step
+      1.3-1.5x the float32 graph's for the `tiny` and `small` presets; mixed bfloat16 and fused
+      attention did not pay there and stay opt-in. Off where an input dimension varies (XLA
+      compiles once per new shape: point clouds of any size) and under strategies (not measured).
+    - torch: False.
+
+    `PERCEIVER_TF_JIT_COMPILE=0` / `=1` overrides the choice.
+    """
+    forced = os.environ.get(JIT_COMPILE_ENV, "").strip()
+    if forced in ("0", "1"):
+        return forced == "1"
+    if backend() == "jax":
+        return True
+    if backend() != "tensorflow" or not has_fixed_input_shapes(model):
+        return False
+    import tensorflow as tf
+
+    return not tf.distribute.has_strategy()
+
+
+def resolve_jit_compile(jit_compile: bool | str | None, model=None) -> bool:
+    """`True`/`False` as given; `"auto"` or `None`: `default_jit_compile(model)`.
 
     Raises:
         ValueError: any other value.
     """
     if jit_compile in ("auto", None):
-        return default_jit_compile()
+        return default_jit_compile(model)
     if not isinstance(jit_compile, bool):
         raise ValueError(f"`jit_compile` must be True, False or 'auto'. Received: jit_compile={jit_compile!r}")
     return jit_compile

@@ -8,6 +8,15 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
+from perceiver_tf.backend_support import JIT_COMPILE_ENV  # noqa: E402
+
+if keras.backend.backend() == "tensorflow":
+    # Under TensorFlow, jit_compile="auto" means XLA for fixed input shapes: each of the suite's
+    # hundreds of tiny models (and CLI runs, which inherit this) would pay an XLA compilation
+    # that dwarfs its few steps. The suite runs them as tf.function graphs; the default itself is
+    # tested with this variable removed (test_jit_compile_default, test_demo).
+    os.environ.setdefault(JIT_COMPILE_ENV, "0")
+
 
 @pytest.fixture(autouse=True)
 def _seed_and_policy():

@@ -6,6 +6,7 @@ import keras
 import numpy as np
 import pytest
 
+from perceiver_tf.backend_support import JIT_COMPILE_ENV
 from perceiver_tf.cli import main
 from perceiver_tf.data import load_digits_split
 
@@ -13,8 +14,10 @@ pytestmark = pytest.mark.tensorflow_only  # see pyproject.toml
 
 
 @pytest.mark.slow
-def test_default_train_command_reaches_90_percent_on_digits(tmp_path):
+def test_default_train_command_reaches_90_percent_on_digits(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv(JIT_COMPILE_ENV, raising=False)  # the defaults exactly as a user gets them
     assert main(["train", "--output-dir", str(tmp_path)]) == 0
+    assert "Keras backend tensorflow, jit_compile True (default)." in capsys.readouterr().out  # XLA: fixed shapes
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["val_accuracy"] >= 0.90
     assert (tmp_path / "history.csv").read_text().count("\n") == metrics["epochs"] + 1

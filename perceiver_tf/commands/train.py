@@ -324,7 +324,6 @@ def _train(args, overrides: dict, output_dir: str, strategy, is_chief: bool, wor
     keras.utils.set_random_seed(args.seed)
     if args.mixed_precision:
         keras.mixed_precision.set_global_policy(mixed_precision_policy())
-    args.jit_compile = resolve_jit_compile(args.jit_compile)  # recorded as resolved (run.json, the log)
     init_model = init_processor = None
     if args.init_from:
         init_model, init_metadata = load_trained_model(args.init_from, flag="--init-from")
@@ -375,6 +374,9 @@ def _train(args, overrides: dict, output_dir: str, strategy, is_chief: bool, wor
             except (ValueError, TypeError) as error:
                 raise UsageError(f"--preset {args.preset} with --set {overrides or '(none)'} does not build a model "
                                  f"for input {source.processor.input_shape}: {error_reason(error)}") from None
+        jit_choice = "" if args.jit_compile is not None else " (default)"
+        # Recorded as resolved (run.json, the log): "auto" depends on the model's input shapes.
+        args.jit_compile = resolve_jit_compile(args.jit_compile, model)
         compile_classifier(
             model, total_steps, optimizer=args.optimizer, learning_rate=args.learning_rate,
             warmup_steps=int(args.warmup_epochs * steps_per_epoch), weight_decay=args.weight_decay,
@@ -393,7 +395,7 @@ def _train(args, overrides: dict, output_dir: str, strategy, is_chief: bool, wor
           f"({source.modality}, {num_classes} classes, {labels}, input {source.processor.input_shape}): "
           f"{source.num_train or '?'} train / {source.num_val or '?'} validation examples; "
           f"strategy {args.strategy} -> {describe_strategy(strategy)}; Keras backend {backend()}, "
-          f"jit_compile {args.jit_compile}.")
+          f"jit_compile {args.jit_compile}{jit_choice}.")
     result = train_classifier(model, train, val, args.epochs, output_dir, verbose=keras_verbosity(args.verbose),
                               is_chief=is_chief, worker_id=worker_id, tensorboard=not args.no_tensorboard,
                               restart=args.restart, settings=run_settings(args, overrides))

@@ -111,14 +111,15 @@ class PerceiverTask(keras.Model):
         reloads on TensorFlow with TensorFlow's default, not with XLA forced on. A choice that
         differs from the default is kept."""
         config = super().get_compile_config()
-        if config and config.get("jit_compile") == default_jit_compile():
+        if config and config.get("jit_compile") == default_jit_compile(self):
             config = {**config, "jit_compile": "auto"}
         return config
 
     def compile(self, *args, jit_compile="auto", **kwargs):
-        """`keras.Model.compile`, with `jit_compile="auto"` meaning perceiver_tf's per-backend default
-        (`backend_support.resolve_jit_compile`: XLA under JAX, not under TensorFlow)."""
-        super().compile(*args, jit_compile=resolve_jit_compile(jit_compile), **kwargs)
+        """`keras.Model.compile`, with `jit_compile="auto"` meaning perceiver_tf's measured default
+        (`backend_support.default_jit_compile`: XLA under JAX, and under TensorFlow for fixed input
+        shapes on one device)."""
+        super().compile(*args, jit_compile=resolve_jit_compile(jit_compile, self), **kwargs)
 
     def compile_from_config(self, config):
         """Keras' `compile_from_config` (this class overrides `compile` only to resolve `jit_compile`)."""

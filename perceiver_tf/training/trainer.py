@@ -79,8 +79,8 @@ def compile_classifier(
     when `label_smoothing` > 0; needed for MixUp/CutMix targets too); the metric is "accuracy".
     Multi-label (`model.multi_label`): multi-hot labels, binary cross-entropy, and "pr_auc"
     (the area under the precision-recall curve, per class, averaged: close to mAP).
-    `jit_compile="auto"`: XLA-compiled steps under JAX, not under TensorFlow
-    (`perceiver_tf.backend_support.default_jit_compile`).
+    `jit_compile="auto"`: XLA-compiled steps under JAX, and under TensorFlow for fixed input
+    shapes on one device (`perceiver_tf.backend_support.default_jit_compile`).
     """
     from_logits = getattr(model, "activation", None) is None
     if getattr(model, "multi_label", False):
@@ -103,7 +103,7 @@ def compile_classifier(
         optimizer=make_optimizer(optimizer, learning_rate, total_steps, warmup_steps, weight_decay, global_clipnorm),
         loss=loss,
         metrics=[metric],
-        jit_compile=resolve_jit_compile(jit_compile),
+        jit_compile=resolve_jit_compile(jit_compile, model),
     )
     return model
 
