@@ -31,6 +31,7 @@ setup(
         # perceiver_tf.convert: read transformers checkpoints (safetensors) and fetch hub ids.
         "convert": ["safetensors>=0.4,<1", "huggingface_hub>=0.23,<3"],
         # benchmarks/: the HF peer comparison, the scaling watchdog and plot (never runtime deps).
+        # bench_peer's other PyTorch peers: `pip install --no-deps --ignore-requires-python -r requirements-bench.txt`.
         "benchmark": ["torch>=2.2", "transformers>=4.40", "psutil>=5.9", "matplotlib>=3.7,<4"],
     },
     entry_points={"console_scripts": ["perceiver-tf=perceiver_tf.cli:main"]},
