@@ -201,6 +201,52 @@ def training_memory_section(data: dict) -> list[str]:
     return lines + ["", "![training memory and step time vs M](results/training_memory.png)", ""]
 
 
+def defaults_section(data: dict) -> list[str]:
+    rows = data["rows"]
+    return [
+        f"## Execution defaults on {data['backend']}/{data['device']}: XLA, mixed precision, fused attention",
+        "",
+        f"`python -m benchmarks.bench_defaults` ({data['time_utc']}, {data['threads']} threads, batch {data['batch']}). "
+        "Per workload, every combination against the float32 tf.function graph (`*_speedup` above 1: faster). "
+        f"`train_first_step_s` includes tracing and XLA compilation; `run_speedup` compares "
+        f"first step + {data['run_steps'] - 1} steady steps (about the CLI demo's length); `mixed` rows run the "
+        "`policy` column's dtype policy.",
+        "",
+        markdown_table(rows, ["preset", "input_shape", "variant", "policy", "train_step_ms", "train_speedup",
+                              "inference_step_ms", "inference_speedup", "train_first_step_s", "run_speedup"]),
+        "",
+        "Fastest per workload:",
+        "",
+        markdown_table(data["fastest"], list(data["fastest"][0])),
+        "",
+    ]
+
+
+def time_to_accuracy_section(data: dict) -> list[str]:
+    rows = data["rows"]
+    lines = [
+        f"## Time to {data['target']} validation accuracy: the CLI demo",
+        "",
+        f"`python -m benchmarks.bench_time_to_accuracy` ({data['time_utc']}): `{data['command']}` (digits, preset "
+        "`small`, 25 epochs) in a fresh process per run, with the flags shown; `seconds_to_target` is "
+        "`history.csv`'s `elapsed_seconds` (tracing, compilation and validation included) at the first epoch "
+        "reaching the target.",
+        "",
+        markdown_table(rows, ["config", "flags", "seed", "status", "epoch_reaching_target", "seconds_to_target",
+                              "train_seconds", "final_val_accuracy", "best_val_accuracy"]),
+        "",
+    ]
+    configs = list(dict.fromkeys(r["config"] for r in rows))
+    base = configs[0]
+    for name in configs[1:]:
+        for seed in sorted({r["seed"] for r in rows}):
+            pair = [next((r for r in rows if r["config"] == c and r["seed"] == seed), {}) for c in (base, name)]
+            if all(p.get("seconds_to_target") for p in pair):
+                lines.append(f"- {name} vs {base}, seed {seed}: "
+                             f"{pair[0]['seconds_to_target'] / pair[1]['seconds_to_target']:.2f}x faster to the target.")
+    return lines + [""]
+
+
 def gpu_section(data: dict | None) -> list[str]:
     lines = ["## GPU (Keras JAX backend)", ""]
     if data is None:
@@ -247,6 +293,8 @@ def main() -> None:
     ]
     for name, section in (("peer", peer_section), ("throughput", throughput_section), ("scaling", scaling_section),
                           ("training_memory", training_memory_section),
+                          ("defaults_tensorflow_cpu", defaults_section),
+                          ("time_to_accuracy", time_to_accuracy_section),
                           ("backends", backends_section)):
         data = load(name)
         lines += section(data) if data else [f"## {name}", "", f"Not run: results/{name}.json is missing.", ""]

@@ -74,9 +74,9 @@ def default_jit_compile(model=None) -> bool:
     - JAX: True (an un-jitted JAX step is several times slower).
     - TensorFlow: True for a model whose inputs have fixed shapes (but the batch), outside any
       tf.distribute strategy. Measured with `python -m benchmarks.bench_defaults` on a 2-core
-      CPU (benchmarks/RESULTS.md): XLA's training step is 1.1-1.3x and its inference step
-      1.3-1.5x the float32 graph's for the `tiny` and `small` presets; mixed bfloat16 and fused
-      attention did not pay there and stay opt-in. Off where an input dimension varies (XLA
+      CPU (benchmarks/RESULTS.md): XLA's training step is 1.03-1.6x and its inference step
+      1.3-1.8x the float32 graph's for the `tiny` and `small` presets; mixed bfloat16 (which
+      changes the numerics) and fused attention stay opt-in. Off where an input dimension varies (XLA
       compiles once per new shape: point clouds of any size) and under strategies (not measured).
     - torch: False.
 
