@@ -22,7 +22,7 @@ import math
 import keras
 from keras import ops
 
-from perceiver_tf.layers.chunked_attention import MASKED_LOGIT, chunked_attention
+from perceiver_tf.layers.chunked_attention import MASKED_LOGIT, chunked_attention, heads_and_queries_axes
 from perceiver_tf.layers.common import (
     dense_kernel_initializer,
     register,
@@ -31,15 +31,6 @@ from perceiver_tf.layers.common import (
     require_rate,
 )
 
-
-
-def _heads_and_queries_axes(keys):
-    """`(B, M)` -> `(B, 1, 1, M)`, broadcastable over heads and queries.
-
-    `expand_dims`, not `x[:, None, None, :]`: TFLite has no builtin for the strided slice
-    that `None` indexing becomes when M is unknown (point clouds of any size).
-    """
-    return ops.expand_dims(ops.expand_dims(keys, 1), 1)
 
 
 def attention_scores_spec(query_shape, value_shape, num_heads: int, dtype) -> keras.KerasTensor:
@@ -184,7 +175,7 @@ class PerceiverAttention(keras.layers.Layer):
         """q `(B, N, h, d)`, k `(B, M, h, d)`, v `(B, M, h, dv)` -> `(B, N, h, dv)`, probs."""
         logits = ops.cast(ops.einsum("bnhd,bmhd->bhnm", self._scaled(q), k), "float32")
         if keep is not None:
-            keep = _heads_and_queries_axes(keep)
+            keep = heads_and_queries_axes(keep)
             logits = ops.where(keep, logits, MASKED_LOGIT)
         probabilities = ops.softmax(logits, axis=-1)
         if keep is not None:
@@ -216,12 +207,12 @@ class PerceiverAttention(keras.layers.Layer):
 
     def _fused_attend(self, q, k, v, keep):
         """`keras.ops.dot_product_attention`; same shapes as `_explicit_attend`."""
-        mask = None if keep is None else _heads_and_queries_axes(keep)
+        mask = None if keep is None else heads_and_queries_axes(keep)
         attended = ops.dot_product_attention(
             q, k, v, mask=mask, scale=1.0 / math.sqrt(self._head_dims[0])
         )
         if keep is not None:
-            any_key = _heads_and_queries_axes(ops.any(keep, axis=-1, keepdims=True))
+            any_key = heads_and_queries_axes(ops.any(keep, axis=-1, keepdims=True))
             attended = ops.where(any_key, attended, ops.zeros_like(attended))
         return attended
 

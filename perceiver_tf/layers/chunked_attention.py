@@ -28,6 +28,15 @@ from perceiver_tf.layers.chunk_loop import loop_over_chunks
 MASKED_LOGIT = -1e9
 
 
+def heads_and_queries_axes(keys):
+    """`(B, M)` -> `(B, 1, 1, M)`, broadcastable over heads and queries.
+
+    `expand_dims`, not `x[:, None, None, :]`: TFLite has no builtin for the strided slice
+    that `None` indexing becomes when M is unknown (point clouds of any size).
+    """
+    return ops.expand_dims(ops.expand_dims(keys, 1), 1)
+
+
 def chunked_attention(
     q,
     inputs,
@@ -104,7 +113,7 @@ class _ChunkedAttention:
     def _chunk(self, i, q, key_kernel, key_bias, value_kernel, value_bias):
         """Chunk i's inputs `(B, c, C)`, keys `(B, c, h, d)`, values, logits `(B, h, N, c)` and key weights `(B, 1, 1, c)`."""
         x = ops.take(self.chunks, i, axis=1)
-        weights = ops.expand_dims(ops.expand_dims(ops.take(self.chunk_weights, i, axis=1), 1), 1)
+        weights = heads_and_queries_axes(ops.take(self.chunk_weights, i, axis=1))
         k = self._project(x, key_kernel, key_bias)
         v = self._project(x, value_kernel, value_bias)
         logits = ops.cast(ops.einsum("bnhd,bchd->bhnc", q, k), "float32")
