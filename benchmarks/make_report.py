@@ -232,8 +232,8 @@ def time_to_accuracy_section(data: dict) -> list[str]:
         "`history.csv`'s `elapsed_seconds` (tracing, compilation and validation included) at the first epoch "
         "reaching the target.",
         "",
-        markdown_table(rows, ["config", "flags", "seed", "status", "epoch_reaching_target", "seconds_to_target",
-                              "train_seconds", "final_val_accuracy", "best_val_accuracy"]),
+        markdown_table(rows, ["config", "flags", "jit_compile", "seed", "status", "epoch_reaching_target",
+                              "seconds_to_target", "train_seconds", "final_val_accuracy", "best_val_accuracy"]),
         "",
     ]
     configs = list(dict.fromkeys(r["config"] for r in rows))
@@ -244,6 +244,8 @@ def time_to_accuracy_section(data: dict) -> list[str]:
             if all(p.get("seconds_to_target") for p in pair):
                 lines.append(f"- {name} vs {base}, seed {seed}: "
                              f"{pair[0]['seconds_to_target'] / pair[1]['seconds_to_target']:.2f}x faster to the target.")
+    if (RESULTS_DIR / "time_to_accuracy.png").exists():
+        lines += ["", "![validation accuracy over wall time](results/time_to_accuracy.png)"]
     return lines + [""]
 
 

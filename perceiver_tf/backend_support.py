@@ -72,12 +72,15 @@ def default_jit_compile(model=None) -> bool:
     """What `jit_compile="auto"` means in perceiver_tf for `model` (`None`: a model with fixed input shapes).
 
     - JAX: True (an un-jitted JAX step is several times slower).
-    - TensorFlow: True for a model whose inputs have fixed shapes (but the batch), outside any
-      tf.distribute strategy. Measured with `python -m benchmarks.bench_defaults` on a 2-core
-      CPU (benchmarks/RESULTS.md): XLA's training step is 1.03-1.6x and its inference step
-      1.3-1.8x the float32 graph's for the `tiny` and `small` presets; mixed bfloat16 (which
-      changes the numerics) and fused attention stay opt-in. Off where an input dimension varies (XLA
-      compiles once per new shape: point clouds of any size) and under strategies (not measured).
+    - TensorFlow: True on a GPU or TPU for a model whose inputs have fixed shapes (but the batch),
+      outside any tf.distribute strategy (Keras' own "auto" rule); False on a CPU. Measured with
+      `python -m benchmarks.bench_defaults` on a 2-core CPU (benchmarks/RESULTS.md): XLA's steady
+      training step is 1.03-1.6x the float32 graph's for `tiny` and `small`, but its 12-29 s of
+      compilation outweigh that in runs of a few hundred steps: the README demo reached 0.94
+      validation accuracy in 176 s with XLA against 162 s without, and finished 25 epochs in
+      295 s against 246 s (`benchmarks.bench_time_to_accuracy`). Off where an input dimension
+      varies (XLA compiles once per new shape: point clouds of any size) and under strategies
+      (not measured).
     - torch: False.
 
     `PERCEIVER_TF_JIT_COMPILE=0` / `=1` overrides the choice.
@@ -87,7 +90,7 @@ def default_jit_compile(model=None) -> bool:
         return forced == "1"
     if backend() == "jax":
         return True
-    if backend() != "tensorflow" or not has_fixed_input_shapes(model):
+    if backend() != "tensorflow" or accelerator() == "cpu" or not has_fixed_input_shapes(model):
         return False
     import tensorflow as tf
 

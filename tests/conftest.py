@@ -11,10 +11,11 @@ import pytest  # noqa: E402
 from perceiver_tf.backend_support import JIT_COMPILE_ENV  # noqa: E402
 
 if keras.backend.backend() == "tensorflow":
-    # Under TensorFlow, jit_compile="auto" means XLA for fixed input shapes: each of the suite's
-    # hundreds of tiny models (and CLI runs, which inherit this) would pay an XLA compilation
-    # that dwarfs its few steps. The suite runs them as tf.function graphs; the default itself is
-    # tested with this variable removed (test_jit_compile_default, test_demo).
+    # On a TensorFlow GPU/TPU, jit_compile="auto" means XLA for fixed input shapes: each of the
+    # suite's hundreds of tiny models (and CLI runs, which inherit this) would pay an XLA
+    # compilation that dwarfs its few steps. The suite runs them as tf.function graphs on every
+    # machine; the default itself is tested with this variable removed (test_execution_defaults,
+    # test_demo).
     os.environ.setdefault(JIT_COMPILE_ENV, "0")
 
 
