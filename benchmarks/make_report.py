@@ -249,6 +249,37 @@ def time_to_accuracy_section(data: dict) -> list[str]:
     return lines + [""]
 
 
+def tasks_section(data: dict) -> list[str]:
+    rows = data["rows"]
+    lines = [
+        "## Task suite: accuracy out of the box",
+        "",
+        f"`python -m benchmarks.bench_tasks` ({data['time_utc']}): `{data['command']}` on generated tasks (nothing "
+        "downloaded), two variants (generator seeds) each: variant 0 is the draw the recipes were developed on, "
+        "variant 1 a held-out draw. `test_accuracy` is measured on a separate test folder from the same generator "
+        f"({data['test_per_class']} per class; digits: the other 20% of scikit-learn's digits) with "
+        "`perceiver-tf evaluate --split all`; `val_accuracy` is the best epoch's on the CLI's own 20% split. "
+        "`seconds_to_target_val` is history.csv's wall time at the first epoch whose validation accuracy reached "
+        "the target. The baseline reads the same model inputs (the trained model's preprocessing), trains 60 "
+        "epochs with Adam 1e-3 and no augmentation, and is scored on the same test folder.",
+        "",
+    ]
+    lines += [f"- `{name}`: {description}" for name, description in data["descriptions"].items()]
+    lines += [
+        "",
+        markdown_table(rows, ["task", "variant", "target", "test_accuracy", "meets_target", "val_accuracy", "epochs",
+                              "train_seconds", "seconds_to_target_val", "train_examples_per_s", "num_train",
+                              "baseline", "baseline_test_accuracy", "baseline_train_seconds"]),
+        "",
+        "What the recipe chose per run (`metrics.json`'s `recipe`):",
+        "",
+    ]
+    for row in rows:
+        chosen = ", ".join(f"{flag} {value}" for flag, value in (row.get("recipe") or {}).get("flags", {}).items())
+        lines.append(f"- {row['task']} variant {row['variant']}: {chosen}")
+    return lines + [""]
+
+
 def gpu_section(data: dict | None) -> list[str]:
     lines = ["## GPU (Keras JAX backend)", ""]
     if data is None:
@@ -296,7 +327,7 @@ def main() -> None:
     for name, section in (("peer", peer_section), ("throughput", throughput_section), ("scaling", scaling_section),
                           ("training_memory", training_memory_section),
                           ("defaults_tensorflow_cpu", defaults_section),
-                          ("time_to_accuracy", time_to_accuracy_section),
+                          ("time_to_accuracy", time_to_accuracy_section), ("tasks", tasks_section),
                           ("backends", backends_section)):
         data = load(name)
         lines += section(data) if data else [f"## {name}", "", f"Not run: results/{name}.json is missing.", ""]

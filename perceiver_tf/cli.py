@@ -9,12 +9,12 @@ import sys
 import perceiver_tf
 from perceiver_tf.commands.arguments import (
     Parser,
+    below_one,
     non_negative_float,
     non_negative_int,
     open_fraction,
     positive_float,
     positive_int,
-    smoothing,
     verbosity,
 )
 from perceiver_tf.commands.convert import add_convert_parser
@@ -73,20 +73,34 @@ def _add_train_parser(subparsers) -> None:
     audio.add_argument("--mel-bins", type=positive_int, default=64, help="Mel bands of the log-mel features.")
     points = parser.add_argument_group("point clouds")
     points.add_argument("--num-points", type=positive_int, default=512, help="Points sampled per point cloud.")
-    points.add_argument("--rotate", action="store_true", help="Random z-axis rotation of training point clouds.")
-    points.add_argument("--jitter", type=non_negative_float, default=0.0,
-                        help="Gaussian jitter std for training point clouds.")
+    points.add_argument("--rotate", nargs="?", const="z", default="auto", choices=["auto", "none", "z", "so3"],
+                        help="Random rotation of training point clouds: none, z (about the up axis; the value of a "
+                             "bare --rotate) or so3 (any 3-D rotation). Default auto: from the clouds' principal "
+                             "axes (aligned: none; upright: z; otherwise so3).")
+    points.add_argument("--align", choices=["none", "pca"], default=None,
+                        help="pca: rotate every cloud into its principal axes (training, evaluation and serving). "
+                             "Default (recipe): pca for clouds in any orientation (see --rotate), else none.")
+    points.add_argument("--jitter", type=non_negative_float, default=None,
+                        help="Gaussian jitter std for training point clouds. Default (recipe): 0.01.")
     points.add_argument("--scale", type=positive_float, nargs=2, metavar=("LOW", "HIGH"),
-                        help="Random scaling range for training point clouds.")
+                        help="Random isotropic scaling range for training point clouds.")
+    points.add_argument("--axis-scale", type=positive_float, nargs=2, metavar=("LOW", "HIGH"),
+                        help="Random scaling range of each axis of training point clouds. Default (recipe): 0.8 1.25.")
+    points.add_argument("--point-dropout", type=below_one, default=None, metavar="FRACTION",
+                        help="Drop up to this fraction of a training cloud's points. Default (recipe): 0.2.")
     series = parser.add_argument_group("sensor streams and video clips")
     series.add_argument("--num-steps", type=positive_int, default=None,
                         help="Time steps per sensor example. Default: the longest recording, at most 1024.")
+    series.add_argument("--center-recordings", action=argparse.BooleanOptionalAction, default=None,
+                        help="Subtract each sensor recording's per-channel mean (static offsets such as gravity). "
+                             "Default (recipe): on when such offsets hold a quarter or more of the variance.")
     series.add_argument("--num-frames", type=positive_int, default=8,
                         help="Frames per video clip (audio + video data).")
     model = parser.add_argument_group("model")
     model.add_argument("--preset", default=None,
-                       help="Model preset (see `perceiver-tf presets`). Default: small (with --init-from: the "
-                            "init model's architecture; --preset is then refused).")
+                       help="Model preset (see `perceiver-tf presets`). Default (recipe): tiny below 1,000 training "
+                            "examples, else small (with --init-from: the init model's architecture; --preset is "
+                            "then refused).")
     model.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                        help="Override a preset argument, e.g. --set num_latents=16 (repeatable; not with "
                             "--init-from).")
@@ -103,19 +117,26 @@ def _add_train_parser(subparsers) -> None:
     recipe = parser.add_argument_group(
         "recipe", "Cosine decay, clipping, weight decay. --optimizer lamb --learning-rate 4e-3 is the paper's "
                   "ImageNet recipe; AdamW 1e-3 measured more reliable on small data sets.")
-    recipe.add_argument("--epochs", type=positive_int, default=25, help="Epochs in total (a resumed run included).")
+    recipe.add_argument("--epochs", type=positive_int, default=None,
+                        help="Epochs in total (a resumed run included). Default (recipe): enough for 500 steps, "
+                             "25 to 300.")
+    recipe.add_argument("--early-stopping", type=non_negative_int, default=None, metavar="PATIENCE",
+                        help="Stop after PATIENCE epochs without a better validation score and keep the best "
+                             "epoch's weights; 0: train every epoch, keep the last. Default (recipe): a quarter "
+                             "of the epochs, at least 10.")
     recipe.add_argument("--batch-size", type=positive_int, default=64, help="Global batch size (all replicas).")
     recipe.add_argument("--seed", type=non_negative_int, default=0,
                         help="Seeds the split, the initial weights, shuffling and augmentation.")
     recipe.add_argument("--optimizer", default="adamw", choices=["lamb", "adamw"], help="The optimizer.")
-    recipe.add_argument("--learning-rate", type=positive_float, default=1e-3,
-                        help="Peak learning rate (after warm-up), decayed to 0 by a cosine.")
+    recipe.add_argument("--learning-rate", type=positive_float, default=None,
+                        help="Peak learning rate (after warm-up), decayed to 0 by a cosine. Default (recipe): 3e-3 "
+                             "for preset tiny, else 1e-3.")
     recipe.add_argument("--weight-decay", type=non_negative_float, default=0.01, help="Decoupled weight decay.")
     recipe.add_argument("--clipnorm", type=non_negative_float, default=10.0,
                         help="Global gradient-norm clip; 0 disables.")
     recipe.add_argument("--warmup-epochs", type=non_negative_float, default=0.0,
                         help="Linear warm-up before cosine decay (fewer than --epochs).")
-    recipe.add_argument("--label-smoothing", type=smoothing, default=0.0, help="Label smoothing in [0, 1).")
+    recipe.add_argument("--label-smoothing", type=below_one, default=0.0, help="Label smoothing in [0, 1).")
     recipe.add_argument("--mixup", type=non_negative_float, default=0.0, metavar="ALPHA",
                         help="MixUp Beta alpha; 0 disables.")
     recipe.add_argument("--cutmix", type=non_negative_float, default=0.0, metavar="ALPHA",
@@ -131,7 +152,8 @@ def _add_train_parser(subparsers) -> None:
                          help="mixed_float16 on GPU, mixed_bfloat16 on CPU/TPU (softmax/LayerNorm stay float32).")
     devices.add_argument("--jit-compile", action=argparse.BooleanOptionalAction, default=None,
                          help="Compile train/eval steps with XLA. Default: on under KERAS_BACKEND=jax; under "
-                         "TensorFlow on for fixed input shapes on one device (measured faster on CPU), else off.")
+                         "TensorFlow on for fixed input shapes on one GPU or TPU, off on a CPU (its compilation "
+                         "outweighed the faster step in the measured runs).")
     output = parser.add_argument_group("output")
     output.add_argument("--output-dir", default=None, help="Default: saved_models/<data name>.")
     output.add_argument("--restart", action="store_true",

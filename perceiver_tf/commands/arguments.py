@@ -67,8 +67,8 @@ positive_float = _number(float, 0.0, low_inclusive=False)
 non_negative_float = _number(float, 0.0)
 #: A held-out fraction: strictly between 0 and 1.
 open_fraction = _number(float, 0.0, 1.0, low_inclusive=False, high_inclusive=False)
-#: Label smoothing: 0 (off) up to, not including, 1 (which would erase the labels).
-smoothing = _number(float, 0.0, 1.0, high_inclusive=False)
+#: 0 (off) up to, not including, 1: label smoothing (1 would erase the labels), point dropout (1: no points).
+below_one = _number(float, 0.0, 1.0, high_inclusive=False)
 
 
 def verbosity(text: str) -> str | int:

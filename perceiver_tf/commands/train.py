@@ -11,9 +11,10 @@ import sys
 
 from perceiver_tf.commands.errors import CommandError, UsageError
 from perceiver_tf.commands.output_paths import writable_directory
+from perceiver_tf.commands.recipe_flags import apply_recipe, choose_recipe, describe_recipe, none_if_auto, recipe_record
 from perceiver_tf.data.errors import error_reason
 
-#: The model of a run without --preset or --init-from.
+#: The preset whose --set keys are checked before the data is read (the recipe then picks tiny or small).
 DEFAULT_PRESET = "small"
 
 
@@ -70,10 +71,13 @@ def check_model_flags(preset: str, overrides: dict) -> None:
 
 def check_recipe_flags(args) -> None:
     """Flags whose values only make sense together (single values are range-checked by argparse)."""
-    if args.warmup_epochs >= args.epochs:
+    if args.epochs is not None and args.warmup_epochs >= args.epochs:
         raise UsageError(f"--warmup-epochs {args.warmup_epochs} must be fewer than --epochs {args.epochs}.")
-    if args.scale and args.scale[0] > args.scale[1]:
-        raise UsageError(f"--scale LOW HIGH needs LOW <= HIGH. Received: {args.scale[0]} {args.scale[1]}")
+    for flag in ("scale", "axis_scale"):
+        low_high = getattr(args, flag)
+        if low_high and low_high[0] > low_high[1]:
+            raise UsageError(f"--{flag.replace('_', '-')} LOW HIGH needs LOW <= HIGH. "
+                             f"Received: {low_high[0]} {low_high[1]}")
     if args.tpu and args.strategy not in ("auto", "tpu"):
         raise UsageError(f"--tpu names a TPU for --strategy tpu, but --strategy is {args.strategy!r}.")
 
@@ -274,10 +278,14 @@ def data_options(args):
         audio_patch_size=args.patch_size,
         num_mel_bins=args.mel_bins,
         num_points=args.num_points,
-        rotate=args.rotate,
-        jitter=args.jitter,
+        rotate=none_if_auto(args.rotate) or "none",
+        jitter=args.jitter or 0.0,
         scale_range=tuple(args.scale) if args.scale else None,
+        axis_scale_range=tuple(args.axis_scale) if args.axis_scale else None,
+        point_dropout=args.point_dropout or 0.0,
+        point_align=args.align or "none",
         num_steps=args.num_steps,
+        center_recordings=bool(args.center_recordings),
         num_frames=args.num_frames,
         multi_label=True if args.multi_label else None,
     )
@@ -290,8 +298,7 @@ def run(args) -> int:
     else:
         if args.freeze_backbone:
             raise UsageError("--freeze-backbone keeps a trained model's backbone: add --init-from MODEL.keras.")
-        args.preset = args.preset or DEFAULT_PRESET
-        check_model_flags(args.preset, overrides)
+        check_model_flags(args.preset or DEFAULT_PRESET, overrides)  # the recipe picks among same-kind presets
     check_recipe_flags(args)
     output_dir = args.output_dir or default_output_dir(args.data, args.init_from)
     if args.init_from:
@@ -339,6 +346,8 @@ def _train(args, overrides: dict, output_dir: str, strategy, is_chief: bool, wor
     if init_model is not None:
         check_init_preprocessing(args, source, init_processor)
     check_source_flags(args, source)
+    recipe = choose_recipe(args, source)
+    source = apply_recipe(args, source)
     if source.skipped:
         print(f"Skipped {len(source.skipped)} bad file(s) (--skip-bad-files): "
               + ", ".join(source.skipped[:10]) + (" ..." if len(source.skipped) > 10 else ""))
@@ -361,7 +370,8 @@ def _train(args, overrides: dict, output_dir: str, strategy, is_chief: bool, wor
                 model = classifier_from_trained(
                     init_model, class_names=source.class_names, freeze_backbone=args.freeze_backbone,
                     multi_label=source.multi_label,
-                    metadata={**source.metadata, "data": args.data, "init_from": args.init_from},
+                    metadata={**source.metadata, "data": args.data, "init_from": args.init_from,
+                              "recipe": recipe_record(args, source, recipe)},
                 )
             except (ValueError, TypeError) as error:
                 raise CommandError(f"--init-from {args.init_from!r}: {error_reason(error)}") from None
@@ -369,7 +379,8 @@ def _train(args, overrides: dict, output_dir: str, strategy, is_chief: bool, wor
             try:
                 model = build_classifier(
                     args.preset, source.processor.input_shape, num_classes, input_kind=source.processor.input_kind,
-                    metadata={**source.metadata, "data": args.data}, **{"multi_label": source.multi_label, **overrides},
+                    metadata={**source.metadata, "data": args.data, "recipe": recipe_record(args, source, recipe)},
+                    **{"multi_label": source.multi_label, **overrides},
                 )
             except (ValueError, TypeError) as error:
                 raise UsageError(f"--preset {args.preset} with --set {overrides or '(none)'} does not build a model "
@@ -396,9 +407,11 @@ def _train(args, overrides: dict, output_dir: str, strategy, is_chief: bool, wor
           f"{source.num_train or '?'} train / {source.num_val or '?'} validation examples; "
           f"strategy {args.strategy} -> {describe_strategy(strategy)}; Keras backend {backend()}, "
           f"jit_compile {args.jit_compile}{jit_choice}.")
+    print(describe_recipe(recipe))
     result = train_classifier(model, train, val, args.epochs, output_dir, verbose=keras_verbosity(args.verbose),
                               is_chief=is_chief, worker_id=worker_id, tensorboard=not args.no_tensorboard,
-                              restart=args.restart, settings=run_settings(args, overrides))
+                              restart=args.restart, settings=run_settings(args, overrides),
+                              early_stopping_patience=args.early_stopping)
     resumed = f", resumed at epoch {result.resumed_from_epoch}" if result.resumed_from_epoch else ""
     score = (f"validation mAP: {result.val_map:.4f}" if result.val_map is not None
              else f"validation accuracy: {result.val_accuracy:.4f}")
@@ -427,7 +440,7 @@ def next_steps(output_dir: str, modality: str, tensorboard: bool = True) -> str:
     model = os.path.join(output_dir, "model.keras")
     example = _EXAMPLE_FILES.get(modality, "FILE")
     lines = [
-        f"Files in {output_dir}/: model.keras (final), best.keras (best epoch; best.keras.json: its epoch and "
+        f"Files in {output_dir}/: model.keras (the best epoch's weights with early stopping, else the last), best.keras (best epoch; best.keras.json: its epoch and "
         f"score), metrics.json, history.csv{', logs/' if tensorboard else ''}. Next:",
         f"  perceiver-tf evaluate --model {model}",
         f"  perceiver-tf predict --model {model} {example}",
@@ -441,8 +454,9 @@ def next_steps(output_dir: str, modality: str, tensorboard: bool = True) -> str:
 
 def run_settings(args, overrides: dict) -> dict:
     """What a resumed run must share with the run that wrote the backup (everything that changes the
-    result; not the epoch count, which a resume may extend, nor logging or device flags)."""
-    excluded = {"epochs", "restart", "output_dir", "verbose", "no_tensorboard", "handler", "command", "debug",
+    result; not the epoch count or early-stopping patience, which a resume may change, nor logging or
+    device flags)."""
+    excluded = {"epochs", "early_stopping", "restart", "output_dir", "verbose", "no_tensorboard", "handler", "command", "debug",
                 "strategy", "tpu", "cpu_devices", "set"}
     init_from = getattr(args, "init_from", None)
     if not init_from:  # a run from scratch records what it did before --init-from existed

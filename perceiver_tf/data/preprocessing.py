@@ -16,6 +16,8 @@ The model carries its preprocessing as `model.metadata["preprocessing"]`, a JSON
 - audio: `{"modality": "audio", "sample_rate": R, "num_samples": S, "features": "waveform" |
   "log_mel", "patch_size": P, "num_mel_bins": B, "frame_length": L, "frame_step": H,
   "fft_length": F}`; model input `(S / P, P)` raw-waveform patches, or `(frames, B)` log-mel.
+- points: `{"modality": "points", "num_points": P}`, optionally with `"align": "pca"`; model input
+  `(P, 3)` xyz centred inside the unit sphere (`points_to_model_input`), in principal-axis frame with "pca".
 """
 
 from __future__ import annotations
@@ -251,13 +253,38 @@ def normalize_points(points: tf.Tensor) -> tf.Tensor:
     return centred / tf.maximum(radius, 1e-12)
 
 
+#: `config["align"]` values of point clouds: "none" (as given) or "pca" (`pca_align`).
+POINT_ALIGNMENTS = ("none", "pca")
+
+
+def pca_align(points: tf.Tensor) -> tf.Tensor:
+    """Rotate centred `(P, 3)` points into their principal axes: a pose-free canonical frame.
+
+    Coordinate k becomes the projection on the k-th principal axis (largest variance first);
+    each axis' sign makes the third moment of the projections non-negative, so the frame does not
+    depend on the cloud's rotation (up to shapes symmetric about an axis, where any sign is one).
+    """
+    covariance = tf.matmul(points, points, transpose_a=True) / tf.cast(tf.shape(points)[0], points.dtype)
+    _, vectors = tf.linalg.eigh(covariance)  # ascending eigenvalues
+    projected = tf.matmul(points, tf.reverse(vectors, [1]))
+    signs = tf.where(tf.reduce_sum(projected**3, axis=0) < 0.0, -1.0, 1.0)
+    signs = tf.cast(signs, projected.dtype)
+    return projected * signs
+
+
+def prepare_points(points: tf.Tensor, config: dict) -> tf.Tensor:
+    """`(P, 3)` sampled points -> model input: `normalize_points`, then `pca_align` when `config["align"]` is "pca"."""
+    points = normalize_points(points)
+    return pca_align(points) if config.get("align", "none") == "pca" else points
+
+
 def points_to_model_input(points: tf.Tensor, config: dict) -> tf.Tensor:
     """A cloud `(n, >=3)` -> `(num_points, 3)` model input, deterministically.
 
     Takes `num_points` evenly spaced points (repeating points when `n < num_points`), then
-    `normalize_points`. Training pipelines sample randomly instead; serving uses this.
+    `prepare_points`. Training pipelines sample randomly instead; serving uses this.
     """
     num_points = config["num_points"]
     count = tf.shape(points)[0]
     index = tf.cast(tf.floor(tf.linspace(0.0, tf.cast(count, tf.float32), num_points + 1)[:-1]), tf.int32)
-    return normalize_points(tf.gather(tf.cast(points[:, :3], tf.float32), tf.minimum(index, count - 1)))
+    return prepare_points(tf.gather(tf.cast(points[:, :3], tf.float32), tf.minimum(index, count - 1)), config)

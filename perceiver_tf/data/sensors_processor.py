@@ -33,20 +33,25 @@ class SensorProcessor:
     Args:
         num_steps: time steps per example.
         channels: C, the channel count every recording must have.
+        center: subtract each recording's per-channel mean before cropping (static offsets such as
+            gravity on an accelerometer, or a sensor's bias, then carry no weight). Preprocessing: saved
+            in the config, applied in training, evaluation and serving.
     """
 
     modality = "sensors"
     input_kind = "sequence"
     bytes_input = "sensor_bytes"
 
-    def __init__(self, num_steps: int, channels: int):
+    def __init__(self, num_steps: int, channels: int, center: bool = False):
         if num_steps < 1 or channels < 1:
             raise ValueError(f"`num_steps` and `channels` must be >= 1. Received: {num_steps}, {channels}")
         self.config = {"modality": "sensors", "num_steps": int(num_steps), "channels": int(channels)}
+        if center:
+            self.config["center"] = True
 
     @classmethod
     def from_config(cls, config: dict) -> "SensorProcessor":
-        return cls(config["num_steps"], config["channels"])
+        return cls(config["num_steps"], config["channels"], config.get("center", False))
 
     @property
     def input_shape(self) -> tuple[int, int]:
@@ -65,4 +70,7 @@ class SensorProcessor:
         return tf.cast(series, tf.float32)
 
     def prepare(self, series: tf.Tensor, training: bool, seed: tf.Tensor) -> tf.Tensor:
+        """`(T, C)` -> `(num_steps, C)`: centred (when configured), then cropped or zero-padded."""
+        if self.config.get("center", False):
+            series = series - tf.reduce_mean(series, axis=0, keepdims=True)
         return fixed_length(series, self.config["num_steps"], seed=seed if training else None)

@@ -72,10 +72,14 @@ class DataOptions:
     audio_patch_size: int = 128
     num_mel_bins: int = 64
     num_points: int = 512
-    rotate: bool = False
+    rotate: str = "none"
     jitter: float = 0.0
     scale_range: tuple[float, float] | None = None
+    axis_scale_range: tuple[float, float] | None = None
+    point_dropout: float = 0.0
+    point_align: str = "none"
     num_steps: int | None = None
+    center_recordings: bool = False
     num_frames: int = 8
     multi_label: bool | None = None
     #: Use this processor (e.g. a trained model's, `processor_from_config(metadata["preprocessing"])`)
@@ -98,7 +102,11 @@ MODALITY_OPTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
     "rotate": ("--rotate", ("points",)),
     "jitter": ("--jitter", ("points",)),
     "scale_range": ("--scale", ("points",)),
+    "axis_scale_range": ("--axis-scale", ("points",)),
+    "point_dropout": ("--point-dropout", ("points",)),
+    "point_align": ("--align", ("points",)),
     "num_steps": ("--num-steps", ("sensors",)),
+    "center_recordings": ("--center-recordings", ("sensors",)),
     "num_frames": ("--num-frames", ("audio_video",)),
 }
 #: Each modality as messages name it.
@@ -202,10 +210,12 @@ def make_processor(modality: str, options: DataOptions, sample_shape: tuple | No
     if modality == "audio":
         return _audio_processor(options)
     if modality == "points":
-        return PointsProcessor(options.num_points, options.rotate, options.jitter, options.scale_range)
+        return PointsProcessor(options.num_points, options.rotate, options.jitter, options.scale_range,
+                               options.axis_scale_range, options.point_dropout, options.point_align)
     if modality == "sensors":
         steps, channels = sample_shape
-        return SensorProcessor(options.num_steps or min(steps, DEFAULT_MAX_SENSOR_STEPS), channels)
+        return SensorProcessor(options.num_steps or min(steps, DEFAULT_MAX_SENSOR_STEPS), channels,
+                               options.center_recordings)
     size, channels = _fitted_size(sample_shape, options)  # audio_video
     return AudioVideoProcessor(_audio_processor(options), VideoProcessor(size, channels, options.num_frames))
 

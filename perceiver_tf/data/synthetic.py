@@ -54,23 +54,88 @@ def write_audio_folder(root: str, per_class: int = 10, sample_rates=(8000, 11025
     return list(TONE_CLASSES)
 
 
-def sample_shape(name: str, count: int, rng: np.random.Generator) -> np.ndarray:
-    """`count` points on the surface of a unit sphere, cube or cylinder, randomly rotated about z."""
+#: Surfaces of `rotated_shape`: the three of `sample_shape` and three more.
+SOLID_CLASSES = SHAPE_CLASSES + ("cone", "torus", "pyramid")
+
+
+def _triangle_points(corners: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
+    """`count` points uniform over triangles `(T, 3, 3)`, each triangle chosen by its area."""
+    areas = np.linalg.norm(np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0]), axis=1)
+    which = rng.choice(len(corners), count, p=areas / areas.sum())
+    u, v = rng.uniform(size=(2, count))
+    flip = u + v > 1
+    u[flip], v[flip] = 1 - u[flip], 1 - v[flip]
+    a, b, c = corners[which, 0], corners[which, 1], corners[which, 2]
+    return a + u[:, None] * (b - a) + v[:, None] * (c - a)
+
+
+def surface_points(name: str, count: int, rng: np.random.Generator) -> np.ndarray:
+    """`count` points on the surface of a unit solid of `SOLID_CLASSES`, in its own upright frame.
+
+    Sphere, cube and cylinder are as `sample_shape` draws them (the cylinder without caps); the
+    cone and the square pyramid (apex up, base at z = -1) include their bases; the torus has radii 1 and 0.35.
+    """
     if name == "sphere":
         points = rng.normal(size=(count, 3))
-        points /= np.linalg.norm(points, axis=1, keepdims=True)
-    elif name == "cube":
+        return points / np.linalg.norm(points, axis=1, keepdims=True)
+    if name == "cube":
         points = rng.uniform(-1, 1, (count, 3))
         axis = rng.integers(0, 3, count)
         points[np.arange(count), axis] = rng.choice([-1.0, 1.0], count)
-    elif name == "cylinder":
+        return points
+    if name == "cylinder":
         angle = rng.uniform(0, 2 * np.pi, count)
-        points = np.stack([np.cos(angle), np.sin(angle), rng.uniform(-1, 1, count)], axis=1)
-    else:
+        return np.stack([np.cos(angle), np.sin(angle), rng.uniform(-1, 1, count)], axis=1)
+    if name == "cone":  # lateral area pi * sqrt(5), base pi
+        radius = np.sqrt(rng.uniform(size=count))
+        on_base = rng.uniform(size=count) < 1 / (1 + np.sqrt(5))
+        angle = rng.uniform(0, 2 * np.pi, count)
+        height = np.where(on_base, -1.0, 1.0 - 2.0 * radius)
+        return np.stack([radius * np.cos(angle), radius * np.sin(angle), height], axis=1)
+    if name == "torus":
+        u, v = rng.uniform(0, 2 * np.pi, (2, count))
+        ring = 1.0 + 0.35 * np.cos(v)
+        return np.stack([ring * np.cos(u), ring * np.sin(u), 0.35 * np.sin(v)], axis=1)
+    if name == "pyramid":
+        base = np.array([[-1, -1, -1], [1, -1, -1], [1, 1, -1], [-1, 1, -1]], dtype=float)
+        apex = np.array([0.0, 0.0, 1.0])
+        faces = [(base[i], base[(i + 1) % 4], apex) for i in range(4)] + [(base[0], base[1], base[2]),
+                                                                          (base[0], base[2], base[3])]
+        return _triangle_points(np.array(faces), count, rng)
+    raise ValueError(f"Unknown shape {name!r}. Valid: {', '.join(SOLID_CLASSES)}")
+
+
+def sample_shape(name: str, count: int, rng: np.random.Generator) -> np.ndarray:
+    """`count` points on the surface of a unit sphere, cube or cylinder, randomly rotated about z."""
+    if name not in SHAPE_CLASSES:
         raise ValueError(f"Unknown shape {name!r}. Valid: {', '.join(SHAPE_CLASSES)}")
+    points = surface_points(name, count, rng)
     theta = rng.uniform(0, 2 * np.pi)
     rotation = np.array([[np.cos(theta), -np.sin(theta), 0], [np.sin(theta), np.cos(theta), 0], [0, 0, 1]])
     return (points @ rotation.T * rng.uniform(0.5, 2.0) + rng.normal(0, 0.01, (count, 3))).astype(np.float32)
+
+
+def random_rotation_matrix(rng: np.random.Generator) -> np.ndarray:
+    """A rotation drawn uniformly from SO(3) (QR of a Gaussian matrix, signs fixed, determinant +1)."""
+    q, r = np.linalg.qr(rng.normal(size=(3, 3)))
+    q = q * np.sign(np.diag(r))
+    return q if np.linalg.det(q) > 0 else -q
+
+
+def rotated_shape(name: str, count: int, rng: np.random.Generator, axis_scale=(0.7, 1.4), pose: str = "so3") -> np.ndarray:
+    """A solid of `SOLID_CLASSES` as a scanner might deliver it: `count` surface points, each axis
+    scaled by its own factor from `axis_scale`, posed ("so3": any rotation; "z": about the up axis;
+    "none": upright), shifted and scaled by a random amount, with 1% noise."""
+    points = surface_points(name, count, rng) * rng.uniform(*axis_scale, 3)
+    if pose == "so3":
+        points = points @ random_rotation_matrix(rng).T
+    elif pose == "z":
+        theta = rng.uniform(0, 2 * np.pi)
+        points = points @ np.array([[np.cos(theta), -np.sin(theta), 0], [np.sin(theta), np.cos(theta), 0], [0, 0, 1]]).T
+    elif pose != "none":
+        raise ValueError(f"Unknown pose {pose!r}. Valid: so3, z, none")
+    points = points + rng.normal(0, 0.01, points.shape)
+    return (points * rng.uniform(0.5, 5.0) + rng.normal(0, 3.0, 3)).astype(np.float32)
 
 
 def write_points_folder(root: str, per_class: int = 10, counts=(60, 300), seed: int = 0) -> list[str]:
@@ -82,6 +147,19 @@ def write_points_folder(root: str, per_class: int = 10, counts=(60, 300), seed: 
             points = sample_shape(name, int(rng.integers(*counts)), rng)
             write_point_file(os.path.join(root, name, f"{i:03d}"), points, (".npy", ".xyz", ".ply", ".off")[i % 4])
     return list(SHAPE_CLASSES)
+
+
+def write_rotated_shapes_folder(root: str, per_class: int = 40, counts=(100, 1000), classes=SOLID_CLASSES,
+                                pose: str = "so3", seed: int = 0) -> list[str]:
+    """`rotated_shape` clouds of `classes` with `counts[0]` to `counts[1]` points, cycling through
+    .npy, .xyz, .ply and .off files (the task suite's rotated 3-D shapes)."""
+    rng = np.random.default_rng(seed)
+    for name in classes:
+        os.makedirs(os.path.join(root, name), exist_ok=True)
+        for i in range(per_class):
+            points = rotated_shape(name, int(rng.integers(*counts)), rng, pose=pose)
+            write_point_file(os.path.join(root, name, f"{i:03d}"), points, (".npy", ".xyz", ".ply", ".off")[i % 4])
+    return list(classes)
 
 
 def write_point_file(stem: str, points: np.ndarray, extension: str) -> str:

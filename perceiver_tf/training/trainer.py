@@ -151,13 +151,18 @@ def _prepare_work_dir(work_dir: Path, fingerprint: dict, restart: bool) -> None:
     write_fingerprint(backup_dir, fingerprint)
 
 
-def _callbacks(model: keras.Model, work_dir: Path, log_dir: Path | None) -> list[keras.callbacks.Callback]:
-    """Backup/restore, history, best model, and TensorBoard logs when `log_dir` is given."""
+def _callbacks(model: keras.Model, work_dir: Path, log_dir: Path | None,
+               early_stopping_patience: int | None) -> list[keras.callbacks.Callback]:
+    """Backup/restore, history, best model, early stopping when a patience is given, and TensorBoard
+    logs when `log_dir` is given."""
+    monitor = "val_" + validation_metric(model)
     callbacks = [
         AtomicBackupAndRestore(str(work_dir / BACKUP_DIR)),
         ResumableCSVLogger(work_dir / HISTORY_FILE),
-        BestModelCheckpoint(work_dir / BEST_FILE, monitor="val_" + validation_metric(model)),
+        BestModelCheckpoint(work_dir / BEST_FILE, monitor=monitor),
     ]
+    if early_stopping_patience:
+        callbacks.append(keras.callbacks.EarlyStopping(monitor, patience=early_stopping_patience, mode="max"))
     if log_dir is not None:
         callbacks.append(keras.callbacks.TensorBoard(str(log_dir), write_graph=False, profile_batch=0))
     return callbacks
@@ -196,6 +201,7 @@ def train_classifier(
     tensorboard: bool = True,
     restart: bool = False,
     settings: dict | None = None,
+    early_stopping_patience: int | None = None,
 ) -> TrainResult:
     """Fit a compiled classifier, evaluate it, and save its files in `output_dir`.
 
@@ -224,6 +230,10 @@ def train_classifier(
         restart: discard an interrupted run's backup instead of resuming it.
         settings: JSON-able settings a resume must share with the run that wrote the backup
             (e.g. the CLI flags without the epoch count); `None`: only the model is compared.
+        early_stopping_patience: stop when the validation score (accuracy, or PR-AUC when
+            multi-label) has not improved for this many epochs, and end with the best epoch's
+            weights (from `best.keras`, so a resumed run keeps them too): `model.keras` and
+            `metrics.json` are then the best epoch's. `None` or 0: all epochs, the last weights.
 
     Raises:
         OutputDirectoryError: `output_dir` is in use by another run, or its backup belongs to
@@ -234,13 +244,16 @@ def train_classifier(
     work_dir.mkdir(parents=True, exist_ok=True)
     with RunLock(output_dir) if is_chief else contextlib.nullcontext():
         _prepare_work_dir(work_dir, run_fingerprint(model, settings, epochs), restart)
-        callbacks = _callbacks(model, work_dir, output_dir / LOG_DIR if tensorboard and is_chief else None)
+        callbacks = _callbacks(model, work_dir, output_dir / LOG_DIR if tensorboard and is_chief else None,
+                               early_stopping_patience)
         with multi_worker_fixes(model, train_data):
             start = time.perf_counter()
             # The tf.data pipeline shuffles; Keras' default shuffle=True would only warn about it.
             history = model.fit(train_data, validation_data=validation_data, epochs=epochs, callbacks=callbacks,
                                 verbose=verbose, shuffle=False)
             train_seconds = time.perf_counter() - start
+            if early_stopping_patience and (work_dir / BEST_FILE).exists():
+                model.load_weights(work_dir / BEST_FILE)
             logs = model.evaluate(validation_data, verbose=0, return_dict=True)
         result = _save_results(model, validation_data, history, logs, train_seconds, work_dir)
     if not is_chief:  # the other workers' copies are identical to the chief's

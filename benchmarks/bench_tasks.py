@@ -1,0 +1,226 @@
+"""Task suite: `perceiver-tf train` with its defaults on generated tasks of every modality, each
+against a simple baseline built here, on two variants (generator seeds) per task.
+
+For each task and variant: a generator writes a training folder and a test folder (a separate
+draw of the same generator: the recipe never sees it); `perceiver-tf train --data TRAIN` runs with
+the CLI defaults (plus the task's own flags, e.g. `--permute-pixels`) in a fresh process; its
+`model.keras` is scored on the test folder with `perceiver-tf evaluate --split all`. The baseline
+(a small CNN or a PointNet-like MLP + max-pool, by modality) reads the same model inputs (the
+trained model's preprocessing), trains with Adam for a fixed number of epochs and is scored on the
+same test folder. Nothing is downloaded; the recipes never see class or file names.
+
+    python -m benchmarks.bench_tasks [--tasks NAME ...] [--variants 0 1]
+
+Writes benchmarks/results/tasks.json (`python -m benchmarks.make_report` makes the table).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from benchmarks.common import REPO, markdown_table, write_results
+
+#: Test examples per class that each generator writes (besides its training folder).
+TEST_PER_CLASS = 40
+#: Seed offset of a variant's test folder (a separate draw of the same generator).
+TEST_SEED_OFFSET = 1000
+
+
+@dataclass(frozen=True)
+class Task:
+    """One suite task: `write(root, seed, per_class)` writes a class-folder data set."""
+
+    name: str
+    description: str
+    target: float
+    write: Callable[[str, int, int], None]
+    train_per_class: int
+    baseline: str
+    flags: Callable[[int], list[str]] = field(default=lambda variant: [])
+
+
+def write_shapes(root: str, seed: int, per_class: int) -> None:
+    from perceiver_tf.data.synthetic import write_rotated_shapes_folder
+
+    write_rotated_shapes_folder(root, per_class=per_class, seed=seed)
+
+
+def write_sensors(root: str, seed: int, per_class: int) -> None:
+    from perceiver_tf.data.synthetic import write_sensor_folder
+
+    write_sensor_folder(root, per_class=per_class, steps=(96, 128), seed=seed)
+
+
+def write_digit_images(root: str, seed: int, per_class: int) -> None:
+    """scikit-learn's 8x8 digits upsampled to 24x24 PNGs; the variant's seed splits the 1,797 digits
+    into a training and a test half (`per_class` is ignored: the split sizes are fixed)."""
+    import tensorflow as tf
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    order = np.random.default_rng(seed % TEST_SEED_OFFSET).permutation(len(digits.target))
+    cut = int(0.8 * len(order))
+    chosen = order[cut:] if seed >= TEST_SEED_OFFSET else order[:cut]
+    images = tf.image.resize(digits.images[chosen, :, :, None] / 16.0, (24, 24), method="bicubic")
+    pixels = tf.cast(tf.round(tf.clip_by_value(images, 0.0, 1.0) * 255.0), tf.uint8).numpy()
+    for index, (image, label) in enumerate(zip(pixels, digits.target[chosen])):
+        folder = os.path.join(root, str(label))
+        os.makedirs(folder, exist_ok=True)
+        tf.io.write_file(os.path.join(folder, f"{index:04d}.png"), tf.io.encode_png(image))
+
+
+TASKS = {
+    task.name: task
+    for task in (
+        Task("rotated_shapes", "6 solids, any 3-D rotation, per-axis scale, shift, 100-1000 points, mixed formats",
+             0.93, write_shapes, 40, "pointnet"),
+        Task("sensor_activities", "simulated accelerometer, 4 activities, 6 channels, 96-128 steps, CSV + .npy",
+             0.90, write_sensors, 40, "cnn1d"),
+        Task("digits_24", "scikit-learn digits as 24x24 PNGs", 0.96, write_digit_images, 0, "cnn2d"),
+        Task("digits_24_permuted", "the same under one fixed pixel permutation (--permute-pixels)", 0.96,
+             write_digit_images, 0, "cnn2d", lambda variant: ["--permute-pixels", str(variant)]),
+    )
+}
+
+
+def cli(*args: str) -> subprocess.CompletedProcess:
+    """`perceiver-tf ARGS` in a fresh process (TensorFlow's noise silenced), failing loudly."""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    finished = subprocess.run([sys.executable, "-m", "perceiver_tf.cli", *args], capture_output=True, text=True,
+                              cwd=REPO, env=env)
+    if finished.returncode:
+        raise RuntimeError(f"perceiver-tf {' '.join(args)} failed:\n{finished.stderr[-3000:]}")
+    return finished
+
+
+def run_perceiver(task: Task, variant: int, train_dir: str, test_dir: str, out: str) -> dict:
+    """Train with the CLI defaults, read its files, score it on the test folder."""
+    start = time.perf_counter()
+    trained = cli("train", "--data", train_dir, "--seed", str(variant), "--output-dir", out, "--no-tensorboard",
+                  "--verbose", "2", *task.flags(variant))
+    wall = time.perf_counter() - start
+    lines = trained.stdout.splitlines()
+    num_train = int(re.search(r"(\d+) train / (\d+) validation", lines[0]).group(1))
+    recipe = next((line for line in lines if line.startswith("Recipe")), "")
+    metrics = json.loads(open(os.path.join(out, "metrics.json")).read())
+    with open(os.path.join(out, "history.csv")) as f:
+        history = list(csv.DictReader(f))
+    reached = next((row for row in history if float(row["val_accuracy"]) >= task.target), None)
+    test = json.loads(cli("evaluate", "--model", os.path.join(out, "model.keras"), "--data", test_dir,
+                          "--split", "all").stdout.splitlines()[-1])
+    return {
+        "test_accuracy": test["accuracy"],
+        "test_examples": test["examples"],
+        "val_accuracy": metrics["val_accuracy"],
+        "epochs": metrics["epochs"],
+        "train_seconds": metrics["train_seconds"],
+        "process_wall_s": round(wall, 1),
+        "seconds_to_target_val": float(reached["elapsed_seconds"]) if reached else None,
+        "train_examples_per_s": round(num_train * metrics["epochs"] / metrics["train_seconds"], 1),
+        "num_train": num_train,
+        "recipe": metrics.get("recipe"),
+        "recipe_line": recipe,
+        "first_line": lines[0],
+    }
+
+
+def baseline_model(kind: str, input_shape: tuple, num_classes: int):
+    """A PointNet-like MLP + max-pool, a 1-D CNN (sequences) or a small 2-D CNN (images)."""
+    import keras
+    from keras import layers
+
+    inputs = keras.Input(input_shape)
+    if kind == "pointnet":
+        x = inputs
+        for width in (64, 128, 256):
+            x = layers.Dense(width, activation="relu")(x)
+        x = layers.GlobalMaxPooling1D()(x)
+    elif kind == "cnn1d":
+        x = inputs
+        for width in (32, 64, 64):
+            x = layers.MaxPooling1D(2)(layers.Conv1D(width, 5, padding="same", activation="relu")(x))
+        x = layers.GlobalAveragePooling1D()(x)
+    elif kind == "cnn2d":
+        x = inputs
+        for width in (32, 64):
+            x = layers.MaxPooling2D(2)(layers.Conv2D(width, 3, padding="same", activation="relu")(x))
+        x = layers.Flatten()(x)
+    else:
+        raise ValueError(f"Unknown baseline {kind!r}")
+    x = layers.Dense(128, activation="relu")(x)
+    return keras.Model(inputs, layers.Dense(num_classes)(x))
+
+
+def run_baseline(task: Task, train_dir: str, test_dir: str, model_file: str, seed: int, epochs: int = 60) -> dict:
+    """The task's baseline on the Perceiver model's inputs (its saved preprocessing), Adam 1e-3,
+    `epochs` epochs, scored on the test folder."""
+    import keras
+
+    from perceiver_tf.commands.model_files import load_trained_model, processor_for
+    from perceiver_tf.data import DataOptions, PipelineOptions, batched, load_source
+
+    _, metadata = load_trained_model(model_file)
+    processor = processor_for(metadata)
+    keras.utils.set_random_seed(seed)
+    options = DataOptions(modality=processor.modality, processor=processor, seed=seed)
+    train = load_source(train_dir, options).relabel(metadata["class_names"])
+    test = load_source(test_dir, options).relabel(metadata["class_names"])
+    classes = len(metadata["class_names"])
+    pipeline = PipelineOptions(64, seed)
+    train_data = batched(train.train, processor, False, classes, pipeline)
+    test_data = batched(test.train.concatenate(test.val), processor, False, classes, pipeline)
+    model = baseline_model(task.baseline, processor.input_shape, classes)
+    model.compile(keras.optimizers.Adam(1e-3), keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  metrics=["accuracy"])
+    start = time.perf_counter()
+    model.fit(train_data.shuffle(64, seed=seed), epochs=epochs, verbose=0)
+    seconds = time.perf_counter() - start
+    return {"baseline": task.baseline, "baseline_test_accuracy": float(model.evaluate(test_data, verbose=0)[1]),
+            "baseline_train_seconds": round(seconds, 1), "baseline_params": model.count_params()}
+
+
+def run_task(task: Task, variant: int) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        train_dir, test_dir, out = (os.path.join(tmp, name) for name in ("train", "test", "out"))
+        task.write(train_dir, variant, task.train_per_class)
+        task.write(test_dir, variant + TEST_SEED_OFFSET, TEST_PER_CLASS)
+        row = {"task": task.name, "variant": variant, "target": task.target, **run_perceiver(task, variant, train_dir,
+                                                                                                  test_dir, out)}
+        row.update(run_baseline(task, train_dir, test_dir, os.path.join(out, "model.keras"), variant))
+    row["meets_target"] = row["test_accuracy"] >= task.target
+    return row
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tasks", nargs="+", choices=TASKS, default=list(TASKS))
+    parser.add_argument("--variants", nargs="+", type=int, default=[0, 1],
+                        help="generator seeds (0: the variant the recipes were developed on; others held out)")
+    args = parser.parse_args()
+    rows = []
+    for name in args.tasks:
+        for variant in args.variants:
+            print(f"{name} variant {variant} ...", flush=True)
+            rows.append(run_task(TASKS[name], variant))
+            print(json.dumps({k: v for k, v in rows[-1].items() if k not in ("recipe", "first_line")}), flush=True)
+    print(markdown_table(rows, ["task", "variant", "test_accuracy", "val_accuracy", "target", "train_seconds",
+                                "train_examples_per_s", "baseline_test_accuracy"]))
+    descriptions = {name: TASKS[name].description for name in args.tasks}
+    write_results("tasks", {"command": "perceiver-tf train --data TRAIN (defaults)", "descriptions": descriptions,
+                            "test_per_class": TEST_PER_CLASS, "rows": rows})
+
+
+if __name__ == "__main__":
+    main()

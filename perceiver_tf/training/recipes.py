@@ -1,0 +1,161 @@
+"""Training recipes chosen from the data: what `perceiver-tf train` does with the flags a user leaves out.
+
+A recipe is a list of `RecipeChoice`s, each a flag's value with the reason it was chosen, made
+from what the data is (modality, data-set size, the clouds' orientation), never from class names
+or file names. The CLI applies a choice only where its flag was not given, prints the choices
+and records them in `metrics.json` (and the model's metadata) as `"recipe"`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+#: Data sets with fewer training examples than this get the `tiny` preset, larger ones `small`.
+TINY_PRESET_BELOW = 1000
+#: Peak learning rate (AdamW, cosine decay) per preset; other presets get `DEFAULT_LEARNING_RATE`.
+LEARNING_RATES = {"tiny": 3e-3}
+DEFAULT_LEARNING_RATE = 1e-3
+#: A run trains for at least this many optimizer steps (more epochs on a small data set)...
+MIN_TRAIN_STEPS = 500
+#: ...and for at least / at most this many epochs.
+MIN_EPOCHS, MAX_EPOCHS = 25, 300
+#: Early stopping waits this fraction of the epochs (at least `MIN_PATIENCE`) for a better validation score.
+PATIENCE_FRACTION, MIN_PATIENCE = 0.25, 10
+#: A principal axis within this angle (degrees) of a direction counts as lying along it.
+AXIS_TOLERANCE_DEGREES = 10.0
+#: The fraction of well-defined principal axes that must lie along a coordinate axis (or along z / in
+#: the xy plane) for the clouds to count as axis-aligned (upright).
+ALIGNED_FRACTION = 0.6
+#: A principal axis is well defined when its eigenvalue differs from the others by this relative gap.
+MIN_EIGENVALUE_GAP = 0.15
+#: Examples (clouds, recordings) a recipe examines, evenly spread over the training set.
+EXAMINED_EXAMPLES = 256
+#: Sensor recordings are centred when their per-recording means hold at least this share of the variance.
+OFFSET_SHARE_TO_CENTER = 0.25
+#: Point-cloud augmentations (besides rotation) every point recipe uses: mild per-axis scaling,
+#: 1% jitter, and up to 20% point dropout (PointNet++'s).
+POINT_AUGMENTATION = {"axis_scale": (0.8, 1.25), "jitter": 0.01, "point_dropout": 0.2}
+
+
+@dataclass(frozen=True)
+class RecipeChoice:
+    """One flag's value in a recipe, and why."""
+
+    flag: str
+    value: object
+    reason: str
+
+    def describe(self) -> str:
+        value = " ".join(str(v) for v in self.value) if isinstance(self.value, (tuple, list)) else self.value
+        return f"{self.flag} {value} ({self.reason})"
+
+
+def preset_for(num_train: int | None) -> RecipeChoice:
+    """`tiny` (84k-96k parameters) below `TINY_PRESET_BELOW` training examples, else (or when the
+    count is unknown: a streamed source) `small`."""
+    if num_train is None:
+        return RecipeChoice("--preset", "small", "the number of training examples is unknown")
+    if num_train < TINY_PRESET_BELOW:
+        return RecipeChoice("--preset", "tiny", f"{num_train} training examples (< {TINY_PRESET_BELOW})")
+    return RecipeChoice("--preset", "small", f"{num_train} training examples (>= {TINY_PRESET_BELOW})")
+
+
+def learning_rate_for(preset: str) -> RecipeChoice:
+    """The peak learning rate of `preset` (`LEARNING_RATES`)."""
+    rate = LEARNING_RATES.get(preset, DEFAULT_LEARNING_RATE)
+    return RecipeChoice("--learning-rate", rate, f"peak rate for preset {preset}, cosine decay to 0")
+
+
+def epochs_for(num_train: int, batch_size: int) -> RecipeChoice:
+    """Enough epochs for `MIN_TRAIN_STEPS` optimizer steps, within [`MIN_EPOCHS`, `MAX_EPOCHS`]."""
+    steps = max(1, math.ceil(num_train / batch_size))
+    epochs = min(MAX_EPOCHS, max(MIN_EPOCHS, math.ceil(MIN_TRAIN_STEPS / steps)))
+    return RecipeChoice("--epochs", epochs, f"{steps} steps per epoch; at least {MIN_TRAIN_STEPS} steps, "
+                                            f"{MIN_EPOCHS}-{MAX_EPOCHS} epochs")
+
+
+def patience_for(epochs: int) -> RecipeChoice:
+    """Stop after a quarter of the epochs (at least `MIN_PATIENCE`) without a better validation score."""
+    patience = max(MIN_PATIENCE, round(PATIENCE_FRACTION * epochs))
+    return RecipeChoice("--early-stopping", patience, "epochs without a better validation score before "
+                                                      "stopping; the best epoch's weights are kept")
+
+
+def principal_axes(points: np.ndarray) -> list[np.ndarray]:
+    """The well-defined principal axes (unit vectors) of a cloud `(n, 3)`: those whose variance differs
+    from both others by at least `MIN_EIGENVALUE_GAP` of the largest (a sphere has none, a cylinder one)."""
+    centred = points - points.mean(axis=0)
+    values, vectors = np.linalg.eigh(centred.T @ centred / max(len(points), 1))
+    scale = max(values[-1], 1e-12)
+    return [vectors[:, k] for k in range(3)
+            if all(abs(values[k] - values[j]) >= MIN_EIGENVALUE_GAP * scale for j in range(3) if j != k)]
+
+
+def point_cloud_orientation(clouds: list[np.ndarray]) -> tuple[str, str]:
+    """The rotation augmentation the clouds call for, `("none" | "z" | "so3", reason)`.
+
+    Looks at the well-defined principal axes of the clouds: when most lie along a coordinate axis,
+    the data is axis-aligned ("none": its orientation carries information); when most lie along z or
+    in the xy plane, the clouds are upright with any heading ("z"); otherwise they come in any
+    orientation ("so3"). Uniformly rotated clouds put about 5% of their axes along a coordinate axis
+    and about 19% along z or in the xy plane (within `AXIS_TOLERANCE_DEGREES`).
+    """
+    tolerance = math.cos(math.radians(AXIS_TOLERANCE_DEGREES))
+    planar = math.sin(math.radians(AXIS_TOLERANCE_DEGREES))
+    axes = [axis for cloud in clouds for axis in principal_axes(cloud)]
+    if len(axes) < 5:
+        return "none", f"only {len(axes)} clouds with a distinct principal axis: kept as given"
+    axes = np.abs(np.array(axes))
+    along_coordinate = float(np.mean(axes.max(axis=1) >= tolerance))
+    upright = float(np.mean((axes[:, 2] >= tolerance) | (axes[:, 2] <= planar)))
+    measured = (f"{along_coordinate:.0%} of {len(axes)} principal axes along x/y/z, {upright:.0%} along z or "
+                "in the xy plane")
+    if along_coordinate >= ALIGNED_FRACTION:
+        return "none", f"{measured}: axis-aligned clouds"
+    if upright >= ALIGNED_FRACTION:
+        return "z", f"{measured}: upright clouds, any heading"
+    return "so3", f"{measured}: clouds in any orientation"
+
+
+def point_cloud_choices(clouds: list[np.ndarray]) -> list[RecipeChoice]:
+    """Rotation from `point_cloud_orientation` (and, for clouds in any orientation, alignment to their
+    principal axes: a canonical pose, so the model need not learn every rotation from few
+    examples), then the augmentations of `POINT_AUGMENTATION`."""
+    rotate, why = point_cloud_orientation(clouds)
+    align = [RecipeChoice("--align", "pca", "clouds in any orientation: principal-axis frame")] if rotate == "so3" else []
+    return align + [
+        RecipeChoice("--rotate", rotate, why),
+        RecipeChoice("--axis-scale", POINT_AUGMENTATION["axis_scale"], "random scaling of each axis"),
+        RecipeChoice("--jitter", POINT_AUGMENTATION["jitter"], "Gaussian noise on every coordinate"),
+        RecipeChoice("--point-dropout", POINT_AUGMENTATION["point_dropout"], "random point dropout"),
+    ]
+
+
+def offset_share(recordings: list[np.ndarray]) -> float:
+    """The share of the variance of recordings `(T_i, C)` that lies in their per-channel means: the
+    variance of the means across recordings over that plus the mean variance within a recording."""
+    between = float(np.stack([r.mean(axis=0) for r in recordings]).var(axis=0).mean())
+    within = float(np.mean([r.var(axis=0).mean() for r in recordings]))
+    return between / max(between + within, 1e-12)
+
+
+def sensor_choices(recordings: list[np.ndarray]) -> list[RecipeChoice]:
+    """Centre recordings whose static offsets (per-recording means) hold `OFFSET_SHARE_TO_CENTER` or more
+    of the variance: a model would otherwise tell recordings apart by their offsets (e.g. how a
+    wearable happened to be oriented) instead of by what happens over time."""
+    share = offset_share(recordings) if recordings else 0.0
+    center = share >= OFFSET_SHARE_TO_CENTER
+    verdict = "at least" if center else "below"
+    return [RecipeChoice("--center-recordings", center, f"per-recording offsets hold {share:.0%} of the variance, "
+                                                       f"{verdict} {OFFSET_SHARE_TO_CENTER:.0%}")]
+
+
+def sample_examples(dataset, count: int | None) -> list[np.ndarray]:
+    """Up to `EXAMINED_EXAMPLES` decoded examples (clouds `(n, 3)`, recordings `(T, C)`), evenly spread
+    over an unbatched `(example, label)` dataset of `count` examples (`None`: the first ones)."""
+    stride = max(1, (count or EXAMINED_EXAMPLES) // EXAMINED_EXAMPLES)
+    taken = dataset.shard(stride, 0) if stride > 1 else dataset
+    return [np.asarray(example) for example, _ in taken.take(EXAMINED_EXAMPLES).as_numpy_iterator()]

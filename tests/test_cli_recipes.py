@@ -1,0 +1,92 @@
+"""`perceiver-tf train` fills the flags a user leaves out from the data (the recipe), says so, records
+it, and lets every flag override it; early stopping keeps the best epoch's weights."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from perceiver_tf import build_classifier
+from perceiver_tf.cli import main
+from perceiver_tf.commands.model_files import load_trained_model
+from perceiver_tf.data import synthetic
+from perceiver_tf.training import compile_classifier, train_classifier
+
+pytestmark = pytest.mark.tensorflow_only  # the CLI's data pipelines are tf.data
+
+#: A small architecture on top of whichever preset the recipe picks (the --set keys of every preset).
+SMALL_MODEL = ["--set", "num_latents=8", "--set", "latent_dim=16", "--set", "num_blocks=1", "--set",
+               "num_self_attends_per_block=1", "--set", "num_cross_attends=1", "--set", "num_bands=2",
+               "--batch-size", "8"]
+
+
+def _train(tmp_path, data, *flags):
+    out = tmp_path / "out"
+    assert main(["train", "--data", str(data), "--output-dir", str(out), "--no-tensorboard", "--verbose", "0",
+                 *SMALL_MODEL, *flags]) == 0
+    return out, json.loads((out / "metrics.json").read_text())
+
+
+def _recipe_line(capsys) -> str:
+    return next(line for line in capsys.readouterr().out.splitlines() if line.startswith("Recipe"))
+
+
+def test_rotated_point_clouds_get_alignment_and_so3_augmentation(tmp_path, capsys):
+    data = tmp_path / "shapes"
+    synthetic.write_rotated_shapes_folder(str(data), per_class=5, counts=(60, 120), seed=0)
+    out, metrics = _train(tmp_path, data, "--epochs", "2")
+    line = _recipe_line(capsys)
+    assert "--preset tiny" in line and "--align pca" in line and "--rotate so3" in line and "--epochs" not in line
+    recipe = metrics["recipe"]
+    assert recipe["flags"]["--align"] == "pca" and recipe["flags"]["--epochs"] == 2  # given: recorded, not chosen
+    assert "--epochs" not in recipe["chosen"] and "principal axes" in recipe["chosen"]["--rotate"]
+    assert recipe["flags"]["--learning-rate"] == 3e-3 and recipe["flags"]["--point-dropout"] == 0.2
+    model, metadata = load_trained_model(str(out / "model.keras"))
+    assert metadata["preprocessing"]["align"] == "pca"  # serving aligns too
+    assert model.count_params() < build_classifier("small", (512, 3), 6, input_kind="points").count_params()
+
+
+def test_every_recipe_choice_yields_to_its_flag(tmp_path, capsys):
+    data = tmp_path / "shapes"
+    synthetic.write_rotated_shapes_folder(str(data), per_class=5, counts=(60, 120), seed=1)
+    _, metrics = _train(tmp_path, data, "--epochs", "1", "--preset", "small", "--learning-rate", "5e-4",
+                        "--align", "none", "--rotate", "z", "--jitter", "0", "--axis-scale", "1", "1",
+                        "--point-dropout", "0", "--early-stopping", "0")
+    assert _recipe_line(capsys) == "Recipe: every choice given by a flag."
+    assert metrics["recipe"]["chosen"] == {}
+    assert metrics["recipe"]["flags"] == {"--preset": "small", "--learning-rate": 5e-4, "--epochs": 1,
+                                          "--early-stopping": 0, "--align": "none", "--rotate": "z", "--jitter": 0.0,
+                                          "--axis-scale": [1.0, 1.0], "--point-dropout": 0.0}
+
+
+@pytest.mark.parametrize("flag, centred", [(None, True), ("--no-center-recordings", False)])
+def test_sensor_recordings_with_static_offsets_are_centred(tmp_path, capsys, flag, centred):
+    data = tmp_path / "sensors"
+    synthetic.write_sensor_folder(str(data), per_class=6, seed=0)  # gravity: a random offset per recording
+    out, metrics = _train(tmp_path, data, "--epochs", "1", *([flag] if flag else []))
+    assert metrics["recipe"]["flags"]["--center-recordings"] is centred
+    assert ("--center-recordings True" in _recipe_line(capsys)) is (flag is None)
+    _, metadata = load_trained_model(str(out / "model.keras"))
+    assert metadata["preprocessing"].get("center", False) is centred
+
+
+def test_early_stopping_stops_and_keeps_the_best_epoch(tmp_path):
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(48, 6, 6, 1)).astype("float32"), rng.integers(0, 3, 48)  # nothing to learn
+    model = build_classifier("tiny", (6, 6, 1), 3, num_latents=8, latent_dim=16, num_blocks=1, num_cross_attends=1,
+                             num_self_attends_per_block=1, num_bands=2)
+    compile_classifier(model, total_steps=60, optimizer="adamw", learning_rate=3e-2)
+    import tensorflow as tf
+
+    train = tf.data.Dataset.from_tensor_slices((x[:32], y[:32])).batch(8)
+    val = tf.data.Dataset.from_tensor_slices((x[32:], y[32:])).batch(8)
+    result = train_classifier(model, train, val, 30, tmp_path, verbose=0, tensorboard=False,
+                              early_stopping_patience=2)
+    best = json.loads((tmp_path / "best.keras.json").read_text())
+    assert result.epochs < 30 and result.epochs <= best["epoch"] + 1 + 2
+    assert result.val_accuracy == pytest.approx(best["best"])
+    saved = keras.models.load_model(tmp_path / "model.keras")
+    kept = keras.models.load_model(tmp_path / "best.keras")
+    for a, b in zip(saved.get_weights(), kept.get_weights()):
+        np.testing.assert_array_equal(a, b)

@@ -1,0 +1,115 @@
+"""Training recipes chosen from the data (`perceiver_tf.training.recipes`) and the point-cloud
+preprocessing and augmentations they choose (`perceiver_tf.data.points`, `preprocessing.pca_align`)."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from perceiver_tf.data.points import PointsProcessor, random_rotation
+from perceiver_tf.data.preprocessing import normalize_points, pca_align, points_to_model_input
+from perceiver_tf.data.synthetic import SOLID_CLASSES, random_rotation_matrix, rotated_shape
+from perceiver_tf.training.recipes import (
+    MAX_EPOCHS,
+    MIN_EPOCHS,
+    epochs_for,
+    learning_rate_for,
+    patience_for,
+    point_cloud_choices,
+    point_cloud_orientation,
+    preset_for,
+)
+
+
+def _clouds(pose: str, seed: int, count: int = 60) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return [rotated_shape(SOLID_CLASSES[i % len(SOLID_CLASSES)], int(rng.integers(100, 600)), rng, pose=pose)
+            for i in range(count)]
+
+
+@pytest.mark.parametrize("seed", [0, 7])  # 7: a draw the thresholds were not set on
+@pytest.mark.parametrize("pose, expected", [("none", "none"), ("z", "z"), ("so3", "so3")])
+def test_orientation_is_read_from_the_principal_axes(pose, expected, seed):
+    rotate, reason = point_cloud_orientation(_clouds(pose, seed))
+    assert rotate == expected, reason
+
+
+def test_orientation_of_clouds_without_a_distinct_axis_keeps_them_as_given():
+    rng = np.random.default_rng(0)
+    spheres = [rotated_shape("sphere", 400, rng, axis_scale=(1.0, 1.0)) for _ in range(20)]
+    rotate, reason = point_cloud_orientation(spheres)
+    assert rotate == "none" and "only" in reason
+
+
+def test_clouds_in_any_orientation_get_principal_axis_alignment():
+    flags = {choice.flag: choice.value for choice in point_cloud_choices(_clouds("so3", 1))}
+    assert flags["--align"] == "pca" and flags["--rotate"] == "so3"
+    upright = {choice.flag for choice in point_cloud_choices(_clouds("z", 1))}
+    assert "--align" not in upright
+
+
+def test_epochs_give_enough_steps_within_bounds():
+    assert epochs_for(1437, 64).value == MIN_EPOCHS  # the digits demo: 23 steps per epoch, 25 epochs as before
+    assert epochs_for(192, 64).value == 167  # 3 steps per epoch: 500 steps
+    assert epochs_for(10, 64).value == MAX_EPOCHS
+    assert epochs_for(10**6, 64).value == MIN_EPOCHS
+    assert patience_for(167).value == 42 and patience_for(25).value == 10
+
+
+def test_preset_and_learning_rate_follow_the_data_size():
+    assert preset_for(999).value == "tiny" and preset_for(1000).value == "small"
+    assert preset_for(None).value == "small"  # a streamed source of unknown size
+    assert learning_rate_for("tiny").value == 3e-3 and learning_rate_for("small").value == 1e-3
+
+
+@pytest.mark.parametrize("mode", ["z", "so3"])
+def test_random_rotations_are_rotations(mode):
+    matrices = np.stack([random_rotation(tf.constant([s, 1]), mode).numpy() for s in range(200)])
+    np.testing.assert_allclose(matrices @ matrices.transpose(0, 2, 1), np.broadcast_to(np.eye(3), matrices.shape),
+                               atol=1e-5)
+    np.testing.assert_allclose(np.linalg.det(matrices), 1.0, atol=1e-5)
+    turned = matrices @ np.array([0.0, 0.0, 1.0])
+    if mode == "z":  # the up axis stays
+        np.testing.assert_allclose(turned, np.broadcast_to([0.0, 0.0, 1.0], turned.shape), atol=1e-6)
+    else:  # uniform over SO(3): the up axis lands anywhere, on average nowhere
+        assert np.abs(turned.mean(axis=0)).max() < 0.15 and turned[:, 2].min() < -0.9 < 0.9 < turned[:, 2].max()
+
+
+def test_pca_alignment_removes_any_rotation():
+    rng = np.random.default_rng(0)
+    for name in ("pyramid", "cone"):  # shapes without a mirror symmetry through their centre
+        cloud = rotated_shape(name, 500, rng)
+        aligned = pca_align(normalize_points(tf.constant(cloud))).numpy()
+        turned = pca_align(normalize_points(tf.constant(cloud @ random_rotation_matrix(rng).T))).numpy()
+        np.testing.assert_allclose(aligned, turned, atol=1e-4)
+        variances = aligned.var(axis=0)
+        assert variances[0] >= variances[1] >= variances[2]
+        assert (np.sum(aligned**3, axis=0) >= 0).all()
+
+
+def test_alignment_is_preprocessing_saved_with_the_model():
+    processor = PointsProcessor(64, align="pca")
+    assert processor.config == {"modality": "points", "num_points": 64, "align": "pca"}
+    restored = PointsProcessor.from_config(processor.config)
+    cloud = tf.constant(rotated_shape("cone", 300, np.random.default_rng(1)))
+    served = points_to_model_input(cloud, restored.config)  # what a SavedModel signature computes
+    np.testing.assert_allclose(served.numpy(), processor.prepare(cloud, False, tf.constant([0, 0])).numpy())
+    assert PointsProcessor(64).config == {"modality": "points", "num_points": 64}  # older models' config unchanged
+
+
+def test_point_augmentations_keep_the_cloud_in_the_unit_sphere_and_drop_at_most_the_fraction():
+    cloud = tf.constant(rotated_shape("torus", 400, np.random.default_rng(2)))
+    processor = PointsProcessor(256, "so3", jitter=0.0, axis_scale_range=(0.8, 1.25), point_dropout=0.5)
+    dropped = []
+    for seed in range(20):
+        points = processor.prepare(cloud, True, tf.constant([seed, 3])).numpy()
+        assert points.shape == (256, 3) and np.linalg.norm(points, axis=1).max() <= 1.0 + 1e-5
+        dropped.append(np.all(np.isclose(points, points[:1]), axis=1).sum() - 1)
+    # Each point drops with a probability drawn from [0, 0.5): on average a quarter of them.
+    assert max(dropped) <= 0.5 * 256 + 24 and 0.15 * 256 < np.mean(dropped) < 0.35 * 256
+
+
+@pytest.mark.parametrize("bad, message", [(dict(rotate="x"), "rotate"), (dict(align="ica"), "align"),
+                                          (dict(point_dropout=1.0), "point_dropout")])
+def test_bad_point_settings_are_refused(bad, message):
+    with pytest.raises(ValueError, match=message):
+        PointsProcessor(64, **bad)
