@@ -22,7 +22,14 @@ import resource
 import sys
 import time
 
-from benchmarks.common import RESULTS_DIR, configure_tensorflow, markdown_table, run_watched, write_results
+from benchmarks.common import (
+    RESULTS_DIR,
+    add_memory_search_arguments,
+    configure_tensorflow,
+    markdown_table,
+    run_watched,
+    write_results,
+)
 
 CHANNELS, WIDTH, NUM_LATENTS, HEADS, CHUNK = 64, 256, 512, 4, 8192
 
@@ -102,10 +109,7 @@ def plot(rows: list[dict], path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--worker", nargs=4, metavar=("KIND", "M", "CHUNK", "REPEATS"), help=argparse.SUPPRESS)
-    parser.add_argument("--budget-mb", type=float, default=4096.0, help="resident-memory budget per point")
-    parser.add_argument("--min-log2", type=int, default=10, help="smallest M = 2**min_log2 in the scaling table")
-    parser.add_argument("--max-log2", type=int, default=16, help="largest M = 2**max_log2 in the scaling table")
-    parser.add_argument("--search-max-log2", type=int, default=23, help="largest M tried in the fit search")
+    add_memory_search_arguments(parser, 10, 16, 23)
     args = parser.parse_args()
     if args.worker:
         kind, m, chunk, repeats = args.worker

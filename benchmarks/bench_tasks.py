@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from benchmarks.common import REPO, markdown_table, write_results
+from benchmarks.common import REPO, RESULTS_DIR, markdown_table, write_results
 
 #: Test examples per class that each generator writes (besides its training folder).
 TEST_PER_CLASS = 40
@@ -196,7 +196,8 @@ def run_task(task: Task, variant: int) -> dict:
         train_dir, test_dir, out = (os.path.join(tmp, name) for name in ("train", "test", "out"))
         task.write(train_dir, variant, task.train_per_class)
         task.write(test_dir, variant + TEST_SEED_OFFSET, TEST_PER_CLASS)
-        row = {"task": task.name, "variant": variant, "target": task.target, **run_perceiver(task, variant, train_dir,
+        row = {"task": task.name, "variant": variant, "target": task.target,
+               "time_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **run_perceiver(task, variant, train_dir,
                                                                                                   test_dir, out)}
         row.update(run_baseline(task, train_dir, test_dir, os.path.join(out, "model.keras"), variant))
     row["meets_target"] = row["test_accuracy"] >= task.target
@@ -217,7 +218,12 @@ def main() -> None:
             print(json.dumps({k: v for k, v in rows[-1].items() if k not in ("recipe", "first_line")}), flush=True)
     print(markdown_table(rows, ["task", "variant", "test_accuracy", "val_accuracy", "target", "train_seconds",
                                 "train_examples_per_s", "baseline_test_accuracy"]))
-    descriptions = {name: TASKS[name].description for name in args.tasks}
+    # A run of some tasks replaces their rows and keeps the other tasks' rows of an earlier run.
+    earlier = RESULTS_DIR / "tasks.json"
+    kept = [row for row in (json.loads(earlier.read_text())["rows"] if earlier.exists() else [])
+            if row["task"] not in args.tasks and row["task"] in TASKS]
+    rows = sorted(kept + rows, key=lambda row: (list(TASKS).index(row["task"]), row["variant"]))
+    descriptions = {name: TASKS[name].description for name in dict.fromkeys(row["task"] for row in rows)}
     write_results("tasks", {"command": "perceiver-tf train --data TRAIN (defaults)", "descriptions": descriptions,
                             "test_per_class": TEST_PER_CLASS, "rows": rows})
 

@@ -25,7 +25,14 @@ import resource
 import sys
 import time
 
-from benchmarks.common import RESULTS_DIR, configure_tensorflow, markdown_table, run_watched, write_results
+from benchmarks.common import (
+    RESULTS_DIR,
+    add_memory_search_arguments,
+    configure_tensorflow,
+    markdown_table,
+    run_watched,
+    write_results,
+)
 
 CHANNELS, WIDTH, NUM_LATENTS, HEADS, CHUNK, NUM_CLASSES = 64, 256, 256, 4, 8192, 10
 #: variant -> (chunk size, recompute the chunked gradient)
@@ -107,10 +114,7 @@ def plot(rows: list[dict], budget_mb: float, path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--worker", nargs=2, metavar=("M", "VARIANT"), help=argparse.SUPPRESS)
-    parser.add_argument("--budget-mb", type=float, default=4096.0, help="resident-memory budget per point")
-    parser.add_argument("--min-log2", type=int, default=12, help="smallest M = 2**min_log2 in the table")
-    parser.add_argument("--max-log2", type=int, default=20, help="largest M = 2**max_log2 in the table")
-    parser.add_argument("--search-max-log2", type=int, default=22, help="largest M tried in the fit search")
+    add_memory_search_arguments(parser, 12, 20, 22)
     args = parser.parse_args()
     if args.worker:
         print(json.dumps(worker(int(args.worker[0]), args.worker[1])))

@@ -158,3 +158,11 @@ def markdown_table(rows: list[dict], columns: list[str]) -> str:
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(fmt(row.get(c)) for c in columns) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def add_memory_search_arguments(parser, min_log2: int, max_log2: int, search_max_log2: int) -> None:
+    """The flags of a memory-vs-M benchmark: `--budget-mb`, the table's M range and the fit search's largest M."""
+    parser.add_argument("--budget-mb", type=float, default=4096.0, help="resident-memory budget per point")
+    parser.add_argument("--min-log2", type=int, default=min_log2, help="smallest M = 2**min_log2 in the table")
+    parser.add_argument("--max-log2", type=int, default=max_log2, help="largest M = 2**max_log2 in the table")
+    parser.add_argument("--search-max-log2", type=int, default=search_max_log2, help="largest M tried in the fit search")

@@ -32,15 +32,15 @@ def _recipe_line(capsys) -> str:
     return next(line for line in capsys.readouterr().out.splitlines() if line.startswith("Recipe"))
 
 
-def test_rotated_point_clouds_get_alignment_and_so3_augmentation(tmp_path, capsys):
+def test_rotated_point_clouds_get_principal_axis_alignment(tmp_path, capsys):
     data = tmp_path / "shapes"
     synthetic.write_rotated_shapes_folder(str(data), per_class=5, counts=(60, 120), seed=0)
     out, metrics = _train(tmp_path, data, "--epochs", "2")
     line = _recipe_line(capsys)
-    assert "--preset tiny" in line and "--align pca" in line and "--rotate so3" in line and "--epochs" not in line
+    assert "--preset tiny" in line and "--align pca" in line and "--rotate none" in line and "--epochs" not in line
     recipe = metrics["recipe"]
     assert recipe["flags"]["--align"] == "pca" and recipe["flags"]["--epochs"] == 2  # given: recorded, not chosen
-    assert "--epochs" not in recipe["chosen"] and "principal axes" in recipe["chosen"]["--rotate"]
+    assert "--epochs" not in recipe["chosen"] and "any orientation" in recipe["chosen"]["--align"]
     assert recipe["flags"]["--learning-rate"] == 3e-3 and recipe["flags"]["--point-dropout"] == 0.2
     model, metadata = load_trained_model(str(out / "model.keras"))
     assert metadata["preprocessing"]["align"] == "pca"  # serving aligns too

@@ -42,7 +42,7 @@ def test_orientation_of_clouds_without_a_distinct_axis_keeps_them_as_given():
 
 def test_clouds_in_any_orientation_get_principal_axis_alignment():
     flags = {choice.flag: choice.value for choice in point_cloud_choices(_clouds("so3", 1))}
-    assert flags["--align"] == "pca" and flags["--rotate"] == "so3"
+    assert flags["--align"] == "pca" and flags["--rotate"] == "none"  # the alignment undoes any rotation
     upright = {choice.flag for choice in point_cloud_choices(_clouds("z", 1))}
     assert "--align" not in upright
 
@@ -113,3 +113,17 @@ def test_point_augmentations_keep_the_cloud_in_the_unit_sphere_and_drop_at_most_
 def test_bad_point_settings_are_refused(bad, message):
     with pytest.raises(ValueError, match=message):
         PointsProcessor(64, **bad)
+
+
+@pytest.mark.parametrize("seed", [0, 5])
+def test_recordings_dominated_by_static_offsets_are_centred(seed):
+    from perceiver_tf.data.sensors import simulate_accelerometer
+    from perceiver_tf.training.recipes import offset_share, sensor_choices
+
+    worn, _ = simulate_accelerometer(80, num_channels=6, seed=seed)  # gravity: a random offset per recording
+    (choice,) = sensor_choices(list(worn))
+    assert choice.flag == "--center-recordings" and choice.value is True
+    t = np.arange(64)[:, None] / 64
+    rng = np.random.default_rng(seed)
+    tones = [np.sin(2 * np.pi * 6 * t + rng.uniform(0, 6, 3)) + rng.normal(0, 0.3, (64, 3)) for _ in range(40)]
+    assert offset_share(tones) < 0.05 and sensor_choices(tones)[0].value is False

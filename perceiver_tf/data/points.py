@@ -7,7 +7,7 @@ import math
 import tensorflow as tf
 
 from perceiver_tf.data.point_files import NON_FINITE_POINTS, read_point_file
-from perceiver_tf.data.preprocessing import POINT_ALIGNMENTS, prepare_points, points_to_model_input
+from perceiver_tf.data.preprocessing import POINT_ALIGNMENTS, normalize_points, points_to_model_input, prepare_points
 
 #: Random rotations of training clouds: none, about the z (up) axis, or any 3-D rotation.
 ROTATIONS = ("none", "z", "so3")
@@ -38,13 +38,14 @@ class PointsProcessor:
     Training samples `num_points` at random (with replacement when a cloud is smaller),
     evaluation takes evenly spaced points (`preprocessing.points_to_model_input`). `align="pca"`
     is preprocessing (training, evaluation and serving: it is saved in the config); the other
-    arguments are training augmentations, applied after normalising, in this order: rotation,
-    per-axis scaling, isotropic scaling, point dropout, jitter.
+    arguments are training augmentations, in this order: rotation, (normalising and alignment,)
+    per-axis scaling (along the principal axes when aligned; renormalised), isotropic scaling,
+    point dropout, jitter.
 
     Args:
         num_points: points per example.
         rotate: "none", "z" (about the up axis) or "so3" (any 3-D rotation); `True`/`False` mean
-            "z"/"none". With `align="pca"` the rotation comes before the alignment.
+            "z"/"none". With `align="pca"` the rotation comes before the alignment, which undoes it.
         jitter: std of Gaussian noise added to each coordinate in training (0: none), clipped at 3 std.
         scale_range: `(low, high)` random isotropic scaling in training, or `None`.
         axis_scale_range: `(low, high)` random scaling of each axis independently, or `None`.
@@ -117,9 +118,9 @@ class PointsProcessor:
         points = tf.gather(points, index)
         if self.rotate != "none":
             points = tf.matmul(points, random_rotation(seeds[1], self.rotate), transpose_b=True)
-        if self.axis_scale_range is not None:
-            points = points * tf.random.stateless_uniform([3], seeds[5], *self.axis_scale_range)
         points = prepare_points(points, self.config)
+        if self.axis_scale_range is not None:  # along the model's axes (the principal axes, when aligned)
+            points = normalize_points(points * tf.random.stateless_uniform([3], seeds[5], *self.axis_scale_range))
         if self.scale_range is not None:
             points = points * tf.random.stateless_uniform([], seeds[2], *self.scale_range)
         if self.point_dropout:

@@ -125,9 +125,12 @@ def point_cloud_choices(clouds: list[np.ndarray]) -> list[RecipeChoice]:
     principal axes: a canonical pose, so the model need not learn every rotation from few
     examples), then the augmentations of `POINT_AUGMENTATION`."""
     rotate, why = point_cloud_orientation(clouds)
-    align = [RecipeChoice("--align", "pca", "clouds in any orientation: principal-axis frame")] if rotate == "so3" else []
-    return align + [
-        RecipeChoice("--rotate", rotate, why),
+    if rotate == "so3":  # a rotation before the alignment would change nothing
+        orientation = [RecipeChoice("--align", "pca", f"{why}: principal-axis frame"),
+                       RecipeChoice("--rotate", "none", "the alignment removes any rotation")]
+    else:
+        orientation = [RecipeChoice("--rotate", rotate, why)]
+    return orientation + [
         RecipeChoice("--axis-scale", POINT_AUGMENTATION["axis_scale"], "random scaling of each axis"),
         RecipeChoice("--jitter", POINT_AUGMENTATION["jitter"], "Gaussian noise on every coordinate"),
         RecipeChoice("--point-dropout", POINT_AUGMENTATION["point_dropout"], "random point dropout"),
