@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -17,7 +18,12 @@ from faults import crash_after_each_epoch
 
 import perceiver_tf
 from perceiver_tf.training import OutputDirectoryError, RunLock, compile_classifier, train_classifier
-from perceiver_tf.training.callbacks import BestModelCheckpoint, replace_atomically, write_json_atomic
+from perceiver_tf.training.callbacks import (
+    BestModelCheckpoint,
+    StopWhenNoLongerBest,
+    replace_atomically,
+    write_json_atomic,
+)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SETTINGS_A = {"learning_rate": 0.01, "seed": 0, "preset": "tiny", "overrides": {"num_bands": 2}}
@@ -205,6 +211,24 @@ def test_a_diverged_epoch_is_never_the_best(tmp_path):
     checkpoint = BestModelCheckpoint(tmp_path / "best.keras")
     checkpoint.on_epoch_end(0, {"val_accuracy": float("nan")})
     assert checkpoint.best is None and not os.listdir(tmp_path)
+
+
+def test_a_tie_goes_to_the_lower_validation_loss_and_early_stopping_counts_from_the_best(tmp_path):
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    checkpoint = BestModelCheckpoint(tmp_path / "best.keras")
+    stop = StopWhenNoLongerBest(checkpoint, patience=2)
+    for callback in (checkpoint, stop):
+        callback.set_model(model)
+    stopped = []
+    for epoch, (accuracy, loss) in enumerate([(0.5, 1.0), (1.0, 0.6), (1.0, 0.4), (1.0, 0.5), (0.9, 0.3)]):
+        model.stop_training = False
+        checkpoint.on_epoch_end(epoch, {"val_accuracy": accuracy, "val_loss": loss})
+        stop.on_epoch_end(epoch)
+        stopped.append(model.stop_training)
+    assert checkpoint.best_epoch == 2 and checkpoint.best == 1.0  # epoch 1 tied, with a higher loss
+    assert stopped == [False, False, False, False, True]
+    resumed = BestModelCheckpoint(tmp_path / "best.keras")  # a resumed run reads the same best
+    assert (resumed.best, resumed.best_epoch, resumed.best_tie_breaker) == (1.0, 2, 0.4)
 
 
 def test_the_cli_refuses_a_busy_output_directory_before_reading_data(lock_holder, capsys):

@@ -158,23 +158,57 @@ class ResumableCSVLogger(keras.callbacks.Callback):
 class BestModelCheckpoint(keras.callbacks.Callback):
     """Save the model atomically whenever `monitor` improves (state kept across resumes).
 
-    A NaN or infinite value (a diverged epoch) never counts as an improvement.
+    An epoch that ties the best `monitor` value improves when its `tie_breaker` (default: the
+    validation loss, lower is better) is better: once validation accuracy saturates (e.g. at 1.0 on
+    a small validation set) the later, better-fitted epoch is kept, not the first lucky one. A NaN
+    or infinite value (a diverged epoch) never counts as an improvement. `best_epoch` is the
+    best epoch's index (`None` before one).
     """
 
-    def __init__(self, path: str | os.PathLike, monitor: str = "val_accuracy", mode: str = "max"):
+    def __init__(self, path: str | os.PathLike, monitor: str = "val_accuracy", mode: str = "max",
+                 tie_breaker: str | None = "val_loss"):
         super().__init__()
         if mode not in ("max", "min"):
             raise ValueError(f"`mode` must be 'max' or 'min'. Received: mode={mode!r}")
-        self.path, self.monitor, self.mode = Path(path), monitor, mode
+        self.path, self.monitor, self.mode, self.tie_breaker = Path(path), monitor, mode, tie_breaker
         self.state_path = self.path.with_name(self.path.name + ".json")
-        self.best = json.loads(self.state_path.read_text())["best"] if self.state_path.exists() else None
+        state = json.loads(self.state_path.read_text()) if self.state_path.exists() else {}
+        self.best, self.best_epoch = state.get("best"), state.get("epoch")
+        self.best_tie_breaker = state.get("tie_breaker_value")
+
+    def _improves(self, value: float, tie_value: float | None) -> bool:
+        if self.best is None:
+            return True
+        if value != self.best:
+            return value > self.best if self.mode == "max" else value < self.best
+        return tie_value is not None and (self.best_tie_breaker is None or tie_value < self.best_tie_breaker)
 
     def on_epoch_end(self, epoch, logs=None):
-        value = (logs or {}).get(self.monitor)
+        logs = logs or {}
+        value = logs.get(self.monitor)
         if value is None or not math.isfinite(float(value)):  # a diverged epoch is never the best
             return
         value = float(value)
-        if self.best is None or (value > self.best if self.mode == "max" else value < self.best):
-            self.best = value
+        tie_value = logs.get(self.tie_breaker) if self.tie_breaker else None
+        tie_value = float(tie_value) if tie_value is not None and math.isfinite(float(tie_value)) else None
+        if self._improves(value, tie_value):
+            self.best, self.best_epoch, self.best_tie_breaker = value, epoch, tie_value
             replace_atomically(self.path, lambda tmp: self.model.save(str(tmp)))
-            write_json_atomic(self.state_path, {"best": value, "epoch": epoch, "monitor": self.monitor})
+            write_json_atomic(self.state_path, {"best": value, "epoch": epoch, "monitor": self.monitor,
+                                                "tie_breaker": self.tie_breaker, "tie_breaker_value": tie_value})
+
+
+class StopWhenNoLongerBest(keras.callbacks.Callback):
+    """Early stopping on a `BestModelCheckpoint`'s notion of best: stop once `patience` epochs have
+    passed since its best epoch (its state survives resumes, so a resumed run counts on)."""
+
+    def __init__(self, checkpoint: BestModelCheckpoint, patience: int):
+        super().__init__()
+        if patience < 1:
+            raise ValueError(f"`patience` must be >= 1. Received: patience={patience}")
+        self.checkpoint, self.patience = checkpoint, patience
+
+    def on_epoch_end(self, epoch, logs=None):
+        best = self.checkpoint.best_epoch
+        if best is not None and epoch - best >= self.patience:
+            self.model.stop_training = True

@@ -18,6 +18,7 @@ from perceiver_tf.training.callbacks import (
     AtomicBackupAndRestore,
     BestModelCheckpoint,
     ResumableCSVLogger,
+    StopWhenNoLongerBest,
     remove_orphaned_temporaries,
     replace_atomically,
     write_json_atomic,
@@ -155,14 +156,10 @@ def _callbacks(model: keras.Model, work_dir: Path, log_dir: Path | None,
                early_stopping_patience: int | None) -> list[keras.callbacks.Callback]:
     """Backup/restore, history, best model, early stopping when a patience is given, and TensorBoard
     logs when `log_dir` is given."""
-    monitor = "val_" + validation_metric(model)
-    callbacks = [
-        AtomicBackupAndRestore(str(work_dir / BACKUP_DIR)),
-        ResumableCSVLogger(work_dir / HISTORY_FILE),
-        BestModelCheckpoint(work_dir / BEST_FILE, monitor=monitor),
-    ]
+    best = BestModelCheckpoint(work_dir / BEST_FILE, monitor="val_" + validation_metric(model))
+    callbacks = [AtomicBackupAndRestore(str(work_dir / BACKUP_DIR)), ResumableCSVLogger(work_dir / HISTORY_FILE), best]
     if early_stopping_patience:
-        callbacks.append(keras.callbacks.EarlyStopping(monitor, patience=early_stopping_patience, mode="max"))
+        callbacks.append(StopWhenNoLongerBest(best, early_stopping_patience))
     if log_dir is not None:
         callbacks.append(keras.callbacks.TensorBoard(str(log_dir), write_graph=False, profile_batch=0))
     return callbacks
@@ -231,7 +228,8 @@ def train_classifier(
         settings: JSON-able settings a resume must share with the run that wrote the backup
             (e.g. the CLI flags without the epoch count); `None`: only the model is compared.
         early_stopping_patience: stop when the validation score (accuracy, or PR-AUC when
-            multi-label) has not improved for this many epochs, and end with the best epoch's
+            multi-label; ties broken by the validation loss, as `best.keras` is chosen) has not
+            improved for this many epochs, and end with the best epoch's
             weights (from `best.keras`, so a resumed run keeps them too): `model.keras` and
             `metrics.json` are then the best epoch's. `None` or 0: all epochs, the last weights.
 
