@@ -81,6 +81,14 @@ def write_digit_images(root: str, seed: int, per_class: int) -> None:
         tf.io.write_file(os.path.join(folder, f"{index:04d}.png"), tf.io.encode_png(image))
 
 
+def write_spoken_words(root: str, seed: int, per_class: int) -> None:
+    """Synthesised words (`benchmarks.speech_synth`): training and validation folders of disjoint voices,
+    or (test seeds) a folder of further voices (`per_class` is ignored: voices x takes fix the sizes)."""
+    from benchmarks.speech_synth import write_speech_task
+
+    write_speech_task(root, seed, test=seed >= TEST_SEED_OFFSET)
+
+
 TASKS = {
     task.name: task
     for task in (
@@ -88,6 +96,8 @@ TASKS = {
              0.93, write_shapes, 40, "pointnet"),
         Task("sensor_activities", "simulated accelerometer, 4 activities, 6 channels, 96-128 steps, CSV + .npy",
              0.90, write_sensors, 40, "cnn1d"),
+        Task("spoken_words", "8 synthesised words, 12 training voices, validation and test on other voices, "
+             "1 s WAV at 16 kHz", 0.95, write_spoken_words, 0, "cnn1d"),
         Task("digits_24", "scikit-learn digits as 24x24 PNGs", 0.96, write_digit_images, 0, "cnn2d"),
         Task("digits_24_permuted", "the same under one fixed pixel permutation (--permute-pixels)", 0.96,
              write_digit_images, 0, "cnn2d", lambda variant: ["--permute-pixels", str(variant)]),

@@ -77,7 +77,7 @@ def plot(rows: list[dict], target: float, path) -> None:
         color = f"C{configs.index(row['config'])}"
         style = ("-", "--", ":", "-.")[seeds.index(row["seed"]) % 4]
         ax.plot(row["elapsed_seconds_per_epoch"], row["val_accuracy_per_epoch"], style, color=color, marker=".",
-                label=f"{row['config']}, seed {row['seed']}")
+                label=f"{row['config']} ({'XLA' if row['jit_compile'] else 'graph'}), seed {row['seed']}")
     ax.axhline(target, color="k", linewidth=0.8, linestyle=":", label=f"target {target}")
     ax.set_ylim(max(0.0, target - 0.25), 1.0)
     ax.set_xlabel("wall time since training began (s; tracing, compilation and validation included)")

@@ -222,28 +222,38 @@ def defaults_section(data: dict) -> list[str]:
     ]
 
 
+def execution_label(row: dict) -> str:
+    """What a time-to-accuracy run executed, from what it resolved to (not from its flags): "XLA" or
+    "float32 graph", "+ mixed bfloat16" when asked."""
+    label = "XLA" if row.get("jit_compile") else "float32 graph"
+    return label + (" + mixed bfloat16" if "--mixed-precision" in row.get("flags", "") else "")
+
+
 def time_to_accuracy_section(data: dict) -> list[str]:
-    rows = data["rows"]
+    rows = [{**row, "executed": execution_label(row)} for row in data["rows"]]
     lines = [
         f"## Time to {data['target']} validation accuracy: the CLI demo",
         "",
         f"`python -m benchmarks.bench_time_to_accuracy` ({data['time_utc']}): `{data['command']}` (digits, preset "
-        "`small`, 25 epochs) in a fresh process per run, with the flags shown; `seconds_to_target` is "
-        "`history.csv`'s `elapsed_seconds` (tracing, compilation and validation included) at the first epoch "
-        "reaching the target.",
+        "`small`, 25 epochs) in a fresh process per run, with the flags shown; `config` names the flags given (\"defaults\": "
+        "none) and `executed` what the run resolved to (its log's first line), which for \"defaults\" is the default "
+        "of the code that ran. `seconds_to_target` is `history.csv`'s `elapsed_seconds` (tracing, compilation and "
+        "validation included) at the first epoch reaching the target.",
         "",
-        markdown_table(rows, ["config", "flags", "jit_compile", "seed", "status", "epoch_reaching_target",
+        markdown_table(rows, ["config", "flags", "executed", "seed", "status", "epoch_reaching_target",
                               "seconds_to_target", "train_seconds", "final_val_accuracy", "best_val_accuracy"]),
         "",
     ]
-    configs = list(dict.fromkeys(r["config"] for r in rows))
-    base = configs[0]
-    for name in configs[1:]:
+    executed = list(dict.fromkeys(r["executed"] for r in rows))
+    base = "float32 graph" if "float32 graph" in executed else executed[0]
+    for name in (e for e in executed if e != base):
         for seed in sorted({r["seed"] for r in rows}):
-            pair = [next((r for r in rows if r["config"] == c and r["seed"] == seed), {}) for c in (base, name)]
+            pair = [next((r for r in rows if r["executed"] == e and r["seed"] == seed), {}) for e in (base, name)]
             if all(p.get("seconds_to_target") for p in pair):
                 lines.append(f"- {name} vs {base}, seed {seed}: "
-                             f"{pair[0]['seconds_to_target'] / pair[1]['seconds_to_target']:.2f}x faster to the target.")
+                             f"{pair[0]['seconds_to_target'] / pair[1]['seconds_to_target']:.2f}x as fast to the target.")
+            elif pair[1]:
+                lines.append(f"- {name}, seed {seed}: did not reach the target.")
     if (RESULTS_DIR / "time_to_accuracy.png").exists():
         lines += ["", "![validation accuracy over wall time](results/time_to_accuracy.png)"]
     return lines + [""]

@@ -52,6 +52,7 @@ def test_epochs_give_enough_steps_within_bounds():
     assert epochs_for(192, 64).value == 167  # 3 steps per epoch: 500 steps
     assert epochs_for(10, 64).value == MAX_EPOCHS
     assert epochs_for(10**6, 64).value == MIN_EPOCHS
+    assert epochs_for(None, 64).value == MIN_EPOCHS  # a streamed source of unknown size
     assert patience_for(167).value == 42 and patience_for(25).value == 10
 
 

@@ -41,7 +41,7 @@ def choose_recipe(args, source) -> list[RecipeChoice]:
         choices.append(learning_rate_for(args.preset or ""))
         args.learning_rate = choices[-1].value
     if _left_out(args, "epochs"):
-        choices.append(epochs_for(source.num_train or args.batch_size, args.batch_size))
+        choices.append(epochs_for(source.num_train, args.batch_size))
         args.epochs = choices[-1].value
     if _left_out(args, "early_stopping"):
         choices.append(patience_for(args.epochs))

@@ -72,7 +72,7 @@ class DataOptions:
     audio_patch_size: int = 128
     num_mel_bins: int = 64
     num_points: int = 512
-    rotate: str = "none"
+    rotate: str | bool = "none"  # "none" | "z" | "so3" (True: "z", False: "none")
     jitter: float = 0.0
     scale_range: tuple[float, float] | None = None
     axis_scale_range: tuple[float, float] | None = None

@@ -69,8 +69,11 @@ def learning_rate_for(preset: str) -> RecipeChoice:
     return RecipeChoice("--learning-rate", rate, f"peak rate for preset {preset}, cosine decay to 0")
 
 
-def epochs_for(num_train: int, batch_size: int) -> RecipeChoice:
-    """Enough epochs for `MIN_TRAIN_STEPS` optimizer steps, within [`MIN_EPOCHS`, `MAX_EPOCHS`]."""
+def epochs_for(num_train: int | None, batch_size: int) -> RecipeChoice:
+    """Enough epochs for `MIN_TRAIN_STEPS` optimizer steps, within [`MIN_EPOCHS`, `MAX_EPOCHS`]
+    (`MIN_EPOCHS` when the number of training examples is unknown: a streamed source)."""
+    if num_train is None:
+        return RecipeChoice("--epochs", MIN_EPOCHS, "the number of training examples is unknown")
     steps = max(1, math.ceil(num_train / batch_size))
     epochs = min(MAX_EPOCHS, max(MIN_EPOCHS, math.ceil(MIN_TRAIN_STEPS / steps)))
     return RecipeChoice("--epochs", epochs, f"{steps} steps per epoch; at least {MIN_TRAIN_STEPS} steps, "
