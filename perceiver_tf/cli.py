@@ -75,8 +75,8 @@ def _add_train_parser(subparsers) -> None:
     points.add_argument("--num-points", type=positive_int, default=512, help="Points sampled per point cloud.")
     points.add_argument("--rotate", nargs="?", const="z", default="auto", choices=["auto", "none", "z", "so3"],
                         help="Random rotation of training point clouds: none, z (about the up axis; the value of a "
-                             "bare --rotate) or so3 (any 3-D rotation). Default auto: from the clouds' principal "
-                             "axes (aligned: none; upright: z; otherwise so3).")
+                             "bare --rotate) or so3 (any 3-D rotation). Default auto (recipe): from the clouds' "
+                             "principal axes (aligned: none; upright: z; any orientation: --align pca, then none).")
     points.add_argument("--align", choices=["none", "pca"], default=None,
                         help="pca: rotate every cloud into its principal axes (training, evaluation and serving). "
                              "Default (recipe): pca for clouds in any orientation (see --rotate), else none.")
