@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import json
 import os
 import shutil
 import time
@@ -165,6 +166,24 @@ def _callbacks(model: keras.Model, work_dir: Path, log_dir: Path | None,
     return callbacks
 
 
+def _restore_best_weights(model: keras.Model, work_dir: Path) -> None:
+    """Give `model` the weights of `best.keras` unless its best epoch is the last one completed.
+
+    Only the weights are copied (`set_weights` from the file's model, loaded uncompiled): loading
+    the whole file's state into the compiled model would also replace its metric and optimizer
+    state, which under a JAX data-parallel run made the final evaluation count padded examples.
+    """
+    state_path = work_dir / f"{BEST_FILE}.json"
+    if not state_path.exists():
+        return
+    with open(work_dir / HISTORY_FILE) as f:
+        last_epoch = sum(1 for _ in csv.DictReader(f)) - 1
+    if json.loads(state_path.read_text())["epoch"] == last_epoch:
+        return
+    best = keras.models.load_model(work_dir / BEST_FILE, compile=False)
+    model.set_weights(best.get_weights())
+
+
 def _save_results(model: keras.Model, validation_data, history, logs: dict, train_seconds: float,
                   work_dir: Path) -> TrainResult:
     """Write `model.keras` and `metrics.json` into `work_dir`; return what they hold."""
@@ -250,8 +269,8 @@ def train_classifier(
             history = model.fit(train_data, validation_data=validation_data, epochs=epochs, callbacks=callbacks,
                                 verbose=verbose, shuffle=False)
             train_seconds = time.perf_counter() - start
-            if early_stopping_patience and (work_dir / BEST_FILE).exists():
-                model.load_weights(work_dir / BEST_FILE)
+            if early_stopping_patience:
+                _restore_best_weights(model, work_dir)
             logs = model.evaluate(validation_data, verbose=0, return_dict=True)
         result = _save_results(model, validation_data, history, logs, train_seconds, work_dir)
     if not is_chief:  # the other workers' copies are identical to the chief's
