@@ -17,6 +17,8 @@ from perceiver_tf import build_classifier
 from perceiver_tf.layers import CrossAttention, PerceiverAttention, PerceiverEncoder
 
 TOLERANCE = 1e-4
+#: Outputs that sum a million inputs (float32 round-off grows with the length of a reduction).
+MILLION_INPUTS_TOLERANCE = 1e-3
 PATHS = [dict(attention_chunk_size=7), dict(attention_chunk_size=16), dict(use_fused_attention=True)]
 
 
@@ -251,9 +253,12 @@ def test_million_inputs_memory_bounded_by_chunk():
     )
     assert result.returncode == 0, result.stderr[-2000:]
     measured = json.loads(result.stdout.strip().splitlines()[-1])
-    assert measured["max_abs_diff"] < TOLERANCE, measured
+    # Sums over 500,000 unmasked inputs, in another order per path (and per run: the CPU's threads
+    # split the explicit reduction), differ by more float32 round-off than the 1e-4 the smaller
+    # exactness tests above hold: 2.3e-4 seen once in CI.
+    assert measured["max_abs_diff"] < MILLION_INPUTS_TOLERANCE, measured
     assert measured["chunked_mb"] < 256, measured
     assert measured["explicit_mb"] > 700, measured
-    assert measured["gradient_max_abs_diff"] < TOLERANCE, measured
+    assert measured["gradient_max_abs_diff"] < MILLION_INPUTS_TOLERANCE, measured
     assert measured["recomputed_gradient_mb"] < 256, measured
     assert measured["stored_gradient_mb"] > 700, measured
