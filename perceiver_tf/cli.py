@@ -71,6 +71,15 @@ def _add_train_parser(subparsers) -> None:
     audio.add_argument("--patch-size", type=positive_int, default=128,
                        help="Samples per raw-waveform patch (--audio-features waveform).")
     audio.add_argument("--mel-bins", type=positive_int, default=64, help="Mel bands of the log-mel features.")
+    audio.add_argument("--normalize-audio", action=argparse.BooleanOptionalAction, default=None,
+                       help="Standardise each clip's log-mel features (training, evaluation and serving).")
+    audio.add_argument("--time-shift", type=below_one, default=None, metavar="FRACTION",
+                       help="Move training clips by up to this fraction of their length either way.")
+    audio.add_argument("--gain-db", type=non_negative_float, default=None, metavar="DB",
+                       help="Random gain of training clips, up to this many dB either way.")
+    audio.add_argument("--frequency-warp", type=below_one, default=None, metavar="W",
+                       help="Stretch training log-mel spectra along frequency by a factor in [1-W, 1+W] "
+                            "(vocal-tract length perturbation).")
     points = parser.add_argument_group("point clouds")
     points.add_argument("--num-points", type=positive_int, default=512, help="Points sampled per point cloud.")
     points.add_argument("--rotate", nargs="?", const="z", default="auto", choices=["auto", "none", "z", "so3"],

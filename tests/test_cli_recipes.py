@@ -90,3 +90,34 @@ def test_early_stopping_stops_and_keeps_the_best_epoch(tmp_path):
     kept = keras.models.load_model(tmp_path / "best.keras")
     for a, b in zip(saved.get_weights(), kept.get_weights()):
         np.testing.assert_array_equal(a, b)
+
+
+def test_audio_clips_get_normalised_log_mel_and_augmentation_kept_by_fine_tuning(tmp_path, capsys):
+    data = tmp_path / "audio"
+    synthetic.write_audio_folder(str(data), per_class=4, seed=0)
+    out, metrics = _train(tmp_path, data, "--epochs", "1", "--clip-seconds", "0.5")
+    line = _recipe_line(capsys)
+    assert "--normalize-audio True" in line and "--time-shift 0.1" in line and "--frequency-warp 0.1" in line
+    assert metrics["recipe"]["flags"]["--normalize-audio"] is True
+    _, metadata = load_trained_model(str(out / "model.keras"))
+    assert metadata["preprocessing"]["normalize"] is True  # evaluation and serving standardise too
+    # Fine-tuning keeps the model's normalisation (preprocessing) and still augments.
+    tuned = tmp_path / "tuned"
+    assert main(["train", "--data", str(data), "--init-from", str(out / "model.keras"), "--output-dir", str(tuned),
+                 "--no-tensorboard", "--verbose", "0", "--epochs", "1", "--batch-size", "8", "--gain-db", "3"]) == 0
+    line = _recipe_line(capsys)
+    assert "--normalize-audio" not in line and "--frequency-warp 0.1" in line
+    _, tuned_metadata = load_trained_model(str(tuned / "model.keras"))
+    assert tuned_metadata["preprocessing"] == metadata["preprocessing"]
+
+
+def test_audio_recipe_yields_to_its_flags(tmp_path, capsys):
+    data = tmp_path / "audio"
+    synthetic.write_audio_folder(str(data), per_class=4, seed=1)
+    out, metrics = _train(tmp_path, data, "--epochs", "1", "--clip-seconds", "0.5", "--no-normalize-audio",
+                          "--time-shift", "0", "--frequency-warp", "0.05")
+    assert "--normalize-audio" not in _recipe_line(capsys)
+    flags = metrics["recipe"]["flags"]
+    assert (flags["--normalize-audio"], flags["--time-shift"], flags["--frequency-warp"]) == (False, 0.0, 0.05)
+    _, metadata = load_trained_model(str(out / "model.keras"))
+    assert "normalize" not in metadata["preprocessing"]

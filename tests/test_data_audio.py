@@ -16,6 +16,7 @@ from perceiver_tf.data import (
     error_reason,
     load_source,
 )
+from perceiver_tf.data import preprocessing
 from perceiver_tf.data.audio import AudioProcessor
 from perceiver_tf.data.synthetic import write_audio_folder
 from perceiver_tf.data.wav import decode_wav
@@ -146,3 +147,62 @@ def test_audio_folder_pipeline(tmp_path):
     x, y = next(iter(batched(source.train, source.processor, True, 3, PipelineOptions(4))))
     assert x.shape == (4, *source.processor.input_shape) and np.isfinite(x.numpy()).all()
     assert os.path.isdir(tmp_path / "low")
+
+
+def _tone(frequency: float, rate: int = 16000, seconds: float = 0.5) -> tf.Tensor:
+    t = np.arange(int(rate * seconds)) / rate
+    return tf.constant((0.5 * np.sin(2 * np.pi * frequency * t)).astype(np.float32))
+
+
+def _peak_mel_bin(features: tf.Tensor) -> int:
+    return int(tf.argmax(tf.reduce_mean(features, axis=0)))
+
+
+@pytest.mark.parametrize("scale", [0.9, 1.1])
+def test_frequency_warp_moves_a_tone_as_that_tone_scaled(scale):
+    config = AudioProcessor(clip_seconds=0.5).config
+    warped = preprocessing.waveform_to_model_input(_tone(1000.0), config, frequency_scale=tf.constant(scale))
+    expected = preprocessing.waveform_to_model_input(_tone(1000.0 * scale), config)
+    assert abs(_peak_mel_bin(warped) - _peak_mel_bin(expected)) <= 1
+    assert _peak_mel_bin(warped) != _peak_mel_bin(preprocessing.waveform_to_model_input(_tone(1000.0), config))
+    unwarped = preprocessing.waveform_to_model_input(_tone(1000.0), config, frequency_scale=tf.constant(1.0))
+    np.testing.assert_allclose(unwarped, preprocessing.waveform_to_model_input(_tone(1000.0), config), atol=1e-5)
+
+
+def test_normalised_log_mel_is_standardised_per_clip_and_ignores_loudness():
+    processor = AudioProcessor(clip_seconds=0.5, normalize=True)
+    noise = tf.constant(np.random.default_rng(0).normal(0, 0.1, 8000).astype(np.float32)) + _tone(440.0)
+    loud, quiet = (processor.prepare(noise * gain, False, tf.constant([0, 0])) for gain in (1.0, 0.2))
+    assert float(tf.reduce_mean(loud)) == pytest.approx(0.0, abs=1e-4)
+    assert float(tf.math.reduce_std(loud)) == pytest.approx(1.0, abs=1e-3)
+    np.testing.assert_allclose(loud, quiet, atol=1e-3)
+    restored = AudioProcessor.from_config(processor.config)
+    np.testing.assert_allclose(restored.prepare(noise, False, tf.constant([0, 0])), loud)
+
+
+def test_time_shift_and_gain_augment_training_clips_only():
+    processor = AudioProcessor(sample_rate=1024, clip_seconds=1.0, features="waveform", patch_size=64,
+                               time_shift=0.25, gain_db=6.0)
+    click = np.zeros(1024, np.float32)
+    click[512] = 0.5
+    click = tf.constant(click)
+    evaluated = tf.reshape(processor.prepare(click, False, tf.constant([0, 0])), [-1]).numpy()
+    assert np.argmax(evaluated) == 512 and evaluated.max() == 0.5
+    positions, gains = set(), set()
+    for seed in range(20):
+        trained = tf.reshape(processor.prepare(click, True, tf.constant([seed, 1])), [-1]).numpy()
+        positions.add(int(np.argmax(trained)))
+        gains.add(round(float(trained.max() / 0.5), 4))
+    assert len(positions) > 10 and all(abs(position - 512) <= 256 for position in positions)
+    assert len(gains) > 10 and all(10 ** (-6 / 20) - 1e-4 <= gain <= 10 ** (6 / 20) + 1e-4 for gain in gains)
+
+
+@pytest.mark.parametrize("settings, message", [
+    (dict(features="waveform", normalize=True), "log-mel"),
+    (dict(features="waveform", frequency_warp=0.1), "log-mel"),
+    (dict(time_shift=1.0), "time_shift"),
+    (dict(gain_db=-1.0), "gain_db"),
+])
+def test_bad_audio_settings_are_refused(settings, message):
+    with pytest.raises(ValueError, match=message):
+        AudioProcessor(**settings)

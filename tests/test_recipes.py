@@ -11,6 +11,7 @@ from perceiver_tf.data.synthetic import SOLID_CLASSES, random_rotation_matrix, r
 from perceiver_tf.training.recipes import (
     MAX_EPOCHS,
     MIN_EPOCHS,
+    audio_choices,
     epochs_for,
     learning_rate_for,
     patience_for,
@@ -128,3 +129,10 @@ def test_recordings_dominated_by_static_offsets_are_centred(seed):
     rng = np.random.default_rng(seed)
     tones = [np.sin(2 * np.pi * 6 * t + rng.uniform(0, 6, 3)) + rng.normal(0, 0.3, (64, 3)) for _ in range(40)]
     assert offset_share(tones) < 0.05 and sensor_choices(tones)[0].value is False
+
+
+def test_audio_recipe_normalises_and_warps_log_mel_and_shifts_any_clip():
+    log_mel = {choice.flag: choice.value for choice in audio_choices("log_mel")}
+    assert log_mel == {"--normalize-audio": True, "--time-shift": 0.1, "--frequency-warp": 0.1}
+    waveform = {choice.flag: choice.value for choice in audio_choices("waveform")}
+    assert waveform == {"--time-shift": 0.1}  # no spectrum to standardise or stretch

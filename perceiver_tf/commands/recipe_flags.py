@@ -8,6 +8,7 @@ from dataclasses import replace
 from perceiver_tf.commands.errors import UsageError
 from perceiver_tf.training.recipes import (
     RecipeChoice,
+    audio_choices,
     epochs_for,
     learning_rate_for,
     patience_for,
@@ -17,9 +18,16 @@ from perceiver_tf.training.recipes import (
     sensor_choices,
 )
 
-#: Point-cloud flags a recipe may fill: `{flag: argparse dest}`.
-POINT_FLAGS = {"--align": "align", "--rotate": "rotate", "--axis-scale": "axis_scale", "--jitter": "jitter",
-               "--point-dropout": "point_dropout"}
+#: Data flags a recipe may fill, per modality: `{modality: {flag: argparse dest}}`.
+RECIPE_DATA_FLAGS = {
+    "points": {"--align": "align", "--rotate": "rotate", "--axis-scale": "axis_scale", "--jitter": "jitter",
+               "--point-dropout": "point_dropout"},
+    "audio": {"--normalize-audio": "normalize_audio", "--time-shift": "time_shift",
+              "--frequency-warp": "frequency_warp"},
+    "sensors": {"--center-recordings": "center_recordings"},
+}
+#: Flags that set preprocessing (saved with the model): a fine-tuned model keeps its own.
+PREPROCESSING_FLAGS = ("--align", "--normalize-audio", "--center-recordings")
 
 
 def _left_out(args, dest: str) -> bool:
@@ -48,35 +56,55 @@ def choose_recipe(args, source) -> list[RecipeChoice]:
         args.early_stopping = choices[-1].value
     if args.warmup_epochs >= args.epochs:
         raise UsageError(f"--warmup-epochs {args.warmup_epochs} must be fewer than --epochs {args.epochs}.")
-    if source.modality == "sensors" and _left_out(args, "center_recordings") and not args.init_from:
-        choices += sensor_choices(sample_examples(source.train, source.num_train))
-        args.center_recordings = choices[-1].value
-    if source.modality == "points" and any(_left_out(args, dest) for dest in POINT_FLAGS.values()):
-        clouds = sample_examples(source.train, source.num_train) if _left_out(args, "rotate") else []
-        for choice in point_cloud_choices(clouds):
-            # A fine-tuned model keeps its own preprocessing (alignment): only augmentations change.
-            if _left_out(args, POINT_FLAGS[choice.flag]) and not (args.init_from and choice.flag == "--align"):
-                setattr(args, POINT_FLAGS[choice.flag], choice.value)
-                choices.append(choice)
+    flags = RECIPE_DATA_FLAGS.get(source.modality, {})
+    # A fine-tuned model keeps its own preprocessing (alignment, normalisation): only augmentations change.
+    open_flags = [flag for flag, dest in flags.items()
+                  if _left_out(args, dest) and not (args.init_from and flag in PREPROCESSING_FLAGS)]
+    for choice in _data_choices(source, open_flags) if open_flags else []:
+        if choice.flag in open_flags:
+            setattr(args, flags[choice.flag], choice.value)
+            choices.append(choice)
     return choices
 
 
-def apply_recipe(args, source):
-    """`source` with the settings the recipe chose that its processor holds: a point cloud's
-    alignment and augmentations, a sensor recording's centring (the other flags are read when the
-    data is loaded)."""
-    config = source.processor.config
+def _data_choices(source, open_flags: list[str]) -> list[RecipeChoice]:
+    """The recipe's data choices for `source`'s modality; the data is examined only for the flags
+    that need it (a point cloud's rotation, a recording's centring) when they are open."""
+    if source.modality == "points":
+        clouds = sample_examples(source.train, source.num_train) if "--rotate" in open_flags else []
+        return point_cloud_choices(clouds)
+    if source.modality == "sensors":
+        return sensor_choices(sample_examples(source.train, source.num_train))
+    return audio_choices(source.processor.config["features"])
+
+
+def apply_recipe(options, source):
+    """`source` with its processor rebuilt from `options` (`DataOptions` of the flags, the recipe's
+    choices filled in): the preprocessing it chose (a cloud's alignment, a clip's normalisation, a
+    recording's centring) added to the processor's own, and the augmentations. Other modalities
+    (their flags are read when the data is loaded) are returned as they are."""
+    config = dict(source.processor.config)
     if source.modality == "points":
         from perceiver_tf.data.points import PointsProcessor
 
-        processor = PointsProcessor(
-            config["num_points"], none_if_auto(args.rotate) or "none", args.jitter or 0.0,
-            tuple(args.scale) if args.scale else None, tuple(args.axis_scale) if args.axis_scale else None,
-            args.point_dropout or 0.0, args.align or config.get("align", "none"))
-    elif source.modality == "sensors" and args.center_recordings is not None:
+        if options.point_align != "none":
+            config["align"] = options.point_align
+        processor = PointsProcessor.from_config(
+            config, rotate=options.rotate, jitter=options.jitter, scale_range=options.scale_range,
+            axis_scale_range=options.axis_scale_range, point_dropout=options.point_dropout)
+    elif source.modality == "audio":
+        from perceiver_tf.data.audio import AudioProcessor
+
+        if options.normalize_audio:
+            config["normalize"] = True
+        processor = AudioProcessor.from_config(config, time_shift=options.time_shift, gain_db=options.gain_db,
+                                               frequency_warp=options.frequency_warp)
+    elif source.modality == "sensors":
         from perceiver_tf.data.sensors_processor import SensorProcessor
 
-        processor = SensorProcessor(config["num_steps"], config["channels"], args.center_recordings)
+        if options.center_recordings:
+            config["center"] = True
+        processor = SensorProcessor.from_config(config)
     else:
         return source
     return replace(source, processor=processor)
@@ -92,10 +120,7 @@ def recipe_record(args, source, choices: list[RecipeChoice]) -> dict:
     choose, and why the recipe chose those it did."""
     flags = {"--preset": args.preset, "--learning-rate": args.learning_rate, "--epochs": args.epochs,
              "--early-stopping": args.early_stopping}
-    if source.modality == "points":
-        flags.update({flag: getattr(args, dest) for flag, dest in POINT_FLAGS.items()})
-    if source.modality == "sensors":
-        flags["--center-recordings"] = args.center_recordings
+    flags.update({flag: getattr(args, dest) for flag, dest in RECIPE_DATA_FLAGS.get(source.modality, {}).items()})
     return {"flags": flags, "chosen": {choice.flag: choice.reason for choice in choices}}
 
 

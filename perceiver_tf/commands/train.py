@@ -157,7 +157,10 @@ def check_init_output(init_from: str, output_dir: str) -> None:
 #: user gives other data flags (e.g. --rand-augment) but not these.
 _OPTIONS_FROM_PREPROCESSING = {"image_size": "image_size", "channels": "channels",
                                "pixel_permutation_seed": "pixel_permutation_seed", "num_points": "num_points",
-                               "num_steps": "num_steps"}
+                               "num_steps": "num_steps", "align": "point_align", "normalize": "normalize_audio",
+                               "center": "center_recordings", "sample_rate": "sample_rate",
+                               "features": "audio_features", "patch_size": "audio_patch_size",
+                               "num_mel_bins": "num_mel_bins"}
 
 
 def init_data_options(args, metadata: dict):
@@ -198,6 +201,8 @@ def init_data_options(args, metadata: dict):
         if key in processor.config and name not in given and processor.modality in MODALITY_OPTIONS[name][1]:
             value = processor.config[key]
             filled[name] = tuple(value) if isinstance(value, list) else value
+    if processor.modality == "audio" and "clip_seconds" not in given:
+        filled["clip_seconds"] = processor.config["num_samples"] / processor.config["sample_rate"]
     return replace(options, **filled), processor
 
 
@@ -277,6 +282,10 @@ def data_options(args):
         audio_features=args.audio_features,
         audio_patch_size=args.patch_size,
         num_mel_bins=args.mel_bins,
+        normalize_audio=bool(args.normalize_audio),
+        time_shift=args.time_shift or 0.0,
+        gain_db=args.gain_db or 0.0,
+        frequency_warp=args.frequency_warp or 0.0,
         num_points=args.num_points,
         rotate=none_if_auto(args.rotate) or "none",
         jitter=args.jitter or 0.0,
@@ -347,7 +356,7 @@ def _train(args, overrides: dict, output_dir: str, strategy, is_chief: bool, wor
         check_init_preprocessing(args, source, init_processor)
     check_source_flags(args, source)
     recipe = choose_recipe(args, source)
-    source = apply_recipe(args, source)
+    source = apply_recipe(data_options(args), source)
     if source.skipped:
         print(f"Skipped {len(source.skipped)} bad file(s) (--skip-bad-files): "
               + ", ".join(source.skipped[:10]) + (" ..." if len(source.skipped) > 10 else ""))

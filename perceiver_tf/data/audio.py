@@ -42,6 +42,13 @@ class AudioProcessor:
         features: "log_mel" (default; `(frames, num_mel_bins)`) or "waveform" (raw patches
             `(num_samples / patch_size, patch_size)`, the paper's raw-audio input).
         patch_size / num_mel_bins / frame_length / frame_step / fft_length: feature settings.
+        normalize: standardise each clip's log-mel features (zero mean, unit variance): loudness and
+            recording level then carry no weight.
+        time_shift: in training, move the clip by up to this fraction of its length either way
+            (zero-padded), or 0.
+        gain_db: in training, scale the waveform by a random gain of up to this many dB either way, or 0.
+        frequency_warp: log-mel only, in training: stretch the spectrum along frequency by a random
+            factor in `[1 - w, 1 + w]` (vocal-tract length perturbation, Jaitly & Hinton 2013), or 0.
     """
 
     modality = "audio"
@@ -58,6 +65,10 @@ class AudioProcessor:
         frame_length: int = 400,
         frame_step: int = 160,
         fft_length: int = 512,
+        normalize: bool = False,
+        time_shift: float = 0.0,
+        gain_db: float = 0.0,
+        frequency_warp: float = 0.0,
     ):
         if features not in AUDIO_FEATURES:
             raise ValueError(f"Unknown audio features {features!r}. Valid: {', '.join(AUDIO_FEATURES)}")
@@ -74,17 +85,34 @@ class AudioProcessor:
             "features": features, "patch_size": patch_size, "num_mel_bins": num_mel_bins,
             "frame_length": frame_length, "frame_step": frame_step, "fft_length": fft_length,
         }
+        if normalize:
+            if features != "log_mel":
+                raise ValueError("`normalize` standardises log-mel features: use features='log_mel'.")
+            self.config["normalize"] = True
+        if frequency_warp and features != "log_mel":
+            raise ValueError("`frequency_warp` stretches log-mel spectra: use features='log_mel'.")
+        if not (0.0 <= time_shift < 1.0 and gain_db >= 0.0 and 0.0 <= frequency_warp < 1.0):
+            raise ValueError("`time_shift` and `frequency_warp` must be in [0, 1) and `gain_db` >= 0. Received: "
+                             f"time_shift={time_shift}, gain_db={gain_db}, frequency_warp={frequency_warp}")
+        self.time_shift, self.gain_db, self.frequency_warp = float(time_shift), float(gain_db), float(frequency_warp)
 
     @classmethod
-    def from_config(cls, config: dict) -> "AudioProcessor":
-        """The evaluation-time processor of a model's `metadata["preprocessing"]`."""
-        optional = {k: config[k] for k in ("num_mel_bins", "frame_length", "frame_step", "fft_length") if k in config}
+    def from_config(cls, config: dict, **augmentation) -> "AudioProcessor":
+        """The processor of a model's `metadata["preprocessing"]`, with the training `augmentation`
+        (`time_shift`, `gain_db`, `frequency_warp`) or, without, for evaluation."""
+        optional = {k: config[k] for k in ("num_mel_bins", "frame_length", "frame_step", "fft_length", "normalize")
+                    if k in config}
         return cls(config["sample_rate"], config["num_samples"] / config["sample_rate"], config.get("features", "waveform"),
-                   config.get("patch_size", 128), **optional)
+                   config.get("patch_size", 128), **optional, **augmentation)
 
     @property
     def input_shape(self) -> tuple[int, int]:
         return audio_input_shape(self.config)
+
+    @property
+    def augmentation(self) -> dict:
+        """The training augmentations, as the training log and `metrics.json` record them."""
+        return {"time_shift": self.time_shift, "gain_db": self.gain_db, "frequency_warp": self.frequency_warp}
 
     def decode_bytes(self, encoded: tf.Tensor) -> tf.Tensor:
         """A WAV file's bytes -> mono float32 `(T,)` at `sample_rate` (pure TF: the serving path)."""
@@ -113,6 +141,19 @@ class AudioProcessor:
         return resample(to_mono(audio), rate, self.config["sample_rate"])
 
     def prepare(self, waveform: tf.Tensor, training: bool, seed: tf.Tensor) -> tf.Tensor:
-        """Cached waveform -> model input; a random crop in training, a centre crop otherwise."""
-        cropped = fixed_length(waveform, self.config["num_samples"], seed=seed if training else None)
-        return waveform_to_model_input(cropped, self.config)
+        """Cached waveform -> model input; a random crop and the augmentations in training, a centre crop
+        otherwise."""
+        num_samples = self.config["num_samples"]
+        if not training:
+            return waveform_to_model_input(fixed_length(waveform, num_samples), self.config)
+        seeds = tf.random.experimental.stateless_split(seed, 3)
+        shift = int(self.time_shift * num_samples)
+        if shift:  # padding both ends lets the random crop move the clip by up to `shift` either way
+            waveform = tf.pad(waveform, [[shift, shift]])
+        waveform = fixed_length(waveform, num_samples, seed=seeds[0])
+        if self.gain_db:
+            waveform = waveform * 10.0 ** (tf.random.stateless_uniform([], seeds[1], -self.gain_db, self.gain_db) / 20.0)
+        scale = None
+        if self.frequency_warp:
+            scale = tf.random.stateless_uniform([], seeds[2], 1.0 - self.frequency_warp, 1.0 + self.frequency_warp)
+        return waveform_to_model_input(waveform, self.config, frequency_scale=scale)

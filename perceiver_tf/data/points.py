@@ -78,9 +78,10 @@ class PointsProcessor:
         self.axis_scale_range, self.point_dropout = axis_scale_range, float(point_dropout)
 
     @classmethod
-    def from_config(cls, config: dict) -> "PointsProcessor":
-        """The evaluation-time processor of a model's `metadata["preprocessing"]`."""
-        return cls(config["num_points"], align=config.get("align", "none"))
+    def from_config(cls, config: dict, **augmentation) -> "PointsProcessor":
+        """The processor of a model's `metadata["preprocessing"]`, with the training `augmentation`
+        (keyword arguments of the constructor: `rotate`, `jitter`, ...) or, without, for evaluation."""
+        return cls(config["num_points"], align=config.get("align", "none"), **augmentation)
 
     @property
     def input_shape(self) -> tuple[int, int]:

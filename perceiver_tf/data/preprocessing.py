@@ -15,7 +15,8 @@ The model carries its preprocessing as `model.metadata["preprocessing"]`, a JSON
   is the config of DeepMind's ImageNet Perceivers (transformers' `PerceiverImageProcessor`).
 - audio: `{"modality": "audio", "sample_rate": R, "num_samples": S, "features": "waveform" |
   "log_mel", "patch_size": P, "num_mel_bins": B, "frame_length": L, "frame_step": H,
-  "fft_length": F}`; model input `(S / P, P)` raw-waveform patches, or `(frames, B)` log-mel.
+  "fft_length": F}`, optionally with `"normalize": true` (log-mel standardised per clip); model input
+  `(S / P, P)` raw-waveform patches, or `(frames, B)` log-mel.
 - points: `{"modality": "points", "num_points": P}`, optionally with `"align": "pca"`; model input
   `(P, 3)` xyz centred inside the unit sphere (`points_to_model_input`), in principal-axis frame with "pca".
 """
@@ -190,11 +191,17 @@ def fixed_length(values: tf.Tensor, length: int, seed: tf.Tensor | None = None) 
     return tf.pad(cropped, padding)
 
 
-def waveform_to_model_input(waveform: tf.Tensor, config: dict) -> tf.Tensor:
+def waveform_to_model_input(waveform: tf.Tensor, config: dict, frequency_scale: tf.Tensor | None = None) -> tf.Tensor:
     """A mono `(num_samples,)` signal at the model's rate -> the model's audio input.
 
     `features="waveform"`: `(num_samples / patch_size, patch_size)` patches (the paper's raw
-    audio, 61,440 samples -> 480 x 128). `features="log_mel"`: `(frames, num_mel_bins)`.
+    audio, 61,440 samples -> 480 x 128). `features="log_mel"`: `(frames, num_mel_bins)`, standardised
+    per clip (zero mean, unit variance over all its values) when `config["normalize"]` is true.
+
+    Args:
+        frequency_scale: log-mel only, training augmentation: a scalar that stretches the linear
+            spectrum along frequency before the mel filters (vocal-tract length perturbation: > 1
+            moves every component up in frequency), or `None`.
     """
     features = config.get("features", "waveform")
     if features not in AUDIO_FEATURES:
@@ -209,12 +216,31 @@ def waveform_to_model_input(waveform: tf.Tensor, config: dict) -> tf.Tensor:
     stft = tf.signal.stft(
         waveform, frame_length=config["frame_length"], frame_step=config["frame_step"], fft_length=config["fft_length"]
     )
+    magnitude = tf.abs(stft)
+    if frequency_scale is not None:
+        magnitude = stretch_frequencies(magnitude, frequency_scale)
     mel_matrix = tf.signal.linear_to_mel_weight_matrix(
         num_mel_bins=config["num_mel_bins"],
         num_spectrogram_bins=config["fft_length"] // 2 + 1,
         sample_rate=config["sample_rate"],
     )
-    return tf.math.log(tf.matmul(tf.abs(stft), mel_matrix) + LOG_MEL_FLOOR)
+    log_mel = tf.math.log(tf.matmul(magnitude, mel_matrix) + LOG_MEL_FLOOR)
+    if config.get("normalize", False):
+        mean, variance = tf.nn.moments(log_mel, axes=[0, 1])
+        log_mel = (log_mel - mean) * tf.math.rsqrt(variance + 1e-6)
+    return log_mel
+
+
+def stretch_frequencies(magnitude: tf.Tensor, scale: tf.Tensor) -> tf.Tensor:
+    """A spectrogram `(frames, bins)` with every frequency multiplied by `scale` (linear interpolation
+    between bins; components moved above the top bin are dropped, bins with no source are 0)."""
+    bins = tf.shape(magnitude)[-1]
+    source = tf.range(bins, dtype=tf.float32) / scale
+    low = tf.minimum(tf.cast(tf.floor(source), tf.int32), bins - 1)
+    high = tf.minimum(low + 1, bins - 1)
+    weight = source - tf.cast(low, tf.float32)
+    stretched = (1.0 - weight) * tf.gather(magnitude, low, axis=-1) + weight * tf.gather(magnitude, high, axis=-1)
+    return tf.where(source <= tf.cast(bins - 1, tf.float32), stretched, 0.0)
 
 
 def audio_input_shape(config: dict) -> tuple[int, int]:

@@ -71,6 +71,10 @@ class DataOptions:
     audio_features: str = "log_mel"
     audio_patch_size: int = 128
     num_mel_bins: int = 64
+    normalize_audio: bool = False
+    time_shift: float = 0.0
+    gain_db: float = 0.0
+    frequency_warp: float = 0.0
     num_points: int = 512
     rotate: str | bool = "none"  # "none" | "z" | "so3" (True: "z", False: "none")
     jitter: float = 0.0
@@ -98,6 +102,10 @@ MODALITY_OPTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
     "audio_features": ("--audio-features", ("audio", "audio_video")),
     "audio_patch_size": ("--patch-size", ("audio", "audio_video")),
     "num_mel_bins": ("--mel-bins", ("audio", "audio_video")),
+    "normalize_audio": ("--normalize-audio", ("audio", "audio_video")),
+    "time_shift": ("--time-shift", ("audio", "audio_video")),
+    "gain_db": ("--gain-db", ("audio", "audio_video")),
+    "frequency_warp": ("--frequency-warp", ("audio", "audio_video")),
     "num_points": ("--num-points", ("points",)),
     "rotate": ("--rotate", ("points",)),
     "jitter": ("--jitter", ("points",)),
@@ -222,7 +230,8 @@ def make_processor(modality: str, options: DataOptions, sample_shape: tuple | No
 
 def _audio_processor(options: DataOptions) -> AudioProcessor:
     return AudioProcessor(options.sample_rate, options.clip_seconds, options.audio_features, options.audio_patch_size,
-                          options.num_mel_bins)
+                          options.num_mel_bins, normalize=options.normalize_audio, time_shift=options.time_shift,
+                          gain_db=options.gain_db, frequency_warp=options.frequency_warp)
 
 
 def load_source(spec: str, options: DataOptions | None = None) -> DataSource:

@@ -38,6 +38,9 @@ OFFSET_SHARE_TO_CENTER = 0.25
 #: Point-cloud augmentations (besides rotation) every point recipe uses: mild per-axis scaling,
 #: 1% jitter, and up to 20% point dropout (PointNet++'s).
 POINT_AUGMENTATION = {"axis_scale": (0.8, 1.25), "jitter": 0.01, "point_dropout": 0.2}
+#: Audio augmentations every audio recipe uses: clips moved by up to 10% of their length, and (log-mel
+#: features) spectra stretched by up to 10% along frequency (vocal-tract length perturbation).
+AUDIO_AUGMENTATION = {"time_shift": 0.1, "frequency_warp": 0.1}
 
 
 @dataclass(frozen=True)
@@ -138,6 +141,18 @@ def point_cloud_choices(clouds: list[np.ndarray]) -> list[RecipeChoice]:
         RecipeChoice("--jitter", POINT_AUGMENTATION["jitter"], "Gaussian noise on every coordinate"),
         RecipeChoice("--point-dropout", POINT_AUGMENTATION["point_dropout"], "random point dropout"),
     ]
+
+
+def audio_choices(features: str) -> list[RecipeChoice]:
+    """Log-mel features standardised per clip (log-mel values span ~15 units against the position
+    features' 2, which slowed learning *when* things happen; loudness then carries no weight) and
+    stretched along frequency (another speaker's vocal tract); clips of any features moved in time."""
+    shift = RecipeChoice("--time-shift", AUDIO_AUGMENTATION["time_shift"], "random shift of each clip in time")
+    if features != "log_mel":
+        return [shift]
+    return [RecipeChoice("--normalize-audio", True, "log-mel features standardised per clip"), shift,
+            RecipeChoice("--frequency-warp", AUDIO_AUGMENTATION["frequency_warp"],
+                         "random stretch of each spectrum along frequency (vocal-tract length perturbation)")]
 
 
 def offset_share(recordings: list[np.ndarray]) -> float:
