@@ -54,35 +54,44 @@ def _fricative(name: str, seconds: float, voice: dict, rng: np.random.Generator)
     return 0.5 * noise / (np.abs(noise).max() + 1e-9)
 
 
-def say(word: str, voice: dict, rng: np.random.Generator, clip_seconds: float = 1.0) -> np.ndarray:
-    """One utterance of `word` by `voice`: `(clip_seconds * RATE,)` float32 in [-1, 1], placed at a random
-    offset, with a little background noise."""
+def utter(word: str, voice: dict, rng: np.random.Generator) -> np.ndarray:
+    """`word` spoken by `voice`, nothing around it: `(samples,)` float64, 0.19-0.75 s at `RATE`, peak at most
+    `voice["gain"]`."""
     parts = []
     for phoneme in WORDS[word]:
         seconds = rng.uniform(0.12, 0.2) / voice["rate"]
         part = _vowel(phoneme, seconds, voice, rng) if phoneme in VOWELS else _fricative(phoneme, seconds, voice, rng)
         ramp = np.minimum(1.0, np.minimum(np.arange(len(part)), np.arange(len(part))[::-1]) / (0.015 * RATE))
         parts.append(part * ramp)
-    utterance = np.concatenate(parts) * voice["gain"]
+    return np.concatenate(parts) * voice["gain"]
+
+
+def say(word: str, voice: dict, rng: np.random.Generator, clip_seconds: float = 1.0) -> np.ndarray:
+    """One utterance of `word` by `voice`: `(clip_seconds * RATE,)` float32 in [-1, 1], placed at a random
+    offset, with a little background noise."""
+    utterance = utter(word, voice, rng)
     clip = rng.normal(0, 0.005, int(clip_seconds * RATE))
     start = int(rng.integers(0, max(1, len(clip) - len(utterance))))
     clip[start:start + len(utterance)] += utterance[: len(clip) - start]
     return np.clip(clip, -1, 1).astype(np.float32)
 
 
-def write_words(root: str, num_voices: int, takes: int, seed: int) -> None:
-    """`root/<word>/voiceNN_take.wav` for `num_voices` new voices, each saying every word `takes` times."""
+def write_wav(path: str, wave: np.ndarray) -> None:
+    """A mono `(samples,)` float wave in [-1, 1] as a 16-bit PCM WAV file at `RATE`."""
     import tensorflow as tf
 
+    tf.io.write_file(path, tf.audio.encode_wav(np.asarray(wave, np.float32)[:, None], RATE))
+
+
+def write_words(root: str, num_voices: int, takes: int, seed: int) -> None:
+    """`root/<word>/voiceNN_take.wav` for `num_voices` new voices, each saying every word `takes` times."""
     rng = np.random.default_rng(seed)
     for v in range(num_voices):
         voice = random_voice(rng)
         for word in WORDS:
             os.makedirs(os.path.join(root, word), exist_ok=True)
             for take in range(takes):
-                wave = say(word, voice, rng)
-                tf.io.write_file(os.path.join(root, word, f"voice{seed:04d}{v:02d}_{take}.wav"),
-                                 tf.audio.encode_wav(wave[:, None], RATE))
+                write_wav(os.path.join(root, word, f"voice{seed:04d}{v:02d}_{take}.wav"), say(word, voice, rng))
 
 
 def write_speech_task(root: str, seed: int, test: bool) -> None:
