@@ -147,7 +147,7 @@ def _add_train_parser(subparsers) -> None:
                         help="Linear warm-up before cosine decay (fewer than --epochs).")
     recipe.add_argument("--label-smoothing", type=below_one, default=0.0, help="Label smoothing in [0, 1).")
     recipe.add_argument("--mixup", type=non_negative_float, default=0.0, metavar="ALPHA",
-                        help="MixUp Beta alpha; 0 disables.")
+                        help="MixUp Beta alpha; 0 disables. Multi-label targets are blended the same way (soft multi-hot).")
     recipe.add_argument("--cutmix", type=non_negative_float, default=0.0, metavar="ALPHA",
                         help="CutMix Beta alpha (images); 0 disables.")
     devices = parser.add_argument_group("devices")

@@ -1,6 +1,7 @@
 """Sensor-stream folders, audio + video clip folders and CSV manifests (multi-label): read as the model sees them."""
 
 import os
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -93,6 +94,18 @@ def test_multi_label_manifest_gives_multi_hot_labels(tmp_path):
     _, y_val = _first_batch(relabelled)
     _, original = _first_batch(source)
     np.testing.assert_array_equal(y_val.numpy(), original.numpy()[:, [2, 2, 0, 1]] * [1, 0, 1, 1])
+
+
+def test_mixup_blends_multi_hot_label_sets(tmp_path):
+    source = load_source(write_multi_label_manifest(str(tmp_path), count=20), DataOptions(validation_fraction=0.25))
+    options = PipelineOptions(15, one_hot=True)
+    plain = next(iter(batched(source.train, source.processor, True, 3, options)))
+    mixed = next(iter(batched(source.train, source.processor, True, 3, replace(options, mixup_alpha=0.4))))
+    x, y = (t.numpy() for t in plain)
+    mixed_x, mixed_y = (t.numpy() for t in mixed)
+    lam = np.linalg.lstsq((x - x[::-1]).reshape(-1, 1), (mixed_x - x[::-1]).reshape(-1), rcond=None)[0][0]
+    assert 0.0 < lam < 1.0 and not np.allclose(mixed_y, y)
+    np.testing.assert_allclose(mixed_y, lam * y + (1 - lam) * y[::-1], atol=1e-5)  # soft multi-hot targets
 
 
 def test_single_label_manifest_and_manifest_errors(tmp_path):

@@ -84,8 +84,6 @@ def check_recipe_flags(args) -> None:
 
 def check_source_flags(args, source) -> None:
     """Training flags that depend on what the data turned out to be (checked before the model is built)."""
-    if source.multi_label and (args.cutmix or args.mixup):
-        raise UsageError("--mixup/--cutmix mix single labels; this data is multi-label: remove them.")
     if args.cutmix and source.modality != "image":
         raise UsageError(f"--cutmix cuts image patches, but this data is {source.modality}; remove it "
                          "(--mixup works for every single-input modality).")
