@@ -263,6 +263,13 @@ def describe_strategy(strategy) -> str:
     return distribute.describe(strategy)
 
 
+def position_options(processor) -> dict:
+    """Model arguments the data's preprocessing implies: permuted pixels get their position features
+    permuted alike (`ImageAdapter(pixel_permutation_seed=...)`, the paper's permuted ImageNet)."""
+    seed = processor.config.get("pixel_permutation_seed")
+    return {} if seed is None else {"pixel_permutation_seed": seed}
+
+
 def data_options(args):
     from perceiver_tf.data import DataOptions
 
@@ -387,7 +394,7 @@ def _train(args, overrides: dict, output_dir: str, strategy, is_chief: bool, wor
                 model = build_classifier(
                     args.preset, source.processor.input_shape, num_classes, input_kind=source.processor.input_kind,
                     metadata={**source.metadata, "data": args.data, "recipe": recipe_record(args, source, recipe)},
-                    **{"multi_label": source.multi_label, **overrides},
+                    **{"multi_label": source.multi_label, **position_options(source.processor), **overrides},
                 )
             except (ValueError, TypeError) as error:
                 raise UsageError(f"--preset {args.preset} with --set {overrides or '(none)'} does not build a model "

@@ -27,6 +27,8 @@ import math
 
 import tensorflow as tf
 
+from perceiver_tf.layers.pixel_permutation import pixel_permutation
+
 IMAGE_DEFAULTS = {"scale": 1.0 / 255.0, "offset": 0.0}
 RESIZE_METHODS = ("bilinear", "bicubic")
 #: Per-channel RGB mean and std of ImageNet (pixels in [0, 1]), as DeepMind's and transformers' Perceivers use them.
@@ -255,13 +257,15 @@ def permute_pixels(image: tf.Tensor, config: dict) -> tf.Tensor:
     """Apply the fixed pixel permutation of `config["pixel_permutation_seed"]` (if any).
 
     The paper's permuted-ImageNet experiment: one permutation of the `H * W` positions, drawn
-    once from the seed and applied to every image `(..., H, W, C)`, in training and serving.
+    once from the seed and applied to every image `(..., H, W, C)`, in training and serving. A
+    model built with the same `pixel_permutation_seed` (`ImageAdapter`) permutes its position
+    features alike, so each pixel keeps the features of where it came from.
     """
     seed = config.get("pixel_permutation_seed")
     if seed is None:
         return image
     height, width = config["image_size"]
-    order = tf.random.experimental.stateless_shuffle(tf.range(height * width), seed=[int(seed), 0])
+    order = pixel_permutation(height * width, seed)
     flat = tf.reshape(image, tf.concat([tf.shape(image)[:-3], [height * width, tf.shape(image)[-1]]], 0))
     return tf.reshape(tf.gather(flat, order, axis=-2), tf.shape(image))
 

@@ -74,6 +74,8 @@ class PerceiverBackbone(keras.Model):
             `project_pos_dim`).
         preprocessor / preprocessor_channels / conv_pool_padding / conv_padding: image conv stem,
             "conv" or "conv1x1", and the "conv" stem's max-pool and conv paddings (`ImageAdapter`).
+        pixel_permutation_seed: images whose pixels come in a fixed permuted order: position features
+            permuted alike (`ImageAdapter`; the paper's permuted ImageNet).
         vocab_size / embedding_channels / max_positions: token ids (`TextAdapter`).
         adapters: one `InputAdapter`, or `{name: InputAdapter | {"input_kind", "input_shape", ...}}`.
         use_input_mask: add bool element masks (False marks padding).
@@ -109,6 +111,7 @@ class PerceiverBackbone(keras.Model):
         preprocessor_channels: int | None = None,
         conv_pool_padding: str | None = None,
         conv_padding: str | None = None,
+        pixel_permutation_seed: int | None = None,
         vocab_size: int | None = None,
         embedding_channels: int | None = None,
         max_positions: int | None = None,
