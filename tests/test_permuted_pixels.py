@@ -59,3 +59,38 @@ def test_cli_permute_pixels_trains_a_model_whose_positions_travel_with_the_pixel
     model, metadata = load_trained_model(str(out / "model.keras"))
     assert metadata["preprocessing"]["pixel_permutation_seed"] == 3
     assert model.backbone.adapters["inputs"].pixel_permutation_seed == 3
+
+
+@pytest.mark.tensorflow_only  # the CLI reads the file with tf ops
+def test_attention_of_a_permuted_model_is_drawn_on_the_original_pixels(tmp_path, monkeypatch):
+    from perceiver_tf import visualize
+    from perceiver_tf.cli import main
+    from perceiver_tf.data import load_source
+    from perceiver_tf.data.images import ImageProcessor
+    from perceiver_tf.data.preprocessing import permute_pixels
+    from perceiver_tf.data.synthetic import write_image_folder
+
+    classes = write_image_folder(str(tmp_path / "data"), per_class=2, size=8)
+    source = load_source(str(tmp_path / "data"))
+    permuted_processor = ImageProcessor.from_config({**source.processor.config, "pixel_permutation_seed": 2})
+    models = {}
+    for name, metadata, extra in (("plain", source.metadata, {}),
+                                  ("permuted", {**source.metadata, "preprocessing": permuted_processor.config},
+                                   {"pixel_permutation_seed": 2})):
+        models[name] = build_classifier("tiny", source.processor.input_shape, len(classes), metadata=metadata,
+                                        **TINY, **extra)
+    models["permuted"].set_weights(models["plain"].get_weights())
+    drawn = {}
+    monkeypatch.setattr(visualize, "plot_image_attention",
+                        lambda image, maps, path, **kwargs: drawn.setdefault(len(drawn), (image, maps, kwargs)) and path)
+    image = str(tmp_path / "data" / classes[0] / "000.png")
+    for name, model in models.items():
+        model.save(tmp_path / f"{name}.keras")
+        assert main(["attention", "--model", str(tmp_path / f"{name}.keras"), image, "--out",
+                     str(tmp_path / f"{name}.png")]) == 0
+    (plain_image, plain_maps, _), (shown_image, shown_maps, kwargs) = drawn[0], drawn[1]
+    assert kwargs["input_label"] == "input (pixel permutation undone)"
+    np.testing.assert_allclose(shown_image, plain_image, atol=1e-6)
+    assert not np.allclose(permute_pixels(plain_image, permuted_processor.config), plain_image)
+    for shown, plain in zip(shown_maps, plain_maps):
+        np.testing.assert_allclose(shown, plain, atol=1e-5)

@@ -67,7 +67,11 @@ def run(args) -> int:
     preprocessing = metadata.get("preprocessing", {})
     if modality == "image":
         label = None
-        if "pixel_permutation_seed" in preprocessing:
+        order = getattr(adapters["inputs"], "position_order", None)
+        if order is not None:  # positions travel with the pixels: show every pixel where it came from
+            example, maps = _undo_pixel_permutation(example, maps, order)
+            label = "input (pixel permutation undone)"
+        elif "pixel_permutation_seed" in preprocessing:
             label = "input (pixels permuted, as the model sees them)"
         path = visualize.plot_image_attention(example, maps, args.out, grid=adapters["inputs"].element_grid,
                                               input_label=label, **common)
@@ -127,3 +131,14 @@ def _sequence_input(modality: str, preprocessing: dict, example, num_elements: i
     return dict(inputs=example, input_unit="log-mel value", feature_label="mel bin",
                 input_label=f"input: log-mel spectrogram ({example.shape[0]} frames x {example.shape[1]} bins)",
                 seconds_per_element=seconds_per_element)
+
+
+def _undo_pixel_permutation(image, maps: list, order) -> tuple:
+    """A permuted image `(H, W, C)` and its attention maps `(..., H * W)` back in the original pixel order
+    (element k of the model's input is original pixel `order[k]`)."""
+    import numpy as np
+
+    inverse = np.argsort(order)
+    height, width, channels = image.shape
+    original = image.reshape(height * width, channels)[inverse].reshape(height, width, channels)
+    return original, [np.asarray(m)[..., inverse] for m in maps]
