@@ -145,7 +145,8 @@ TASKS = {
         Task("spoken_words", "8 synthesised words, 12 training voices, validation and test on other voices, "
              "1 s WAV at 16 kHz", 0.95, write_spoken_words, 0, "cnn1d"),
         Task("digits_24", "scikit-learn digits as 24x24 PNGs", 0.96, write_digit_images, 0, "cnn2d"),
-        Task("digits_24_permuted", "the same under one fixed pixel permutation (--permute-pixels)", 0.96,
+        Task("digits_24_permuted", "the same under one fixed pixel permutation (--permute-pixels; position "
+             "features travel with the pixels, as in the paper)", 0.96,
              write_digit_images, 0, "cnn2d", lambda variant: ["--permute-pixels", str(variant)]),
         Task("multilabel_sounds", "multi-label: 1-3 of 8 sound events (4 synthesised words by random voices, a "
              "tone, a sweep, clicks, band noise) overlapping at random offsets and gains (-15 to 0 dB) over coloured "
