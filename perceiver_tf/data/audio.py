@@ -109,11 +109,6 @@ class AudioProcessor:
     def input_shape(self) -> tuple[int, int]:
         return audio_input_shape(self.config)
 
-    @property
-    def augmentation(self) -> dict:
-        """The training augmentations, as the training log and `metrics.json` record them."""
-        return {"time_shift": self.time_shift, "gain_db": self.gain_db, "frequency_warp": self.frequency_warp}
-
     def decode_bytes(self, encoded: tf.Tensor) -> tf.Tensor:
         """A WAV file's bytes -> mono float32 `(T,)` at `sample_rate` (pure TF: the serving path)."""
         return self.from_decoded(*decode_wav(encoded))

@@ -87,12 +87,6 @@ class PointsProcessor:
     def input_shape(self) -> tuple[int, int]:
         return (self.config["num_points"], 3)
 
-    @property
-    def augmentation(self) -> dict:
-        """The training augmentations, as the training log and `metrics.json` record them."""
-        return {"rotate": self.rotate, "jitter": self.jitter, "scale_range": self.scale_range,
-                "axis_scale_range": self.axis_scale_range, "point_dropout": self.point_dropout}
-
     def decode_bytes(self, encoded: tf.Tensor) -> tf.Tensor:
         """Raw little-endian float32 xyz triples -> `(n, 3)` (the serving format: `points.astype("<f4").tobytes()`)."""
         return self.from_decoded(tf.reshape(tf.io.decode_raw(encoded, tf.float32), [-1, 3]))
