@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import json
 import os
 import shutil
 import time
@@ -154,41 +153,40 @@ def _prepare_work_dir(work_dir: Path, fingerprint: dict, restart: bool) -> None:
 
 
 def _callbacks(model: keras.Model, work_dir: Path, log_dir: Path | None,
-               early_stopping_patience: int | None) -> list[keras.callbacks.Callback]:
+               early_stopping_patience: int | None) -> tuple[list[keras.callbacks.Callback], BestModelCheckpoint]:
     """Backup/restore, history, best model, early stopping when a patience is given, and TensorBoard
-    logs when `log_dir` is given."""
+    logs when `log_dir` is given; and the best-model callback (which knows the best epoch)."""
     best = BestModelCheckpoint(work_dir / BEST_FILE, monitor="val_" + validation_metric(model))
     callbacks = [AtomicBackupAndRestore(str(work_dir / BACKUP_DIR)), ResumableCSVLogger(work_dir / HISTORY_FILE), best]
     if early_stopping_patience:
         callbacks.append(StopWhenNoLongerBest(best, early_stopping_patience))
     if log_dir is not None:
         callbacks.append(keras.callbacks.TensorBoard(str(log_dir), write_graph=False, profile_batch=0))
-    return callbacks
+    return callbacks, best
 
 
-def _restore_best_weights(model: keras.Model, work_dir: Path) -> None:
-    """Give `model` the weights of `best.keras` unless its best epoch is the last one completed.
+def _completed_epochs(work_dir: Path) -> int:
+    """The epochs history.csv records, those of a resumed run's earlier processes included."""
+    with open(work_dir / HISTORY_FILE) as f:
+        return sum(1 for _ in csv.DictReader(f))
+
+
+def _restore_best_weights(model: keras.Model, work_dir: Path, best_epoch: int | None, last_epoch: int) -> None:
+    """Give `model` the weights of `best.keras` (saved at `best_epoch`) unless that is `last_epoch`.
 
     Only the weights are copied (`set_weights` from the file's model, loaded uncompiled): loading
     the whole file's state into the compiled model would also replace its metric and optimizer
     state, which under a JAX data-parallel run made the final evaluation count padded examples.
     """
-    state_path = work_dir / f"{BEST_FILE}.json"
-    if not state_path.exists():
-        return
-    with open(work_dir / HISTORY_FILE) as f:
-        last_epoch = sum(1 for _ in csv.DictReader(f)) - 1
-    if json.loads(state_path.read_text())["epoch"] == last_epoch:
+    if best_epoch is None or best_epoch == last_epoch:
         return
     best = keras.models.load_model(work_dir / BEST_FILE, compile=False)
     model.set_weights(best.get_weights())
 
 
 def _save_results(model: keras.Model, validation_data, history, logs: dict, train_seconds: float,
-                  work_dir: Path) -> TrainResult:
-    """Write `model.keras` and `metrics.json` into `work_dir`; return what they hold."""
-    with open(work_dir / HISTORY_FILE) as f:
-        completed = sum(1 for _ in csv.DictReader(f))
+                  work_dir: Path, completed: int) -> TrainResult:
+    """Write `model.keras` and `metrics.json` into `work_dir` (`completed` epochs in all); return what they hold."""
     model_path = work_dir / MODEL_FILE
     replace_atomically(model_path, lambda tmp: model.save(str(tmp)))
     result = TrainResult(
@@ -261,18 +259,19 @@ def train_classifier(
     work_dir.mkdir(parents=True, exist_ok=True)
     with RunLock(output_dir) if is_chief else contextlib.nullcontext():
         _prepare_work_dir(work_dir, run_fingerprint(model, settings, epochs), restart)
-        callbacks = _callbacks(model, work_dir, output_dir / LOG_DIR if tensorboard and is_chief else None,
-                               early_stopping_patience)
+        callbacks, best = _callbacks(model, work_dir, output_dir / LOG_DIR if tensorboard and is_chief else None,
+                                     early_stopping_patience)
         with multi_worker_fixes(model, train_data):
             start = time.perf_counter()
             # The tf.data pipeline shuffles; Keras' default shuffle=True would only warn about it.
             history = model.fit(train_data, validation_data=validation_data, epochs=epochs, callbacks=callbacks,
                                 verbose=verbose, shuffle=False)
             train_seconds = time.perf_counter() - start
+            completed = _completed_epochs(work_dir)
             if early_stopping_patience:
-                _restore_best_weights(model, work_dir)
+                _restore_best_weights(model, work_dir, best.best_epoch, completed - 1)
             logs = model.evaluate(validation_data, verbose=0, return_dict=True)
-        result = _save_results(model, validation_data, history, logs, train_seconds, work_dir)
+        result = _save_results(model, validation_data, history, logs, train_seconds, work_dir, completed)
     if not is_chief:  # the other workers' copies are identical to the chief's
         shutil.rmtree(work_dir, ignore_errors=True)
         with contextlib.suppress(OSError):  # the last worker out removes the (then empty) parent
