@@ -10,6 +10,7 @@ import perceiver_tf
 from perceiver_tf.commands.arguments import (
     Parser,
     below_one,
+    neighbour_count,
     non_negative_float,
     non_negative_int,
     open_fraction,
@@ -89,6 +90,10 @@ def _add_train_parser(subparsers) -> None:
     points.add_argument("--align", choices=["none", "pca"], default=None,
                         help="pca: rotate every cloud into its principal axes (training, evaluation and serving). "
                              "Default (recipe): pca for clouds in any orientation (see --rotate), else none.")
+    points.add_argument("--local-geometry", type=neighbour_count, default=None, metavar="K",
+                        help="Append to every point the shape of its K nearest neighbours (linearity, planarity, "
+                             "scattering, |normal|; training, evaluation and serving); 0: xyz only. "
+                             "Default (recipe): 16.")
     points.add_argument("--jitter", type=non_negative_float, default=None,
                         help="Gaussian jitter std for training point clouds. Default (recipe): 0.01.")
     points.add_argument("--scale", type=positive_float, nargs=2, metavar=("LOW", "HIGH"),

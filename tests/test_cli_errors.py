@@ -34,6 +34,7 @@ NO_DATA = ["--data", "/nonexistent/data"]
     (["train", "--verbose", "loud"], "expected auto, 0, 1 or 2"),
     (["train", "--warmup-epochs", "5", "--epochs", "5"], "--warmup-epochs 5.0 must be fewer than --epochs 5"),
     (["train", "--scale", "2", "1"], "needs LOW <= HIGH"),
+    (["train", "--local-geometry", "2"], "argument --local-geometry: must be 0 (off) or >= 3 neighbours, got 2"),
     (["train", "--tpu", "my-tpu", "--strategy", "mirrored"], "--tpu names a TPU for --strategy tpu"),
     (["evaluate", "--model", "m.keras", "--batch-size", "0"], "argument --batch-size: must be >= 1"),
     (["predict", "--model", "m.keras", "--top-k", "0", "x.png"], "argument --top-k: must be >= 1"),

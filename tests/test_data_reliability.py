@@ -172,8 +172,10 @@ def test_point_normalisation_is_overflow_safe_and_non_finite_points_are_rejected
 #: A value off the default for each modality-specific option.
 _SET = {"image_size": (8, 8), "channels": 1, "rand_augment": True, "pixel_permutation_seed": 3, "sample_rate": 8000,
         "clip_seconds": 0.5, "audio_features": "waveform", "audio_patch_size": 100, "num_mel_bins": 32,
-        "normalize_audio": True, "time_shift": 0.1, "gain_db": 3.0, "frequency_warp": 0.1, "num_points": 64, "rotate": "so3", "jitter": 0.01, "scale_range": (0.8, 1.2), "axis_scale_range": (0.9, 1.1),
-        "point_dropout": 0.1, "point_align": "pca", "num_steps": 16, "center_recordings": True, "num_frames": 4}
+        "normalize_audio": True, "time_shift": 0.1, "gain_db": 3.0, "frequency_warp": 0.1, "num_points": 64,
+        "rotate": "so3", "jitter": 0.01, "scale_range": (0.8, 1.2), "axis_scale_range": (0.9, 1.1),
+        "point_dropout": 0.1, "point_align": "pca", "local_geometry": 8, "num_steps": 16, "center_recordings": True,
+        "num_frames": 4}
 _SHAPES = {"image": (8, 8, 3), "sensors": (16, 3), "audio_video": (8, 8, 3)}
 
 

@@ -71,6 +71,15 @@ open_fraction = _number(float, 0.0, 1.0, low_inclusive=False, high_inclusive=Fal
 below_one = _number(float, 0.0, 1.0, high_inclusive=False)
 
 
+def neighbour_count(text: str) -> int:
+    """0 (off), or a neighbourhood of at least 3 points (what a surface patch needs;
+    `preprocessing.MIN_GEOMETRY_NEIGHBORS`): `--local-geometry`."""
+    value = non_negative_int(text)
+    if value in (1, 2):
+        raise argparse.ArgumentTypeError(f"must be 0 (off) or >= 3 neighbours, got {text}")
+    return value
+
+
 def verbosity(text: str) -> str | int:
     """Keras `verbose`: "auto", 0, 1 or 2."""
     if text in ("auto", "0", "1", "2"):

@@ -20,14 +20,14 @@ from perceiver_tf.training.recipes import (
 
 #: Data flags a recipe may fill, per modality: `{modality: {flag: argparse dest}}`.
 RECIPE_DATA_FLAGS = {
-    "points": {"--align": "align", "--rotate": "rotate", "--axis-scale": "axis_scale", "--jitter": "jitter",
-               "--point-dropout": "point_dropout"},
+    "points": {"--align": "align", "--rotate": "rotate", "--local-geometry": "local_geometry",
+               "--axis-scale": "axis_scale", "--jitter": "jitter", "--point-dropout": "point_dropout"},
     "audio": {"--normalize-audio": "normalize_audio", "--time-shift": "time_shift",
               "--frequency-warp": "frequency_warp"},
     "sensors": {"--center-recordings": "center_recordings"},
 }
 #: Flags that set preprocessing (saved with the model): a fine-tuned model keeps its own.
-PREPROCESSING_FLAGS = ("--align", "--normalize-audio", "--center-recordings")
+PREPROCESSING_FLAGS = ("--align", "--local-geometry", "--normalize-audio", "--center-recordings")
 
 
 def _left_out(args, dest: str) -> bool:
@@ -71,7 +71,9 @@ def _data_choices(source, open_flags: list[str]) -> list[RecipeChoice]:
     """The recipe's data choices for `source`'s modality; the data is examined only for the flags
     that need it (a point cloud's rotation, a recording's centring) when they are open."""
     if source.modality == "points":
-        clouds = sample_examples(source.train, source.num_train) if "--rotate" in open_flags else []
+        # xyz only: decoded rows may carry local-geometry features after the coordinates.
+        clouds = [rows[:, :3] for rows in sample_examples(source.train, source.num_train)] \
+            if "--rotate" in open_flags else []
         return point_cloud_choices(clouds)
     if source.modality == "sensors":
         return sensor_choices(sample_examples(source.train, source.num_train))
@@ -85,13 +87,23 @@ def apply_recipe(options, source):
     (their flags are read when the data is loaded) are returned as they are."""
     config = dict(source.processor.config)
     if source.modality == "points":
+        import tensorflow as tf
+
         from perceiver_tf.data.points import PointsProcessor
 
         if options.point_align != "none":
             config["align"] = options.point_align
+        if options.local_geometry:
+            config["local_geometry"] = options.local_geometry
         processor = PointsProcessor.from_config(
             config, rotate=options.rotate, jitter=options.jitter, scale_range=options.scale_range,
             axis_scale_range=options.axis_scale_range, point_dropout=options.point_dropout)
+        if options.local_geometry and not source.processor.config.get("local_geometry"):
+            # The clouds were decoded to xyz: add the local geometry to the decoded (cached) rows.
+            add_geometry = lambda rows, label: (processor.from_decoded(rows), label)  # noqa: E731
+            parallel = tf.data.AUTOTUNE
+            return replace(source, processor=processor, train=source.train.map(add_geometry, parallel),
+                           val=source.val.map(add_geometry, parallel))
     elif source.modality == "audio":
         from perceiver_tf.data.audio import AudioProcessor
 

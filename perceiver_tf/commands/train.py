@@ -155,7 +155,8 @@ def check_init_output(init_from: str, output_dir: str) -> None:
 #: user gives other data flags (e.g. --rand-augment) but not these.
 _OPTIONS_FROM_PREPROCESSING = {"image_size": "image_size", "channels": "channels",
                                "pixel_permutation_seed": "pixel_permutation_seed", "num_points": "num_points",
-                               "num_steps": "num_steps", "align": "point_align", "normalize": "normalize_audio",
+                               "num_steps": "num_steps", "align": "point_align", "local_geometry": "local_geometry",
+                               "normalize": "normalize_audio",
                                "center": "center_recordings", "sample_rate": "sample_rate",
                                "features": "audio_features", "patch_size": "audio_patch_size",
                                "num_mel_bins": "num_mel_bins"}
@@ -298,6 +299,7 @@ def data_options(args):
         axis_scale_range=tuple(args.axis_scale) if args.axis_scale else None,
         point_dropout=args.point_dropout or 0.0,
         point_align=args.align or "none",
+        local_geometry=args.local_geometry or 0,
         num_steps=args.num_steps,
         center_recordings=bool(args.center_recordings),
         num_frames=args.num_frames,

@@ -60,6 +60,12 @@ def _holds(processor) -> str:
         features = config.get("features", "log_mel")
         return ("log-mel frames (log of mel energy + 1e-6)" if features == "log_mel"
                 else "raw-waveform patches, samples in [-1, 1]")
+    if config["modality"] == "points":
+        aligned = ", in its principal-axis frame" if config.get("align") == "pca" else ""
+        neighbors = config.get("local_geometry")
+        geometry = (f"; then each point's linearity, planarity, scattering and |normal| over its {neighbors} "
+                    "nearest neighbours" if neighbors else "")
+        return _CONTENTS["points"] + aligned + geometry
     return _CONTENTS[config["modality"]]
 
 

@@ -7,7 +7,15 @@ import math
 import tensorflow as tf
 
 from perceiver_tf.data.point_files import NON_FINITE_POINTS, read_point_file
-from perceiver_tf.data.preprocessing import POINT_ALIGNMENTS, normalize_points, points_to_model_input, prepare_points
+from perceiver_tf.data.preprocessing import (
+    LOCAL_GEOMETRY_FEATURES,
+    MIN_GEOMETRY_NEIGHBORS,
+    POINT_ALIGNMENTS,
+    normalize_points,
+    point_rows,
+    prepare_points,
+    rows_to_model_input,
+)
 
 #: Random rotations of training clouds: none, about the z (up) axis, or any 3-D rotation.
 ROTATIONS = ("none", "z", "so3")
@@ -52,6 +60,8 @@ class PointsProcessor:
         point_dropout: up to this fraction of the sampled points (uniform per cloud) are replaced by
             copies of the first one (PointNet++'s random input dropout), or 0.
         align: "none", or "pca": rotate every cloud into its principal axes (`preprocessing.pca_align`).
+        local_geometry: 0, or k >= `MIN_GEOMETRY_NEIGHBORS`: append each point's `preprocessing.local_geometry` features over its
+            k nearest neighbours (how flat, edge-like or curved the surface is there, and its normal).
     """
 
     modality = "points"
@@ -60,7 +70,7 @@ class PointsProcessor:
 
     def __init__(self, num_points: int = 512, rotate: bool | str = "none", jitter: float = 0.0,
                  scale_range: tuple[float, float] | None = None, axis_scale_range: tuple[float, float] | None = None,
-                 point_dropout: float = 0.0, align: str = "none"):
+                 point_dropout: float = 0.0, align: str = "none", local_geometry: int = 0):
         if num_points < 1:
             raise ValueError(f"`num_points` must be >= 1. Received: num_points={num_points}")
         if isinstance(rotate, bool):
@@ -74,6 +84,11 @@ class PointsProcessor:
         self.config = {"modality": "points", "num_points": int(num_points)}
         if align != "none":
             self.config["align"] = align
+        if local_geometry < 0 or 0 < local_geometry < MIN_GEOMETRY_NEIGHBORS:
+            raise ValueError(f"`local_geometry` must be 0 (off) or >= {MIN_GEOMETRY_NEIGHBORS} neighbours. "
+                             f"Received: local_geometry={local_geometry}")
+        if local_geometry:
+            self.config["local_geometry"] = int(local_geometry)
         self.rotate, self.jitter, self.scale_range = rotate, float(jitter), scale_range
         self.axis_scale_range, self.point_dropout = axis_scale_range, float(point_dropout)
 
@@ -81,39 +96,50 @@ class PointsProcessor:
     def from_config(cls, config: dict, **augmentation) -> "PointsProcessor":
         """The processor of a model's `metadata["preprocessing"]`, with the training `augmentation`
         (keyword arguments of the constructor: `rotate`, `jitter`, ...) or, without, for evaluation."""
-        return cls(config["num_points"], align=config.get("align", "none"), **augmentation)
+        return cls(config["num_points"], align=config.get("align", "none"),
+                   local_geometry=config.get("local_geometry", 0), **augmentation)
 
     @property
     def input_shape(self) -> tuple[int, int]:
-        return (self.config["num_points"], 3)
+        channels = 3 + (LOCAL_GEOMETRY_FEATURES if self.config.get("local_geometry") else 0)
+        return (self.config["num_points"], channels)
 
     def decode_bytes(self, encoded: tf.Tensor) -> tf.Tensor:
         """Raw little-endian float32 xyz triples -> `(n, 3)` (the serving format: `points.astype("<f4").tobytes()`)."""
         return self.from_decoded(tf.reshape(tf.io.decode_raw(encoded, tf.float32), [-1, 3]))
 
     def decode_file(self, path: tf.Tensor) -> tf.Tensor:
-        """File path -> float32 `(n, 3)` (the cacheable form)."""
-        return tf.ensure_shape(tf.numpy_function(read_point_file, [path], tf.float32), [None, 3])
+        """File path -> the cacheable `preprocessing.point_rows`: float32 `(n, 3)`, or `(m, 9)` with local geometry."""
+        points = tf.ensure_shape(tf.numpy_function(read_point_file, [path], tf.float32), [None, 3])
+        return point_rows(points, self.config)
 
     def from_decoded(self, points: tf.Tensor) -> tf.Tensor:
-        """`(n, >= 3)` coordinates -> float32 xyz `(n, 3)`; NaN or infinite coordinates are an error."""
-        return tf.debugging.assert_all_finite(tf.cast(points[:, :3], tf.float32), NON_FINITE_POINTS)
+        """`(n, >= 3)` coordinates -> `preprocessing.point_rows`; NaN or infinite coordinates are an error."""
+        return point_rows(tf.debugging.assert_all_finite(tf.cast(points[:, :3], tf.float32), NON_FINITE_POINTS),
+                          self.config)
 
-    def prepare(self, points: tf.Tensor, training: bool, seed: tf.Tensor) -> tf.Tensor:
-        """Cloud `(n, 3)` -> `(num_points, 3)`; random sampling and augmentation in training."""
+    def prepare(self, rows: tf.Tensor, training: bool, seed: tf.Tensor) -> tf.Tensor:
+        """Decoded rows (`point_rows`) -> `(num_points, 3)` (`(num_points, 3 + LOCAL_GEOMETRY_FEATURES)`
+        with local geometry); random sampling and augmentation in training. The local geometry was
+        computed over the whole cloud when it was decoded, and the cloud is then normalised and
+        aligned as a whole before the sample is drawn; a rotation turns its normals with the xyz, the
+        later augmentations (scaling, dropout, jitter) move the xyz only."""
         if not training:
-            return points_to_model_input(points, self.config)
+            return rows_to_model_input(rows, self.config)
         seeds = tf.random.experimental.stateless_split(seed, 7)
-        num_points, count = self.config["num_points"], tf.shape(points)[0]
+        num_points, count = self.config["num_points"], tf.shape(rows)[0]
         index = tf.cond(
             count >= num_points,
             lambda: tf.random.experimental.stateless_shuffle(tf.range(count), seeds[0])[:num_points],
             lambda: tf.random.stateless_uniform([num_points], seeds[0], 0, count, dtype=tf.int32),
         )
-        points = tf.gather(points, index)
         if self.rotate != "none":
-            points = tf.matmul(points, random_rotation(seeds[1], self.rotate), transpose_b=True)
-        points = prepare_points(points, self.config)
+            rows = self._turn(rows, random_rotation(seeds[1], self.rotate))
+        if self.config.get("local_geometry"):  # normalised and aligned as the whole cloud (see rows_to_model_input)
+            rows = tf.gather(prepare_points(rows, self.config), index)
+        else:
+            rows = prepare_points(tf.gather(rows, index), self.config)
+        points, features = rows[:, :3], rows[:, 3:]
         if self.axis_scale_range is not None:  # along the model's axes (the principal axes, when aligned)
             points = normalize_points(points * tf.random.stateless_uniform([3], seeds[5], *self.axis_scale_range))
         if self.scale_range is not None:
@@ -122,8 +148,16 @@ class PointsProcessor:
             ratio = tf.random.stateless_uniform([], seeds[6], 0.0, self.point_dropout)
             dropped = tf.random.stateless_uniform([num_points], seeds[4]) < ratio
             points = tf.where(dropped[:, None], points[:1], points)
+            features = tf.where(dropped[:, None], features[:1], features)
         if self.jitter:
             points = points + tf.clip_by_value(
                 tf.random.stateless_normal(tf.shape(points), seeds[3], stddev=self.jitter),
                 -3 * self.jitter, 3 * self.jitter)
-        return points
+        return tf.concat([points, features], axis=-1)
+
+    def _turn(self, rows: tf.Tensor, rotation: tf.Tensor) -> tf.Tensor:
+        """Decoded rows with their xyz (and local geometry's normals) turned by a `(3, 3)` rotation."""
+        turn = lambda vectors: tf.matmul(vectors, rotation, transpose_b=True)  # noqa: E731
+        if not self.config.get("local_geometry"):
+            return turn(rows)
+        return tf.concat([turn(rows[:, :3]), rows[:, 3:6], turn(rows[:, 6:9])], axis=-1)

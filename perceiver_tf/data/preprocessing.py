@@ -17,8 +17,10 @@ The model carries its preprocessing as `model.metadata["preprocessing"]`, a JSON
   "log_mel", "patch_size": P, "num_mel_bins": B, "frame_length": L, "frame_step": H,
   "fft_length": F}`, optionally with `"normalize": true` (log-mel standardised per clip); model input
   `(S / P, P)` raw-waveform patches, or `(frames, B)` log-mel.
-- points: `{"modality": "points", "num_points": P}`, optionally with `"align": "pca"`; model input
-  `(P, 3)` xyz centred inside the unit sphere (`points_to_model_input`), in principal-axis frame with "pca".
+- points: `{"modality": "points", "num_points": P}`, optionally with `"align": "pca"` and
+  `"local_geometry": k`; model input `(P, 3)` xyz centred inside the unit sphere (`points_to_model_input`),
+  in principal-axis frame with "pca"; with local geometry `(P, 9)`: xyz, then each point's linearity,
+  planarity, scattering and |normal| over its k nearest neighbours in the whole cloud (`local_geometry`).
 """
 
 from __future__ import annotations
@@ -287,34 +289,105 @@ def normalize_points(points: tf.Tensor) -> tf.Tensor:
 POINT_ALIGNMENTS = ("none", "pca")
 
 
-def pca_align(points: tf.Tensor) -> tf.Tensor:
-    """Rotate centred `(P, 3)` points into their principal axes: a pose-free canonical frame.
-
-    Coordinate k becomes the projection on the k-th principal axis (largest variance first);
-    each axis' sign makes the third moment of the projections non-negative, so the frame does not
-    depend on the cloud's rotation (up to shapes symmetric about an axis, where any sign is one).
-    """
+def principal_frame(points: tf.Tensor) -> tf.Tensor:
+    """The `(3, 3)` rotation (or reflection) `R` that puts centred `(P, 3)` points into their principal
+    axes: column k is the k-th principal axis (largest variance first), its sign chosen so that the
+    third moment of the projections `points @ R` is non-negative."""
     covariance = tf.matmul(points, points, transpose_a=True) / tf.cast(tf.shape(points)[0], points.dtype)
     _, vectors = tf.linalg.eigh(covariance)  # ascending eigenvalues
-    projected = tf.matmul(points, tf.reverse(vectors, [1]))
-    signs = tf.where(tf.reduce_sum(projected**3, axis=0) < 0.0, -1.0, 1.0)
-    signs = tf.cast(signs, projected.dtype)
-    return projected * signs
+    vectors = tf.reverse(vectors, [1])
+    signs = tf.where(tf.reduce_sum(tf.matmul(points, vectors) ** 3, axis=0) < 0.0, -1.0, 1.0)
+    return vectors * tf.cast(signs, vectors.dtype)
 
 
-def prepare_points(points: tf.Tensor, config: dict) -> tf.Tensor:
-    """`(P, 3)` sampled points -> model input: `normalize_points`, then `pca_align` when `config["align"]` is "pca"."""
-    points = normalize_points(points)
-    return pca_align(points) if config.get("align", "none") == "pca" else points
+def pca_align(points: tf.Tensor) -> tf.Tensor:
+    """Rotate centred `(P, 3)` points into their principal axes (`principal_frame`): a pose-free
+    canonical frame, which does not depend on the cloud's rotation (up to shapes symmetric about an
+    axis, where any sign is one)."""
+    return tf.matmul(points, principal_frame(points))
+
+
+#: Local-geometry features per point (`local_geometry`): linearity, planarity, scattering, and the
+#: three components of the surface normal.
+LOCAL_GEOMETRY_FEATURES = 6
+#: The fewest neighbours `local_geometry` takes (the point itself and two more span a surface patch).
+MIN_GEOMETRY_NEIGHBORS = 3
+#: Local geometry is computed over at most this many points of a cloud (evenly spaced; pairwise
+#: distances: memory grows with its square).
+MAX_GEOMETRY_POINTS = 2048
+
+
+def local_geometry(points: tf.Tensor, neighbors: int) -> tf.Tensor:
+    """`(P, 3)` points -> `(P, 6)` features of each point's `neighbors` nearest points (itself included).
+
+    From the eigenvalues l1 >= l2 >= l3 of the neighbourhood's covariance: linearity (l1 - l2) / l1,
+    planarity (l2 - l3) / l1 and scattering l3 / l1 (each in [0, 1], summing to 1; invariant to rotation,
+    translation and scale: an edge, a face, a curved or noisy patch); then the unit normal n (the
+    eigenvector of l3, sign arbitrary), which turns with the cloud. Fewer than `neighbors` points: all.
+    """
+    squared = tf.reduce_sum(points * points, axis=-1)
+    distances = squared[:, None] - 2.0 * tf.matmul(points, points, transpose_b=True) + squared[None, :]
+    count = tf.minimum(neighbors, tf.shape(points)[0])
+    _, nearest = tf.math.top_k(-distances, k=count)
+    patches = tf.gather(points, nearest)  # (P, k, 3)
+    patches = patches - tf.reduce_mean(patches, axis=1, keepdims=True)
+    covariance = tf.matmul(patches, patches, transpose_a=True) / tf.cast(count, points.dtype)
+    values, vectors = tf.linalg.eigh(covariance)  # ascending
+    values = tf.maximum(values, 0.0)
+    l3, l2, l1 = tf.unstack(values, axis=-1)
+    largest = tf.maximum(l1, 1e-12)
+    shape = tf.stack([(l1 - l2) / largest, (l2 - l3) / largest, l3 / largest], axis=-1)
+    return tf.concat([shape, vectors[:, :, 0]], axis=-1)
+
+
+def evenly_spaced(points: tf.Tensor, count) -> tf.Tensor:
+    """`count` evenly spaced rows of `(n, C)` points (rows repeat when `n < count`)."""
+    available = tf.shape(points)[0]
+    index = tf.cast(tf.floor(tf.linspace(0.0, tf.cast(available, tf.float32), count + 1)[:-1]), tf.int32)
+    return tf.gather(points, tf.minimum(index, available - 1))
+
+
+def point_rows(points: tf.Tensor, config: dict) -> tf.Tensor:
+    """A cloud `(n, >=3)` -> its decoded rows (the cacheable form that sampling picks from): float32 xyz
+    `(n, 3)`; with `config["local_geometry"]` = k, `(m, 3 + LOCAL_GEOMETRY_FEATURES)` xyz and
+    `local_geometry` over k neighbours, for m = at most `MAX_GEOMETRY_POINTS` evenly spaced points, so
+    that neighbourhoods are the cloud's, not those of a sample with repeated points."""
+    points = tf.cast(points[:, :3], tf.float32)
+    neighbors = config.get("local_geometry", 0)
+    if not neighbors:
+        return points
+    points = evenly_spaced(points, tf.minimum(tf.shape(points)[0], MAX_GEOMETRY_POINTS))
+    # Relative to the cloud's own extent, so that float32 distances keep their precision.
+    scaled = normalize_points(points)
+    return tf.concat([points, local_geometry(scaled, neighbors)], axis=-1)
+
+
+def prepare_points(rows: tf.Tensor, config: dict) -> tf.Tensor:
+    """`(P, 3 [+ LOCAL_GEOMETRY_FEATURES])` sampled rows (`point_rows`) -> model input: xyz through
+    `normalize_points`, then `pca_align` when `config["align"]` is "pca" (the normals turned with
+    them); normals as |n| (their sign is arbitrary)."""
+    xyz = normalize_points(rows[:, :3])
+    frame = principal_frame(xyz) if config.get("align", "none") == "pca" else None
+    if frame is not None:
+        xyz = tf.matmul(xyz, frame)
+    if not config.get("local_geometry"):
+        return xyz
+    normals = rows[:, 6:9] if frame is None else tf.matmul(rows[:, 6:9], frame)
+    return tf.concat([xyz, rows[:, 3:6], tf.abs(normals)], axis=-1)
 
 
 def points_to_model_input(points: tf.Tensor, config: dict) -> tf.Tensor:
-    """A cloud `(n, >=3)` -> `(num_points, 3)` model input, deterministically.
+    """A cloud `(n, >=3)` -> `(num_points, 3)` model input (`(num_points, 3 + LOCAL_GEOMETRY_FEATURES)`
+    with `"local_geometry"`), deterministically: `point_rows`, then `rows_to_model_input` (`num_points`
+    evenly spaced rows, repeating rows when there are fewer). Training pipelines sample randomly
+    instead; serving uses this."""
+    return rows_to_model_input(point_rows(points, config), config)
 
-    Takes `num_points` evenly spaced points (repeating points when `n < num_points`), then
-    `prepare_points`. Training pipelines sample randomly instead; serving uses this.
-    """
-    num_points = config["num_points"]
-    count = tf.shape(points)[0]
-    index = tf.cast(tf.floor(tf.linspace(0.0, tf.cast(count, tf.float32), num_points + 1)[:-1]), tf.int32)
-    return prepare_points(tf.gather(tf.cast(points[:, :3], tf.float32), tf.minimum(index, count - 1)), config)
+
+def rows_to_model_input(rows: tf.Tensor, config: dict) -> tf.Tensor:
+    """Decoded `point_rows` -> `(num_points, ...)` model input: `num_points` evenly spaced rows, then
+    `prepare_points`; with local geometry the other way round (normalised and aligned as the whole
+    cloud, as its features were computed)."""
+    if config.get("local_geometry"):
+        return evenly_spaced(prepare_points(rows, config), config["num_points"])
+    return prepare_points(evenly_spaced(rows, config["num_points"]), config)

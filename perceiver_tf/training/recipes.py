@@ -38,6 +38,8 @@ OFFSET_SHARE_TO_CENTER = 0.25
 #: Point-cloud augmentations (besides rotation) every point recipe uses: mild per-axis scaling,
 #: 1% jitter, and up to 20% point dropout (PointNet++'s).
 POINT_AUGMENTATION = {"axis_scale": (0.8, 1.25), "jitter": 0.01, "point_dropout": 0.2}
+#: Neighbours of each point whose shape (`preprocessing.local_geometry`) every point recipe appends to it.
+LOCAL_GEOMETRY_NEIGHBORS = 16
 #: Audio augmentations every audio recipe uses: clips moved by up to 10% of their length, and (log-mel
 #: features) spectra stretched by up to 10% along frequency (vocal-tract length perturbation).
 AUDIO_AUGMENTATION = {"time_shift": 0.1, "frequency_warp": 0.1}
@@ -129,7 +131,9 @@ def point_cloud_orientation(clouds: list[np.ndarray]) -> tuple[str, str]:
 def point_cloud_choices(clouds: list[np.ndarray]) -> list[RecipeChoice]:
     """Rotation from `point_cloud_orientation` (and, for clouds in any orientation, alignment to their
     principal axes: a canonical pose, so the model need not learn every rotation from few
-    examples), then the augmentations of `POINT_AUGMENTATION`."""
+    examples), the local geometry of every point (whether the surface there is flat, an edge or
+    curved: a cross-attention that sees each point alone cannot tell, and few examples do not teach
+    it), then the augmentations of `POINT_AUGMENTATION`."""
     rotate, why = point_cloud_orientation(clouds)
     if rotate == "so3":  # a rotation before the alignment would change nothing
         orientation = [RecipeChoice("--align", "pca", f"{why}: principal-axis frame"),
@@ -137,6 +141,8 @@ def point_cloud_choices(clouds: list[np.ndarray]) -> list[RecipeChoice]:
     else:
         orientation = [RecipeChoice("--rotate", rotate, why)]
     return orientation + [
+        RecipeChoice("--local-geometry", LOCAL_GEOMETRY_NEIGHBORS,
+                     "each point's surface shape and normal, from its nearest neighbours"),
         RecipeChoice("--axis-scale", POINT_AUGMENTATION["axis_scale"], "random scaling of each axis"),
         RecipeChoice("--jitter", POINT_AUGMENTATION["jitter"], "Gaussian noise on every coordinate"),
         RecipeChoice("--point-dropout", POINT_AUGMENTATION["point_dropout"], "random point dropout"),
