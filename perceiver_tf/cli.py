@@ -93,7 +93,7 @@ def _add_train_parser(subparsers) -> None:
     points.add_argument("--local-geometry", type=neighbour_count, default=None, metavar="K",
                         help="Append to every point the shape of its K nearest neighbours (linearity, planarity, "
                              "scattering, |normal|; training, evaluation and serving); 0: xyz only. "
-                             "Default (recipe): 16.")
+                             "Default (recipe): 32.")
     points.add_argument("--jitter", type=non_negative_float, default=None,
                         help="Gaussian jitter std for training point clouds. Default (recipe): 0.01.")
     points.add_argument("--scale", type=positive_float, nargs=2, metavar=("LOW", "HIGH"),
@@ -138,6 +138,10 @@ def _add_train_parser(subparsers) -> None:
                         help="Stop after PATIENCE epochs without a better validation score and keep the best "
                              "epoch's weights; 0: train every epoch, keep the last. Default (recipe): a quarter "
                              "of the epochs, at least 10.")
+    recipe.add_argument("--selection-window", type=positive_int, default=None, metavar="EPOCHS",
+                        help="Score each epoch (for the best weights and early stopping) by the mean validation "
+                             "score over it and the EPOCHS-1 before it; 1: each epoch alone. Default (recipe): 5 "
+                             "below 200 validation examples, else 1.")
     recipe.add_argument("--batch-size", type=positive_int, default=64, help="Global batch size (all replicas).")
     recipe.add_argument("--seed", type=non_negative_int, default=0,
                         help="Seeds the split, the initial weights, shuffling and augmentation.")

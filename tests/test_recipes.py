@@ -18,6 +18,7 @@ from perceiver_tf.training.recipes import (
     point_cloud_choices,
     point_cloud_orientation,
     preset_for,
+    selection_window_for,
 )
 
 
@@ -136,3 +137,8 @@ def test_audio_recipe_normalises_and_warps_log_mel_and_shifts_any_clip():
     assert log_mel == {"--normalize-audio": True, "--time-shift": 0.1, "--frequency-warp": 0.1}
     waveform = {choice.flag: choice.value for choice in audio_choices("waveform")}
     assert waveform == {"--time-shift": 0.1}  # no spectrum to standardise or stretch
+
+
+def test_small_validation_sets_score_epochs_over_a_window():
+    assert selection_window_for(48).value == 5 and selection_window_for(199).value == 5
+    assert selection_window_for(200).value == 1 and selection_window_for(None).value == 1  # the digits demo: 360

@@ -231,6 +231,38 @@ def test_a_tie_goes_to_the_lower_validation_loss_and_early_stopping_counts_from_
     assert (resumed.best, resumed.best_epoch, resumed.best_tie_breaker) == (1.0, 2, 0.4)
 
 
+def _scores(checkpoint, rows, first_epoch=0):
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    checkpoint.set_model(model)
+    for epoch, (accuracy, loss) in enumerate(rows, start=first_epoch):
+        checkpoint.on_epoch_begin(epoch)
+        checkpoint.on_epoch_end(epoch, {"val_accuracy": accuracy, "val_loss": loss})
+    return checkpoint
+
+
+#: A lucky epoch (1) of an under-fitted model, then a steadily better-fitted one.
+_NOISY = [(0.5, 1.0), (0.95, 0.5), (0.6, 0.9), (0.85, 0.4), (0.9, 0.35), (0.85, 0.3)]
+
+
+def test_a_selection_window_passes_over_a_lucky_epoch(tmp_path):
+    assert _scores(BestModelCheckpoint(tmp_path / "one.keras"), _NOISY).best_epoch == 1
+    windowed = _scores(BestModelCheckpoint(tmp_path / "three.keras", window=3), _NOISY)
+    assert windowed.best_epoch == 5 and windowed.best == pytest.approx((0.85 + 0.9 + 0.85) / 3)
+    assert json.loads((tmp_path / "three.keras.json").read_text())["window"] == 3
+    with pytest.raises(ValueError, match="window"):
+        BestModelCheckpoint(tmp_path / "x.keras", window=0)
+
+
+def test_a_resumed_run_takes_the_windows_earlier_epochs_from_the_history(tmp_path):
+    history = tmp_path / "history.csv"
+    rows = "".join(f"{epoch},{accuracy},{loss}\n" for epoch, (accuracy, loss) in enumerate(_NOISY[:4]))
+    history.write_text("epoch,val_accuracy,val_loss\n" + rows + "9,0.0,9.0\n")  # a row past the resume point
+    resumed = _scores(BestModelCheckpoint(tmp_path / "best.keras", window=3, history_path=history), _NOISY[4:],
+                      first_epoch=4)
+    uninterrupted = _scores(BestModelCheckpoint(tmp_path / "all.keras", window=3), _NOISY)
+    assert resumed.best_epoch == uninterrupted.best_epoch == 5 and resumed.best == pytest.approx(uninterrupted.best)
+
+
 def test_the_cli_refuses_a_busy_output_directory_before_reading_data(lock_holder, capsys):
     from perceiver_tf.cli import main
 

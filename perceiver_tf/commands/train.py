@@ -427,7 +427,8 @@ def _train(args, overrides: dict, output_dir: str, strategy, is_chief: bool, wor
     result = train_classifier(model, train, val, args.epochs, output_dir, verbose=keras_verbosity(args.verbose),
                               is_chief=is_chief, worker_id=worker_id, tensorboard=not args.no_tensorboard,
                               restart=args.restart, settings=run_settings(args, overrides),
-                              early_stopping_patience=args.early_stopping)
+                              early_stopping_patience=args.early_stopping,
+                              selection_window=args.selection_window)
     resumed = f", resumed at epoch {result.resumed_from_epoch}" if result.resumed_from_epoch else ""
     score = (f"validation mAP: {result.val_map:.4f}" if result.val_map is not None
              else f"validation accuracy: {result.val_accuracy:.4f}")

@@ -163,18 +163,28 @@ class BestModelCheckpoint(keras.callbacks.Callback):
     a small validation set) the later, better-fitted epoch is kept, not the first lucky one. A NaN
     or infinite value (a diverged epoch) never counts as an improvement. `best_epoch` is the
     best epoch's index (`None` before one).
+
+    With `window` > 1 an epoch is scored by the mean of `monitor` (and of `tie_breaker`) over it and
+    the `window - 1` epochs before it (fewer at the start): on a small validation set one epoch's
+    accuracy is noisy (48 examples: a standard error near 4 points), and the best single epoch is
+    often a lucky one of an under-fitted model. The saved weights are those of the window's last
+    epoch. A resumed run takes the earlier epochs' values from `history_path` (history.csv).
     """
 
     def __init__(self, path: str | os.PathLike, monitor: str = "val_accuracy", mode: str = "max",
-                 tie_breaker: str | None = "val_loss"):
+                 tie_breaker: str | None = "val_loss", window: int = 1, history_path: str | os.PathLike | None = None):
         super().__init__()
         if mode not in ("max", "min"):
             raise ValueError(f"`mode` must be 'max' or 'min'. Received: mode={mode!r}")
+        if window < 1:
+            raise ValueError(f"`window` must be >= 1. Received: window={window}")
         self.path, self.monitor, self.mode, self.tie_breaker = Path(path), monitor, mode, tie_breaker
+        self.window, self.history_path = window, Path(history_path) if history_path else None
         self.state_path = self.path.with_name(self.path.name + ".json")
         state = json.loads(self.state_path.read_text()) if self.state_path.exists() else {}
         self.best, self.best_epoch = state.get("best"), state.get("epoch")
         self.best_tie_breaker = state.get("tie_breaker_value")
+        self.recent: list[tuple[float, float | None]] | None = None  # (monitor, tie breaker) of the window
 
     def _improves(self, value: float, tie_value: float | None) -> bool:
         if self.best is None:
@@ -183,19 +193,39 @@ class BestModelCheckpoint(keras.callbacks.Callback):
             return value > self.best if self.mode == "max" else value < self.best
         return tie_value is not None and (self.best_tie_breaker is None or tie_value < self.best_tie_breaker)
 
+    def on_epoch_begin(self, epoch, logs=None):
+        if self.recent is None:  # a resumed run: the window's earlier epochs from history.csv
+            rows = list(csv.DictReader(self.history_path.open())) if self.history_path and self.history_path.exists() \
+                else []
+            earlier = [self._values(row) for row in rows if int(row["epoch"]) < epoch]
+            self.recent = earlier[-(self.window - 1):] if self.window > 1 else []
+
+    def _values(self, logs) -> tuple[float, float | None]:
+        """`(monitor, tie breaker)` of one epoch's logs (NaN where missing or not finite)."""
+        def finite(name):
+            value = logs.get(name) if name else None
+            value = float(value) if value not in (None, "") else math.nan
+            return value if math.isfinite(value) else math.nan
+        return finite(self.monitor), finite(self.tie_breaker)
+
     def on_epoch_end(self, epoch, logs=None):
-        logs = logs or {}
-        value = logs.get(self.monitor)
-        if value is None or not math.isfinite(float(value)):  # a diverged epoch is never the best
+        if self.recent is None:
+            self.on_epoch_begin(epoch)
+        value, tie_value = self._values(logs or {})
+        self.recent = (self.recent + [(value, tie_value)])[-self.window:]
+        if not math.isfinite(value):  # a diverged epoch is never the best
             return
-        value = float(value)
-        tie_value = logs.get(self.tie_breaker) if self.tie_breaker else None
-        tie_value = float(tie_value) if tie_value is not None and math.isfinite(float(tie_value)) else None
+        value = sum(v for v, _ in self.recent) / len(self.recent)  # NaN while a diverged epoch is in the window
+        ties = [t for _, t in self.recent]
+        tie_value = sum(ties) / len(ties) if self.tie_breaker and all(map(math.isfinite, ties)) else None
+        if not math.isfinite(value):
+            return
         if self._improves(value, tie_value):
             self.best, self.best_epoch, self.best_tie_breaker = value, epoch, tie_value
             replace_atomically(self.path, lambda tmp: self.model.save(str(tmp)))
             write_json_atomic(self.state_path, {"best": value, "epoch": epoch, "monitor": self.monitor,
-                                                "tie_breaker": self.tie_breaker, "tie_breaker_value": tie_value})
+                                                "window": self.window, "tie_breaker": self.tie_breaker,
+                                                "tie_breaker_value": tie_value})
 
 
 class StopWhenNoLongerBest(keras.callbacks.Callback):

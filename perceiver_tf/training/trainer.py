@@ -153,10 +153,13 @@ def _prepare_work_dir(work_dir: Path, fingerprint: dict, restart: bool) -> None:
 
 
 def _callbacks(model: keras.Model, work_dir: Path, log_dir: Path | None,
-               early_stopping_patience: int | None) -> tuple[list[keras.callbacks.Callback], BestModelCheckpoint]:
-    """Backup/restore, history, best model, early stopping when a patience is given, and TensorBoard
-    logs when `log_dir` is given; and the best-model callback (which knows the best epoch)."""
-    best = BestModelCheckpoint(work_dir / BEST_FILE, monitor="val_" + validation_metric(model))
+               early_stopping_patience: int | None,
+               selection_window: int = 1) -> tuple[list[keras.callbacks.Callback], BestModelCheckpoint]:
+    """Backup/restore, history, best model (scored over `selection_window` epochs), early stopping when
+    a patience is given, and TensorBoard logs when `log_dir` is given; and the best-model callback
+    (which knows the best epoch)."""
+    best = BestModelCheckpoint(work_dir / BEST_FILE, monitor="val_" + validation_metric(model),
+                               window=selection_window, history_path=work_dir / HISTORY_FILE)
     callbacks = [AtomicBackupAndRestore(str(work_dir / BACKUP_DIR)), ResumableCSVLogger(work_dir / HISTORY_FILE), best]
     if early_stopping_patience:
         callbacks.append(StopWhenNoLongerBest(best, early_stopping_patience))
@@ -216,6 +219,7 @@ def train_classifier(
     restart: bool = False,
     settings: dict | None = None,
     early_stopping_patience: int | None = None,
+    selection_window: int = 1,
 ) -> TrainResult:
     """Fit a compiled classifier, evaluate it, and save its files in `output_dir`.
 
@@ -249,6 +253,9 @@ def train_classifier(
             improved for this many epochs, and end with the best epoch's
             weights (from `best.keras`, so a resumed run keeps them too): `model.keras` and
             `metrics.json` are then the best epoch's. `None` or 0: all epochs, the last weights.
+        selection_window: score each epoch for `best.keras` and early stopping by the mean validation
+            score (and loss) over it and the `selection_window - 1` epochs before it
+            (`BestModelCheckpoint`): a steadier choice on a small validation set. 1: each epoch alone.
 
     Raises:
         OutputDirectoryError: `output_dir` is in use by another run, or its backup belongs to
@@ -260,7 +267,7 @@ def train_classifier(
     with RunLock(output_dir) if is_chief else contextlib.nullcontext():
         _prepare_work_dir(work_dir, run_fingerprint(model, settings, epochs), restart)
         callbacks, best = _callbacks(model, work_dir, output_dir / LOG_DIR if tensorboard and is_chief else None,
-                                     early_stopping_patience)
+                                     early_stopping_patience, selection_window)
         with multi_worker_fixes(model, train_data):
             start = time.perf_counter()
             # The tf.data pipeline shuffles; Keras' default shuffle=True would only warn about it.
