@@ -138,10 +138,10 @@ def _add_train_parser(subparsers) -> None:
                         help="Stop after PATIENCE epochs without a better validation score and keep the best "
                              "epoch's weights; 0: train every epoch, keep the last. Default (recipe): a quarter "
                              "of the epochs, at least 10.")
-    recipe.add_argument("--selection-window", type=positive_int, default=None, metavar="EPOCHS",
+    recipe.add_argument("--selection-window", type=positive_int, default=1, metavar="EPOCHS",
                         help="Score each epoch (for the best weights and early stopping) by the mean validation "
-                             "score over it and the EPOCHS-1 before it; 1: each epoch alone. Default (recipe): 5 "
-                             "below 200 validation examples, else 1.")
+                             "score over it and the EPOCHS-1 before it (steadier on a small validation set); "
+                             "1: each epoch alone.")
     recipe.add_argument("--batch-size", type=positive_int, default=64, help="Global batch size (all replicas).")
     recipe.add_argument("--seed", type=non_negative_int, default=0,
                         help="Seeds the split, the initial weights, shuffling and augmentation.")

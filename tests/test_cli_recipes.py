@@ -48,7 +48,6 @@ def test_rotated_point_clouds_get_principal_axis_alignment(tmp_path, capsys, geo
     model, metadata = load_trained_model(str(out / "model.keras"))
     assert metadata["preprocessing"]["align"] == "pca"  # serving aligns too
     assert recipe["flags"]["--local-geometry"] == metadata["preprocessing"]["local_geometry"] == neighbors
-    assert recipe["flags"]["--selection-window"] == 5  # 6 validation clouds
     assert model.input_shape == (None, 512, 9)  # xyz + the local geometry of each point
     assert model.count_params() < build_classifier("small", (512, 3), 6, input_kind="points").count_params()
 
@@ -58,12 +57,11 @@ def test_every_recipe_choice_yields_to_its_flag(tmp_path, capsys):
     synthetic.write_rotated_shapes_folder(str(data), per_class=5, counts=(60, 120), seed=1)
     _, metrics = _train(tmp_path, data, "--epochs", "1", "--preset", "small", "--learning-rate", "5e-4",
                         "--align", "none", "--rotate", "z", "--local-geometry", "0", "--jitter", "0", "--axis-scale", "1", "1",
-                        "--point-dropout", "0", "--early-stopping", "0",
-                        "--selection-window", "1")
+                        "--point-dropout", "0", "--early-stopping", "0")
     assert _recipe_line(capsys) == "Recipe: every choice given by a flag."
     assert metrics["recipe"]["chosen"] == {}
     assert metrics["recipe"]["flags"] == {"--preset": "small", "--learning-rate": 5e-4, "--epochs": 1,
-                                          "--early-stopping": 0, "--selection-window": 1, "--align": "none", "--rotate": "z", "--local-geometry": 0,
+                                          "--early-stopping": 0, "--align": "none", "--rotate": "z", "--local-geometry": 0,
                                           "--jitter": 0.0,
                                           "--axis-scale": [1.0, 1.0], "--point-dropout": 0.0}
 

@@ -18,7 +18,6 @@ from perceiver_tf.training.recipes import (
     point_cloud_choices,
     point_cloud_orientation,
     preset_for,
-    selection_window_for,
 )
 
 
@@ -138,7 +137,3 @@ def test_audio_recipe_normalises_and_warps_log_mel_and_shifts_any_clip():
     waveform = {choice.flag: choice.value for choice in audio_choices("waveform")}
     assert waveform == {"--time-shift": 0.1}  # no spectrum to standardise or stretch
 
-
-def test_small_validation_sets_score_epochs_over_a_window():
-    assert selection_window_for(48).value == 5 and selection_window_for(199).value == 5
-    assert selection_window_for(200).value == 1 and selection_window_for(None).value == 1  # the digits demo: 360

@@ -14,7 +14,6 @@ from perceiver_tf.training.recipes import (
     patience_for,
     point_cloud_choices,
     preset_for,
-    selection_window_for,
     sample_examples,
     sensor_choices,
 )
@@ -55,9 +54,6 @@ def choose_recipe(args, source) -> list[RecipeChoice]:
     if _left_out(args, "early_stopping"):
         choices.append(patience_for(args.epochs))
         args.early_stopping = choices[-1].value
-    if _left_out(args, "selection_window"):
-        choices.append(selection_window_for(source.num_val))
-        args.selection_window = choices[-1].value
     if args.warmup_epochs >= args.epochs:
         raise UsageError(f"--warmup-epochs {args.warmup_epochs} must be fewer than --epochs {args.epochs}.")
     flags = RECIPE_DATA_FLAGS.get(source.modality, {})
@@ -135,7 +131,7 @@ def recipe_record(args, source, choices: list[RecipeChoice]) -> dict:
     """`metrics.json`'s and the model metadata's "recipe": the value of every flag a recipe may
     choose, and why the recipe chose those it did."""
     flags = {"--preset": args.preset, "--learning-rate": args.learning_rate, "--epochs": args.epochs,
-             "--early-stopping": args.early_stopping, "--selection-window": args.selection_window}
+             "--early-stopping": args.early_stopping}
     flags.update({flag: getattr(args, dest) for flag, dest in RECIPE_DATA_FLAGS.get(source.modality, {}).items()})
     return {"flags": flags, "chosen": {choice.flag: choice.reason for choice in choices}}
 

@@ -14,8 +14,7 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     "finetune": ("classifier_from_trained", "copy_backbone", "head_summary", "reuses_head"),
     "optimizers": ("make_optimizer",),
     "recipes": ("RecipeChoice", "audio_choices", "epochs_for", "learning_rate_for", "patience_for",
-                "point_cloud_choices", "point_cloud_orientation", "preset_for", "selection_window_for",
-                "sensor_choices"),
+                "point_cloud_choices", "point_cloud_orientation", "preset_for", "sensor_choices"),
     "run_lock": ("OutputDirectoryError", "RunLock"),
     "trainer": ("TrainResult", "compile_classifier", "train_classifier"),
 })

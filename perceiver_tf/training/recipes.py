@@ -24,8 +24,6 @@ MIN_TRAIN_STEPS = 500
 MIN_EPOCHS, MAX_EPOCHS = 25, 300
 #: Early stopping waits this fraction of the epochs (at least `MIN_PATIENCE`) for a better validation score.
 PATIENCE_FRACTION, MIN_PATIENCE = 0.25, 10
-#: Validation sets smaller than this score each epoch by the mean over `SELECTION_WINDOW` epochs.
-SMALL_VALIDATION_BELOW, SELECTION_WINDOW = 200, 5
 #: A principal axis within this angle (degrees) of a direction counts as lying along it.
 AXIS_TOLERANCE_DEGREES = 10.0
 #: The fraction of well-defined principal axes that must lie along a coordinate axis (or along z / in
@@ -92,18 +90,6 @@ def patience_for(epochs: int) -> RecipeChoice:
     patience = max(MIN_PATIENCE, round(PATIENCE_FRACTION * epochs))
     return RecipeChoice("--early-stopping", patience, "epochs without a better validation score before "
                                                       "stopping; the best epoch's weights are kept")
-
-
-def selection_window_for(num_val: int | None) -> RecipeChoice:
-    """`SELECTION_WINDOW` epochs below `SMALL_VALIDATION_BELOW` validation examples, else 1 (also when
-    the count is unknown). On 48 examples accuracy moves in steps of 2 points with a standard error
-    near 4: the best single epoch is often a lucky one of an under-fitted model (rotated shapes:
-    stopped at epoch 76 of 167 on a 0.94 that the later, better-fitted epochs did not reach)."""
-    if num_val is None or num_val >= SMALL_VALIDATION_BELOW:
-        return RecipeChoice("--selection-window", 1, f"{num_val or 'unknown'} validation examples: each epoch alone")
-    return RecipeChoice("--selection-window", SELECTION_WINDOW,
-                        f"{num_val} validation examples (< {SMALL_VALIDATION_BELOW}): an epoch is scored by "
-                        f"the mean over {SELECTION_WINDOW} epochs")
 
 
 def principal_axes(points: np.ndarray) -> list[np.ndarray]:
