@@ -60,8 +60,9 @@ class PointsProcessor:
         point_dropout: up to this fraction of the sampled points (uniform per cloud) are replaced by
             copies of the first one (PointNet++'s random input dropout), or 0.
         align: "none", or "pca": rotate every cloud into its principal axes (`preprocessing.pca_align`).
-        local_geometry: 0, or k >= `MIN_GEOMETRY_NEIGHBORS`: append each point's `preprocessing.local_geometry` features over its
-            k nearest neighbours (how flat, edge-like or curved the surface is there, and its normal).
+        local_geometry: 0, or k >= `MIN_GEOMETRY_NEIGHBORS`: append each point's
+            `preprocessing.local_geometry` features over its k nearest neighbours (how flat,
+            edge-like or curved the surface is there, and its normal).
     """
 
     modality = "points"
