@@ -112,7 +112,7 @@ def _add_train_parser(subparsers) -> None:
                         help="Frames per video clip (audio + video data).")
     model = parser.add_argument_group("model")
     model.add_argument("--preset", default=None,
-                       help="Model preset (see `perceiver-tf presets`). Default (recipe): tiny below 1,000 training "
+                       help="Model preset (see `perceiver-tf presets`). Default (recipe): tiny below 2,000 training "
                             "examples, else small (with --init-from: the init model's architecture; --preset is "
                             "then refused).")
     model.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
@@ -132,8 +132,8 @@ def _add_train_parser(subparsers) -> None:
         "recipe", "Cosine decay, clipping, weight decay. --optimizer lamb --learning-rate 4e-3 is the paper's "
                   "ImageNet recipe; AdamW 1e-3 measured more reliable on small data sets.")
     recipe.add_argument("--epochs", type=positive_int, default=None,
-                        help="Epochs in total (a resumed run included). Default (recipe): enough for 500 steps, "
-                             "25 to 300.")
+                        help="Epochs in total (a resumed run included). Default (recipe): enough for 500 steps "
+                             "(1,500 with --mixup or --cutmix), 25 to 300.")
     recipe.add_argument("--early-stopping", type=non_negative_int, default=None, metavar="PATIENCE",
                         help="Stop after PATIENCE epochs without a better validation score and keep the best "
                              "epoch's weights; 0: train every epoch, keep the last. Default (recipe): a quarter "
@@ -148,15 +148,16 @@ def _add_train_parser(subparsers) -> None:
     recipe.add_argument("--optimizer", default="adamw", choices=["lamb", "adamw"], help="The optimizer.")
     recipe.add_argument("--learning-rate", type=positive_float, default=None,
                         help="Peak learning rate (after warm-up), decayed to 0 by a cosine. Default (recipe): 3e-3 "
-                             "for preset tiny, else 1e-3.")
+                             "for preset tiny below 1,000 training examples, else 1e-3.")
     recipe.add_argument("--weight-decay", type=non_negative_float, default=0.01, help="Decoupled weight decay.")
     recipe.add_argument("--clipnorm", type=non_negative_float, default=10.0,
                         help="Global gradient-norm clip; 0 disables.")
     recipe.add_argument("--warmup-epochs", type=non_negative_float, default=0.0,
                         help="Linear warm-up before cosine decay (fewer than --epochs).")
     recipe.add_argument("--label-smoothing", type=below_one, default=0.0, help="Label smoothing in [0, 1).")
-    recipe.add_argument("--mixup", type=non_negative_float, default=0.0, metavar="ALPHA",
-                        help="MixUp Beta alpha; 0 disables. Multi-label targets are blended the same way (soft multi-hot).")
+    recipe.add_argument("--mixup", type=non_negative_float, default=None, metavar="ALPHA",
+                        help="MixUp Beta alpha; 0 disables. Multi-label targets are blended the same way (soft "
+                             "multi-hot). Default (recipe): 0.2 for images (unless --cutmix is given), else 0.")
     recipe.add_argument("--cutmix", type=non_negative_float, default=0.0, metavar="ALPHA",
                         help="CutMix Beta alpha (images); 0 disables.")
     devices = parser.add_argument_group("devices")

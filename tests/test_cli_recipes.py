@@ -77,6 +77,31 @@ def test_sensor_recordings_with_static_offsets_are_centred(tmp_path, capsys, fla
     assert metadata["preprocessing"].get("center", False) is centred
 
 
+@pytest.mark.parametrize("flags, mixup", [([], 0.2), (["--permute-pixels", "3"], 0.2), (["--cutmix", "1"], 0.0),
+                                          (["--mixup", "0"], 0.0)])
+def test_images_get_mixup_unless_a_mixing_flag_is_given(tmp_path, capsys, flags, mixup):
+    data = tmp_path / "images"
+    synthetic.write_image_folder(str(data), per_class=4, size=8)
+    _, metrics = _train(tmp_path, data, "--epochs", "1", *flags)
+    recipe = metrics["recipe"]
+    assert recipe["flags"]["--mixup"] == mixup and ("--mixup" in recipe["chosen"]) is (not flags or "--permute-pixels" in flags)
+    assert ("--mixup 0.2" in _recipe_line(capsys)) is (mixup > 0)
+
+
+@pytest.mark.parametrize("flags, epochs", [([], 1500), (["--mixup", "0"], 500), (["--cutmix", "1"], 1500)])
+def test_mixing_examples_trains_three_times_longer(flags, epochs):
+    from types import SimpleNamespace
+
+    from perceiver_tf.cli import build_parser
+    from perceiver_tf.commands.recipe_flags import choose_recipe
+
+    args = build_parser().parse_args(["train", *flags])
+    choices = {c.flag: c.value for c in choose_recipe(args, SimpleNamespace(modality="image", num_train=640))}
+    assert choices["--epochs"] == args.epochs == epochs // 10  # 10 steps per epoch
+    assert choices["--preset"] == "tiny" and choices["--learning-rate"] == 3e-3  # 640 examples
+    assert args.mixup == (0.0 if flags else 0.2)
+
+
 def test_early_stopping_stops_and_keeps_the_best_epoch(tmp_path):
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=(48, 6, 6, 1)).astype("float32"), rng.integers(0, 3, 48)  # nothing to learn

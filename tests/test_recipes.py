@@ -49,7 +49,8 @@ def test_clouds_in_any_orientation_get_principal_axis_alignment():
 
 
 def test_epochs_give_enough_steps_within_bounds():
-    assert epochs_for(1437, 64).value == MIN_EPOCHS  # the digits demo: 23 steps per epoch, 25 epochs as before
+    assert epochs_for(1437, 64).value == MIN_EPOCHS  # 23 steps per epoch: 500 steps take fewer than 25 epochs
+    assert epochs_for(1437, 64, mixing=True).value == 66  # the digits demo with MixUp: 1,500 steps
     assert epochs_for(192, 64).value == 167  # 3 steps per epoch: 500 steps
     assert epochs_for(10, 64).value == MAX_EPOCHS
     assert epochs_for(10**6, 64).value == MIN_EPOCHS
@@ -58,9 +59,10 @@ def test_epochs_give_enough_steps_within_bounds():
 
 
 def test_preset_and_learning_rate_follow_the_data_size():
-    assert preset_for(999).value == "tiny" and preset_for(1000).value == "small"
+    assert preset_for(1999).value == "tiny" and preset_for(2000).value == "small"
     assert preset_for(None).value == "small"  # a streamed source of unknown size
-    assert learning_rate_for("tiny").value == 3e-3 and learning_rate_for("small").value == 1e-3
+    assert learning_rate_for("tiny", 999).value == 3e-3 and learning_rate_for("tiny", 1000).value == 1e-3
+    assert learning_rate_for("small", 500).value == 1e-3 and learning_rate_for("tiny", None).value == 1e-3
 
 
 @pytest.mark.parametrize("mode", ["z", "so3"])

@@ -10,6 +10,7 @@ from perceiver_tf.training.recipes import (
     RecipeChoice,
     audio_choices,
     epochs_for,
+    image_choices,
     learning_rate_for,
     patience_for,
     point_cloud_choices,
@@ -25,6 +26,7 @@ RECIPE_DATA_FLAGS = {
     "audio": {"--normalize-audio": "normalize_audio", "--time-shift": "time_shift",
               "--frequency-warp": "frequency_warp"},
     "sensors": {"--center-recordings": "center_recordings"},
+    "image": {"--mixup": "mixup"},
 }
 #: Flags that set preprocessing (saved with the model): a fine-tuned model keeps its own.
 PREPROCESSING_FLAGS = ("--align", "--local-geometry", "--normalize-audio", "--center-recordings")
@@ -41,30 +43,41 @@ def choose_recipe(args, source) -> list[RecipeChoice]:
     Raises:
         UsageError: --warmup-epochs not fewer than the (given or chosen) --epochs.
     """
+    data_choices = _open_data_choices(args, source)  # first: mixing examples lengthens training
+    if args.mixup is None:
+        args.mixup = 0.0
     choices = []
     if not args.init_from and _left_out(args, "preset"):
         choices.append(preset_for(source.num_train))
         args.preset = choices[-1].value
     if _left_out(args, "learning_rate"):
-        choices.append(learning_rate_for(args.preset or ""))
+        choices.append(learning_rate_for(args.preset or "", source.num_train))
         args.learning_rate = choices[-1].value
     if _left_out(args, "epochs"):
-        choices.append(epochs_for(source.num_train, args.batch_size))
+        choices.append(epochs_for(source.num_train, args.batch_size, mixing=bool(args.mixup or args.cutmix)))
         args.epochs = choices[-1].value
     if _left_out(args, "early_stopping"):
         choices.append(patience_for(args.epochs))
         args.early_stopping = choices[-1].value
     if args.warmup_epochs >= args.epochs:
         raise UsageError(f"--warmup-epochs {args.warmup_epochs} must be fewer than --epochs {args.epochs}.")
+    return choices + data_choices
+
+
+def _open_data_choices(args, source) -> list[RecipeChoice]:
+    """The data choices (`RECIPE_DATA_FLAGS`) for the flags `args` leaves out; `args` is updated with them.
+    A fine-tuned model keeps its own preprocessing (alignment, normalisation): only augmentations
+    change. A given --cutmix leaves MixUp off."""
     flags = RECIPE_DATA_FLAGS.get(source.modality, {})
-    # A fine-tuned model keeps its own preprocessing (alignment, normalisation): only augmentations change.
     open_flags = [flag for flag, dest in flags.items()
-                  if _left_out(args, dest) and not (args.init_from and flag in PREPROCESSING_FLAGS)]
+                  if _left_out(args, dest) and not (args.init_from and flag in PREPROCESSING_FLAGS)
+                  and not (flag == "--mixup" and args.cutmix)]
+    chosen = []
     for choice in _data_choices(source, open_flags) if open_flags else []:
         if choice.flag in open_flags:
             setattr(args, flags[choice.flag], choice.value)
-            choices.append(choice)
-    return choices
+            chosen.append(choice)
+    return chosen
 
 
 def _data_choices(source, open_flags: list[str]) -> list[RecipeChoice]:
@@ -77,6 +90,8 @@ def _data_choices(source, open_flags: list[str]) -> list[RecipeChoice]:
         return point_cloud_choices(clouds)
     if source.modality == "sensors":
         return sensor_choices(sample_examples(source.train, source.num_train))
+    if source.modality == "image":
+        return image_choices()
     return audio_choices(source.processor.config["features"])
 
 

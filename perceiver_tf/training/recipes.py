@@ -13,13 +13,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-#: Data sets with fewer training examples than this get the `tiny` preset, larger ones `small`.
-TINY_PRESET_BELOW = 1000
-#: Peak learning rate (AdamW, cosine decay) per preset; other presets get `DEFAULT_LEARNING_RATE`.
-LEARNING_RATES = {"tiny": 3e-3}
+#: Data sets with fewer training examples than this get the `tiny` preset, larger ones `small`. Measured:
+#: on 1,149-1,437 digit images tiny (with MixUp, 1,500 steps) beat small in half the time; not measured
+#: between 1,437 and this bound.
+TINY_PRESET_BELOW = 2000
+#: Peak learning rate (AdamW, cosine decay): `FAST_LEARNING_RATE` for preset tiny on fewer than
+#: `FAST_LEARNING_RATE_BELOW` examples (a few steps per epoch), else `DEFAULT_LEARNING_RATE`.
+FAST_LEARNING_RATE, FAST_LEARNING_RATE_BELOW = 3e-3, 1000
 DEFAULT_LEARNING_RATE = 1e-3
-#: A run trains for at least this many optimizer steps (more epochs on a small data set)...
-MIN_TRAIN_STEPS = 500
+#: A run trains for at least this many optimizer steps (more epochs on a small data set), this many
+#: times more when it mixes examples (MixUp, CutMix: each step's targets are softer)...
+MIN_TRAIN_STEPS, MIXING_STEPS_FACTOR = 500, 3
 #: ...and for at least / at most this many epochs.
 MIN_EPOCHS, MAX_EPOCHS = 25, 300
 #: Early stopping waits this fraction of the epochs (at least `MIN_PATIENCE`) for a better validation score.
@@ -43,6 +47,8 @@ LOCAL_GEOMETRY_NEIGHBORS = 32
 #: Audio augmentations every audio recipe uses: clips moved by up to 10% of their length, and (log-mel
 #: features) spectra stretched by up to 10% along frequency (vocal-tract length perturbation).
 AUDIO_AUGMENTATION = {"time_shift": 0.1, "frequency_warp": 0.1}
+#: MixUp's Beta alpha for images (the blend is pixel by pixel: valid under a pixel permutation too).
+IMAGE_MIXUP_ALPHA = 0.2
 
 
 @dataclass(frozen=True)
@@ -68,20 +74,27 @@ def preset_for(num_train: int | None) -> RecipeChoice:
     return RecipeChoice("--preset", "small", f"{num_train} training examples (>= {TINY_PRESET_BELOW})")
 
 
-def learning_rate_for(preset: str) -> RecipeChoice:
-    """The peak learning rate of `preset` (`LEARNING_RATES`)."""
-    rate = LEARNING_RATES.get(preset, DEFAULT_LEARNING_RATE)
-    return RecipeChoice("--learning-rate", rate, f"peak rate for preset {preset}, cosine decay to 0")
+def learning_rate_for(preset: str, num_train: int | None) -> RecipeChoice:
+    """`FAST_LEARNING_RATE` for preset tiny on fewer than `FAST_LEARNING_RATE_BELOW` training examples
+    (measured on 128-400 examples), else `DEFAULT_LEARNING_RATE` (the fast rate stalled one of four
+    MixUp runs on 1,437 digits at 0.925 validation accuracy; 1e-3 reached 0.969 on it)."""
+    if preset == "tiny" and num_train is not None and num_train < FAST_LEARNING_RATE_BELOW:
+        return RecipeChoice("--learning-rate", FAST_LEARNING_RATE,
+                            f"peak rate for preset tiny below {FAST_LEARNING_RATE_BELOW} examples, cosine decay to 0")
+    return RecipeChoice("--learning-rate", DEFAULT_LEARNING_RATE, "peak rate, cosine decay to 0")
 
 
-def epochs_for(num_train: int | None, batch_size: int) -> RecipeChoice:
-    """Enough epochs for `MIN_TRAIN_STEPS` optimizer steps, within [`MIN_EPOCHS`, `MAX_EPOCHS`]
-    (`MIN_EPOCHS` when the number of training examples is unknown: a streamed source)."""
+def epochs_for(num_train: int | None, batch_size: int, mixing: bool = False) -> RecipeChoice:
+    """Enough epochs for `MIN_TRAIN_STEPS` optimizer steps (`MIXING_STEPS_FACTOR` times more when
+    `mixing` examples), within [`MIN_EPOCHS`, `MAX_EPOCHS`] (`MIN_EPOCHS` when the number of training
+    examples is unknown: a streamed source)."""
     if num_train is None:
         return RecipeChoice("--epochs", MIN_EPOCHS, "the number of training examples is unknown")
     steps = max(1, math.ceil(num_train / batch_size))
-    epochs = min(MAX_EPOCHS, max(MIN_EPOCHS, math.ceil(MIN_TRAIN_STEPS / steps)))
-    return RecipeChoice("--epochs", epochs, f"{steps} steps per epoch; at least {MIN_TRAIN_STEPS} steps, "
+    min_steps = MIN_TRAIN_STEPS * (MIXING_STEPS_FACTOR if mixing else 1)
+    epochs = min(MAX_EPOCHS, max(MIN_EPOCHS, math.ceil(min_steps / steps)))
+    mixed = " (mixed examples)" if mixing else ""
+    return RecipeChoice("--epochs", epochs, f"{steps} steps per epoch; at least {min_steps} steps{mixed}, "
                                             f"{MIN_EPOCHS}-{MAX_EPOCHS} epochs")
 
 
@@ -159,6 +172,13 @@ def audio_choices(features: str) -> list[RecipeChoice]:
     return [RecipeChoice("--normalize-audio", True, "log-mel features standardised per clip"), shift,
             RecipeChoice("--frequency-warp", AUDIO_AUGMENTATION["frequency_warp"],
                          "random stretch of each spectrum along frequency (vocal-tract length perturbation)")]
+
+
+def image_choices() -> list[RecipeChoice]:
+    """MixUp (`IMAGE_MIXUP_ALPHA`): a few hundred to a few thousand images are memorised within tens of
+    epochs (measured: 1,149 digits, training accuracy 1.0 and test 0.944 without it, 0.978 with it); it
+    blends whole images pixel by pixel, so it holds for permuted pixels too."""
+    return [RecipeChoice("--mixup", IMAGE_MIXUP_ALPHA, "blends pairs of training images and their labels")]
 
 
 def offset_share(recordings: list[np.ndarray]) -> float:
