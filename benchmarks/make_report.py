@@ -234,8 +234,8 @@ def time_to_accuracy_section(data: dict) -> list[str]:
     lines = [
         f"## Time to {data['target']} validation accuracy: the CLI demo",
         "",
-        f"`python -m benchmarks.bench_time_to_accuracy` ({data['time_utc']}): `{data['command']}` (digits, preset "
-        "`small`, 25 epochs) in a fresh process per run, with the flags shown; `config` names the flags given (\"defaults\": "
+        f"`python -m benchmarks.bench_time_to_accuracy` ({data['time_utc']}): `{data['command']}` (digits, the recipe "
+        "below the table) in a fresh process per run, with the flags shown; `config` names the flags given (\"defaults\": "
         "none) and `executed` what the run resolved to (its log's first line), which for \"defaults\" is the default "
         "of the code that ran. `seconds_to_target` is `history.csv`'s `elapsed_seconds` (tracing, compilation and "
         "validation included) at the first epoch reaching the target.",
@@ -244,6 +244,7 @@ def time_to_accuracy_section(data: dict) -> list[str]:
                               "seconds_to_target", "train_seconds", "final_val_accuracy", "best_val_accuracy"]),
         "",
     ]
+    lines += [f"- {line}" for line in dict.fromkeys(r.get("recipe_line", "") for r in rows) if line] + [""]
     executed = list(dict.fromkeys(r["executed"] for r in rows))
     base = "float32 graph" if "float32 graph" in executed else executed[0]
     for name in (e for e in executed if e != base):
