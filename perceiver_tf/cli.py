@@ -137,7 +137,7 @@ def _add_train_parser(subparsers) -> None:
     recipe.add_argument("--early-stopping", type=non_negative_int, default=None, metavar="PATIENCE",
                         help="Stop after PATIENCE epochs without a better validation score and keep the best "
                              "epoch's weights; 0: train every epoch, keep the last. Default (recipe): a quarter "
-                             "of the epochs, at least 10.")
+                             "of the epochs, at least 10; 0 below 200 validation examples.")
     recipe.add_argument("--selection-window", type=positive_int, default=1, metavar="EPOCHS",
                         help="Score each epoch (for the best weights and early stopping) by the mean validation "
                              "score over it and the EPOCHS-1 before it (steadier on a small validation set); "

@@ -96,10 +96,11 @@ def test_mixing_examples_trains_three_times_longer(flags, epochs):
     from perceiver_tf.commands.recipe_flags import choose_recipe
 
     args = build_parser().parse_args(["train", *flags])
-    choices = {c.flag: c.value for c in choose_recipe(args, SimpleNamespace(modality="image", num_train=640))}
+    choices = {c.flag: c.value for c in choose_recipe(args, SimpleNamespace(modality="image", num_train=640, num_val=160))}
     assert choices["--epochs"] == args.epochs == epochs // 10  # 10 steps per epoch
     assert choices["--preset"] == "tiny" and choices["--learning-rate"] == 3e-3  # 640 examples
     assert args.mixup == (0.0 if flags else 0.2)
+    assert choices["--early-stopping"] == 0  # 160 validation examples: the last epoch is kept
 
 
 def test_early_stopping_stops_and_keeps_the_best_epoch(tmp_path):

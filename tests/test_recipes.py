@@ -55,7 +55,8 @@ def test_epochs_give_enough_steps_within_bounds():
     assert epochs_for(10, 64).value == MAX_EPOCHS
     assert epochs_for(10**6, 64).value == MIN_EPOCHS
     assert epochs_for(None, 64).value == MIN_EPOCHS  # a streamed source of unknown size
-    assert patience_for(167).value == 42 and patience_for(25).value == 10
+    assert patience_for(167, 200).value == 42 and patience_for(25, None).value == 10
+    assert patience_for(167, 199).value == 0  # too few validation examples to pick a best epoch: keep the last
 
 
 def test_preset_and_learning_rate_follow_the_data_size():

@@ -57,7 +57,7 @@ def choose_recipe(args, source) -> list[RecipeChoice]:
         choices.append(epochs_for(source.num_train, args.batch_size, mixing=bool(args.mixup or args.cutmix)))
         args.epochs = choices[-1].value
     if _left_out(args, "early_stopping"):
-        choices.append(patience_for(args.epochs))
+        choices.append(patience_for(args.epochs, source.num_val))
         args.early_stopping = choices[-1].value
     if args.warmup_epochs >= args.epochs:
         raise UsageError(f"--warmup-epochs {args.warmup_epochs} must be fewer than --epochs {args.epochs}.")
