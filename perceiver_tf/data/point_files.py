@@ -7,6 +7,7 @@ import os
 import numpy as np
 
 from perceiver_tf.data.formats import as_path
+from perceiver_tf.data.npy_files import read_npy, read_npz
 
 #: Why a cloud with NaN or infinite coordinates is rejected (files, arrays and serving bytes alike).
 NON_FINITE_POINTS = "point cloud has NaN or infinite coordinates"
@@ -26,11 +27,11 @@ def _read_text(path: str) -> np.ndarray:
 
 
 def _read_npz(path: str) -> np.ndarray:
-    with np.load(path) as archive:
-        key = next((k for k in NPZ_KEYS if k in archive.files), archive.files[0] if archive.files else None)
-        if key is None:
-            raise ValueError("empty .npz archive")
-        return archive[key]
+    archive = read_npz(path)
+    key = next((k for k in NPZ_KEYS if k in archive), next(iter(archive), None))
+    if key is None:
+        raise ValueError("empty .npz archive")
+    return archive[key]
 
 
 def _read_off(path: str) -> np.ndarray:
@@ -85,7 +86,7 @@ def _read_ply(path: str) -> np.ndarray:
         return np.stack([table[a] for a in "xyz"], axis=-1)
 
 
-_READERS = {".npy": np.load, ".npz": _read_npz, ".ply": _read_ply, ".off": _read_off,
+_READERS = {".npy": read_npy, ".npz": _read_npz, ".ply": _read_ply, ".off": _read_off,
             ".xyz": _read_text, ".txt": _read_text}
 
 

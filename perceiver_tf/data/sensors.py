@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from perceiver_tf.data.npy_files import read_npy
+
 SENSOR_SUFFIXES = (".csv", ".npy")
 ACTIVITY_CLASS_NAMES = ["rest", "walk", "run", "jump"]
 
@@ -26,7 +28,7 @@ def load_time_series(path: str | Path, channels: Sequence[str | int] | None = No
     """
     path = Path(path)
     if path.suffix == ".npy":
-        array, names = np.load(path), None
+        array, names = read_npy(str(path)), None
     elif path.suffix == ".csv":
         with path.open() as f:
             first = f.readline().strip().split(",")

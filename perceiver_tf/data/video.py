@@ -7,6 +7,7 @@ import tensorflow as tf
 
 from perceiver_tf.data.formats import EXTENSIONS, as_path
 from perceiver_tf.data.images import image_file_shape
+from perceiver_tf.data.npy_files import read_npy
 from perceiver_tf.data.preprocessing import IMAGE_DEFAULTS, decode_image, fixed_length, image_to_model_input
 
 NO_FRAMES = "an example folder has no frames and no .npy video"
@@ -16,7 +17,7 @@ _FRAME_PATTERN = r".*\.(" + "|".join(e.lstrip(".") for e in EXTENSIONS["image"])
 def _load_npy_video(path, mmap_mode: str | None = None) -> np.ndarray:
     """A `.npy` video as `(T, H, W, C)`, checked for its shape (and, when read whole, finite values)."""
     path = as_path(path)
-    video = np.load(path, mmap_mode=mmap_mode)
+    video = read_npy(path, mmap_mode)
     if video.ndim == 3:
         video = video[..., None]
     if video.ndim != 4 or 0 in video.shape:
