@@ -6,6 +6,8 @@ from perceiver_tf.commands.json_lines import json_line
 
 
 def run(args) -> int:
+    import keras
+
     from perceiver_tf.commands.errors import CommandError, UsageError
     from perceiver_tf.commands.model_files import load_trained_model, processor_for
     from perceiver_tf.data import DataOptions, PipelineOptions, batched, load_source
@@ -27,8 +29,9 @@ def run(args) -> int:
     # Cached here, not in `batched`: the evaluation pass decodes each file once and the count reads the cache.
     examples = (source.val if split == "val" else source.train.concatenate(source.val)).cache()
     num_classes = len(metadata["class_names"])
-    # Multi-label models read multi-hot rows; class ids (a folder source) become one-hot rows.
-    one_hot = multi_label or model.loss.__class__.__name__ == "CategoricalCrossentropy"
+    # Multi-label models read multi-hot rows; class ids become one-hot rows only for a model saved
+    # compiled with Keras' one-hot loss (`perceiver_tf`'s own loss takes class ids too).
+    one_hot = multi_label or isinstance(model.loss, keras.losses.CategoricalCrossentropy)
     options = PipelineOptions(args.batch_size, one_hot=one_hot, cache=False)
     data = batched(examples, source.processor, False, num_classes, options)
     logs = model.evaluate(data, verbose=0, return_dict=True)

@@ -408,7 +408,7 @@ def _train(args, overrides: dict, output_dir: str, strategy, is_chief: bool, wor
             model, total_steps, optimizer=args.optimizer, learning_rate=args.learning_rate,
             warmup_steps=int(args.warmup_epochs * steps_per_epoch), weight_decay=args.weight_decay,
             global_clipnorm=args.clipnorm or None, label_smoothing=args.label_smoothing,
-            jit_compile=args.jit_compile, one_hot_labels=one_hot,
+            jit_compile=args.jit_compile,
         )
     labels = "multi-label" if source.multi_label else "single-label"
     if init_model is not None:

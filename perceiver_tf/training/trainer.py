@@ -24,6 +24,7 @@ from perceiver_tf.training.callbacks import (
     write_json_atomic,
 )
 from perceiver_tf.training.keras_compat import multi_worker_fixes
+from perceiver_tf.training.losses import ClassAccuracy, ClassCrossentropy
 from perceiver_tf.training.optimizers import make_optimizer
 from perceiver_tf.training.run_lock import RunLock
 from perceiver_tf.training.run_settings import RUN_FILE, check_resumable, run_fingerprint, write_fingerprint
@@ -72,12 +73,12 @@ def compile_classifier(
     global_clipnorm: float | None = 10.0,
     label_smoothing: float = 0.0,
     jit_compile: bool | str = "auto",
-    one_hot_labels: bool | None = None,
 ) -> keras.Model:
     """Compile a classifier with the paper's recipe.
 
-    Single-label: labels are class ids, or one-hot/soft rows when `one_hot_labels` (default:
-    when `label_smoothing` > 0; needed for MixUp/CutMix targets too); the metric is "accuracy".
+    Single-label: labels are class ids `(B,)` or one-hot / soft rows `(B, K)` (MixUp, CutMix), told
+    apart by shape, so a saved model fits and evaluates on either (`ClassCrossentropy`); the metric is
+    "accuracy".
     Multi-label (`model.multi_label`): multi-hot labels, binary cross-entropy, and "pr_auc"
     (the area under the precision-recall curve, per class, averaged: close to mAP).
     `jit_compile="auto"`: XLA-compiled steps under JAX, and under TensorFlow for fixed input
@@ -89,17 +90,8 @@ def compile_classifier(
                                                reduction=LOSS_REDUCTION)
         metric = keras.metrics.AUC(curve="PR", multi_label=True, from_logits=from_logits, name="pr_auc")
     else:
-        one_hot_labels = bool(label_smoothing) if one_hot_labels is None else one_hot_labels
-        if label_smoothing and not one_hot_labels:
-            raise ValueError("`label_smoothing` needs one-hot labels: pass one_hot_labels=True.")
-        loss = (
-            keras.losses.CategoricalCrossentropy(from_logits=from_logits, label_smoothing=label_smoothing,
-                                                 reduction=LOSS_REDUCTION)
-            if one_hot_labels
-            else keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits, reduction=LOSS_REDUCTION)
-        )
-        metric = (keras.metrics.CategoricalAccuracy(name="accuracy") if one_hot_labels
-                  else keras.metrics.SparseCategoricalAccuracy(name="accuracy"))
+        loss = ClassCrossentropy(from_logits=from_logits, label_smoothing=label_smoothing, reduction=LOSS_REDUCTION)
+        metric = ClassAccuracy()
     model.compile(
         optimizer=make_optimizer(optimizer, learning_rate, total_steps, warmup_steps, weight_decay, global_clipnorm),
         loss=loss,

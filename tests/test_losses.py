@@ -1,0 +1,70 @@
+"""`ClassCrossentropy` / `ClassAccuracy`: Keras' sparse and categorical values for class ids and rows, and a
+model compiled on one-hot rows that still fits class ids after a save and load."""
+
+import keras
+import numpy as np
+import pytest
+
+import perceiver_tf
+from perceiver_tf.training import compile_classifier
+from perceiver_tf.training.losses import ClassAccuracy, ClassCrossentropy
+
+rng = np.random.default_rng(0)
+LOGITS = rng.normal(size=(6, 4)).astype("float32")
+IDS = np.array([0, 3, 1, 1, 2, 3])
+ROWS = np.eye(4, dtype="float32")[IDS]
+SOFT = rng.dirichlet(np.ones(4), size=6).astype("float32")
+
+
+def _value(loss_or_metric, y_true, y_pred=LOGITS):
+    if isinstance(loss_or_metric, keras.metrics.Metric):
+        loss_or_metric.reset_state()
+        loss_or_metric.update_state(y_true, y_pred)
+        return float(loss_or_metric.result())
+    return float(loss_or_metric(y_true, y_pred))
+
+
+@pytest.mark.parametrize("from_logits", [True, False])
+def test_the_loss_is_keras_sparse_loss_on_ids_and_categorical_loss_on_rows(from_logits):
+    y_pred = LOGITS if from_logits else keras.ops.softmax(LOGITS)
+    ours = ClassCrossentropy(from_logits=from_logits)
+    sparse = _value(keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits), IDS, y_pred)
+    assert _value(ours, IDS, y_pred) == pytest.approx(sparse, rel=1e-6)
+    assert _value(ours, IDS[:, None], y_pred) == pytest.approx(sparse, rel=1e-6)
+    assert _value(ours, ROWS, y_pred) == pytest.approx(sparse, rel=1e-6)
+    categorical = keras.losses.CategoricalCrossentropy(from_logits=from_logits)
+    assert _value(ours, SOFT, y_pred) == pytest.approx(_value(categorical, SOFT, y_pred), rel=1e-6)
+
+
+def test_label_smoothing_applies_to_ids_as_to_their_one_hot_rows():
+    smoothed = _value(keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=0.1), ROWS)
+    ours = ClassCrossentropy(label_smoothing=0.1)
+    assert _value(ours, IDS) == pytest.approx(smoothed, rel=1e-6)
+    assert _value(ours, ROWS) == pytest.approx(smoothed, rel=1e-6)
+    assert _value(ours, IDS) > _value(ClassCrossentropy(), IDS)
+
+
+def test_the_accuracy_is_keras_accuracy_for_ids_and_rows():
+    expected = float(np.mean(LOGITS.argmax(-1) == IDS))
+    assert 0 < expected < 1
+    for labels in (IDS, IDS[:, None], ROWS):
+        assert _value(ClassAccuracy(), labels) == pytest.approx(expected)
+    assert _value(ClassAccuracy(), SOFT) == pytest.approx(float(np.mean(LOGITS.argmax(-1) == SOFT.argmax(-1))))
+
+
+def test_a_model_compiled_for_one_hot_rows_fits_class_ids_after_save_and_load(tmp_path):
+    x = rng.random((32, 6, 6, 1), "float32")
+    ids = (x.mean(axis=(1, 2, 3)) > 0.5).astype("int32")
+    model = perceiver_tf.build_classifier("tiny", (6, 6, 1), 2, num_latents=8, latent_dim=16, num_blocks=1,
+                                          num_self_attends_per_block=1, num_cross_attends=1, num_bands=2)
+    compile_classifier(model, total_steps=1000, optimizer="adamw", learning_rate=1e-3, label_smoothing=0.1)
+    model.fit(x, np.eye(2, dtype="float32")[ids], batch_size=8, epochs=1, verbose=0)
+    model.save(tmp_path / "model.keras")
+    loaded = keras.models.load_model(tmp_path / "model.keras")
+    assert isinstance(loaded.loss, ClassCrossentropy) and loaded.loss.label_smoothing == 0.1
+    before = [w.copy() for w in loaded.get_weights()]
+    history = loaded.fit(x, ids, batch_size=8, epochs=1, verbose=0)
+    assert 0.0 <= history.history["accuracy"][0] <= 1.0
+    assert any(not np.array_equal(a, b) for a, b in zip(before, loaded.get_weights()))
+    logs = loaded.evaluate(x, ids, verbose=0, return_dict=True)
+    assert logs["accuracy"] == pytest.approx(float(np.mean(loaded.predict(x, verbose=0).argmax(-1) == ids)))
