@@ -55,6 +55,7 @@ from perceiver_tf.models import (
     get_preset,
     list_presets,
 )
+from perceiver_tf.training.losses import ClassAccuracy, ClassCrossentropy
 
 __all__ = [
     "ADAPTERS",
@@ -63,6 +64,8 @@ __all__ = [
     "ArrayAdapter",
     "ByteTokenizer",
     "AudioAdapter",
+    "ClassAccuracy",
+    "ClassCrossentropy",
     "ClassificationDecoder",
     "ClassificationHead",
     "ConvDownsample",

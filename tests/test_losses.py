@@ -1,6 +1,9 @@
 """`ClassCrossentropy` / `ClassAccuracy`: Keras' sparse and categorical values for class ids and rows, and a
 model compiled on one-hot rows that still fits class ids after a save and load."""
 
+import subprocess
+import sys
+
 import keras
 import numpy as np
 import pytest
@@ -68,3 +71,16 @@ def test_a_model_compiled_for_one_hot_rows_fits_class_ids_after_save_and_load(tm
     assert any(not np.array_equal(a, b) for a, b in zip(before, loaded.get_weights()))
     logs = loaded.evaluate(x, ids, verbose=0, return_dict=True)
     assert logs["accuracy"] == pytest.approx(float(np.mean(loaded.predict(x, verbose=0).argmax(-1) == ids)))
+
+
+def test_import_perceiver_tf_is_enough_to_load_a_compiled_classifier(tmp_path):
+    """Keras finds the loss and metric classes in a fresh process that imported only `perceiver_tf`."""
+    model = perceiver_tf.build_classifier("tiny", (4, 4, 1), 3, num_latents=4, latent_dim=8, num_blocks=1,
+                                          num_self_attends_per_block=1, num_cross_attends=1, num_bands=1)
+    compile_classifier(model, total_steps=10, optimizer="adamw", learning_rate=1e-3)
+    model.save(tmp_path / "model.keras")
+    script = ("import keras, numpy as np, perceiver_tf; model = keras.models.load_model('model.keras'); "
+              "logs = model.evaluate(np.zeros((2, 4, 4, 1)), np.array([0, 2]), verbose=0, return_dict=True); "
+              "print(type(model.loss).__name__, sorted(logs))")
+    printed = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, check=True)
+    assert printed.stdout.split()[0] == "ClassCrossentropy" and "'accuracy'" in printed.stdout
