@@ -102,6 +102,10 @@ def _add_train_parser(subparsers) -> None:
                         help="Random scaling range of each axis of training point clouds. Default (recipe): 0.8 1.25.")
     points.add_argument("--point-dropout", type=below_one, default=None, metavar="FRACTION",
                         help="Drop up to this fraction of a training cloud's points. Default (recipe): 0.2.")
+    points.add_argument("--frame-sample", type=below_one, default=None, metavar="FRACTION",
+                        help="With --align pca: each training cloud's principal axes from this random fraction of "
+                             "its points, so that axes of near-equal variance turn (0: from all points). "
+                             "Default (recipe, with --align pca): 0.5.")
     series = parser.add_argument_group("sensor streams and video clips")
     series.add_argument("--num-steps", type=positive_int, default=None,
                         help="Time steps per sensor example. Default: the longest recording, at most 1024.")

@@ -166,6 +166,8 @@ def _point_folder(root, per_class: int = 3):
     (["--rand-augment", "--mel-bins", "32"], "--rand-augment applies to images; --mel-bins applies to audio and "
                                              "audio + video clips, but this data is point clouds; remove them."),
     (["--cutmix", "1"], "--cutmix cuts image patches, but this data is points"),
+    (["--align", "none", "--frame-sample", "0.5"], "frame_sample (--frame-sample) varies the principal-axis frame "
+                                                   "of align='pca' (--align pca), but align='none': set both or neither"),
 ])
 def test_flags_of_another_modality_are_usage_errors(tmp_path, flags, expected, capsys):
     data = _point_folder(tmp_path / "points")

@@ -41,6 +41,7 @@ def test_rotated_point_clouds_get_principal_axis_alignment(tmp_path, capsys, geo
     neighbors = int(geometry[1]) if geometry else 32
     line = _recipe_line(capsys)
     assert "--preset tiny" in line and "--align pca" in line and "--rotate none" in line and "--epochs" not in line
+    assert "--frame-sample 0.5" in line
     recipe = metrics["recipe"]
     assert recipe["flags"]["--align"] == "pca" and recipe["flags"]["--epochs"] == 2  # given: recorded, not chosen
     assert "--epochs" not in recipe["chosen"] and "any orientation" in recipe["chosen"]["--align"]
@@ -57,13 +58,13 @@ def test_every_recipe_choice_yields_to_its_flag(tmp_path, capsys):
     synthetic.write_rotated_shapes_folder(str(data), per_class=5, counts=(60, 120), seed=1)
     _, metrics = _train(tmp_path, data, "--epochs", "1", "--preset", "small", "--learning-rate", "5e-4",
                         "--align", "none", "--rotate", "z", "--local-geometry", "0", "--jitter", "0", "--axis-scale", "1", "1",
-                        "--point-dropout", "0", "--early-stopping", "0")
+                        "--point-dropout", "0", "--frame-sample", "0", "--early-stopping", "0")
     assert _recipe_line(capsys) == "Recipe: every choice given by a flag."
     assert metrics["recipe"]["chosen"] == {}
     assert metrics["recipe"]["flags"] == {"--preset": "small", "--learning-rate": 5e-4, "--epochs": 1,
                                           "--early-stopping": 0, "--align": "none", "--rotate": "z", "--local-geometry": 0,
                                           "--jitter": 0.0,
-                                          "--axis-scale": [1.0, 1.0], "--point-dropout": 0.0}
+                                          "--axis-scale": [1.0, 1.0], "--point-dropout": 0.0, "--frame-sample": 0.0}
 
 
 @pytest.mark.parametrize("flag, centred", [(None, True), ("--no-center-recordings", False)])

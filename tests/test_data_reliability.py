@@ -174,9 +174,11 @@ _SET = {"image_size": (8, 8), "channels": 1, "rand_augment": True, "pixel_permut
         "clip_seconds": 0.5, "audio_features": "waveform", "audio_patch_size": 100, "num_mel_bins": 32,
         "normalize_audio": True, "time_shift": 0.1, "gain_db": 3.0, "frequency_warp": 0.1, "num_points": 64,
         "rotate": "so3", "jitter": 0.01, "scale_range": (0.8, 1.2), "axis_scale_range": (0.9, 1.1),
-        "point_dropout": 0.1, "point_align": "pca", "local_geometry": 8, "num_steps": 16, "center_recordings": True,
+        "point_dropout": 0.1, "point_align": "pca", "frame_sample": 0.5, "local_geometry": 8, "num_steps": 16, "center_recordings": True,
         "num_frames": 4}
 _SHAPES = {"image": (8, 8, 3), "sensors": (16, 3), "audio_video": (8, 8, 3)}
+#: Options that only go together with another: added where the option's modality reads it.
+_TOGETHER_WITH = {"frame_sample": {"point_align": "pca"}}
 
 
 def test_every_modality_specific_option_is_in_the_table():
@@ -190,7 +192,8 @@ def test_an_option_of_another_modality_is_an_error_naming_its_flag(name):
     options = DataOptions(**{name: _SET[name]})
     for modality in MODALITIES:
         if modality in readers:
-            assert make_processor(modality, options, _SHAPES.get(modality)).modality == modality
+            together = DataOptions(**{name: _SET[name], **_TOGETHER_WITH.get(name, {})})
+            assert make_processor(modality, together, _SHAPES.get(modality)).modality == modality
         else:
             with pytest.raises(ValueError, match=rf"^{flag} applies to .*, but this data is .*; remove it\.$"):
                 make_processor(modality, options, _SHAPES.get(modality))

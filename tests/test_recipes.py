@@ -6,7 +6,13 @@ import pytest
 import tensorflow as tf
 
 from perceiver_tf.data.points import PointsProcessor, random_rotation
-from perceiver_tf.data.preprocessing import normalize_points, pca_align, points_to_model_input
+from perceiver_tf.data.preprocessing import (
+    normalize_points,
+    pca_align,
+    points_to_model_input,
+    principal_frame,
+    sampled_principal_frame,
+)
 from perceiver_tf.data.synthetic import SOLID_CLASSES, random_rotation_matrix, rotated_shape
 from perceiver_tf.training.recipes import (
     MAX_EPOCHS,
@@ -113,8 +119,51 @@ def test_point_augmentations_keep_the_cloud_in_the_unit_sphere_and_drop_at_most_
     assert max(dropped) <= 0.5 * 256 + 24 and 0.15 * 256 < np.mean(dropped) < 0.35 * 256
 
 
+def _box_surface(sides, count=600, seed=0) -> np.ndarray:
+    """Points on the surface of a box with these side lengths, centred: `(count, 3)`."""
+    rng = np.random.default_rng(seed)
+    points = rng.uniform(-0.5, 0.5, (count, 3))
+    face = rng.integers(0, 3, count)
+    points[np.arange(count), face] = np.sign(points[np.arange(count), face]) * 0.5
+    return (points * np.asarray(sides)).astype("float32")
+
+
+@pytest.mark.parametrize("sides, turning_axes", [((3.0, 2.0, 1.0), []), ((3.0, 1.0, 1.0), [1, 2])])
+def test_sampled_frames_turn_only_axes_of_near_equal_variance(sides, turning_axes):
+    points = _box_surface(sides)
+    full = principal_frame(tf.constant(points)).numpy()
+    agreement = np.stack([np.abs(np.sum(full * sampled_principal_frame(tf.constant(points), 0.5,
+                                                                       tf.constant([seed, 1])).numpy(), axis=0))
+                          for seed in range(12)])  # |cos| between each axis and the full cloud's, per sample
+    steady = [axis for axis in range(3) if axis not in turning_axes]
+    assert agreement[:, steady].min() > 0.99
+    if turning_axes:  # a square cross-section: the half samples put these axes anywhere in their plane
+        assert agreement[:, turning_axes].min() < 0.9
+
+
+def test_a_sampled_frame_is_a_training_augmentation_only():
+    cloud = tf.constant(_box_surface((3.0, 1.0, 1.0)))
+    sampled = PointsProcessor(128, align="pca", frame_sample=0.5)
+    plain = PointsProcessor(128, align="pca")
+    assert sampled.config == plain.config  # not preprocessing: evaluation and serving use the whole cloud
+    np.testing.assert_array_equal(sampled.prepare(cloud, False, None).numpy(), plain.prepare(cloud, False, None).numpy())
+    trained = [sampled.prepare(cloud, True, tf.constant([seed, 0])).numpy() for seed in range(2)]
+    assert not np.allclose(np.sort(trained[0][:, 1]), np.sort(trained[1][:, 1]), atol=1e-3)
+
+
+def test_the_recipe_samples_frames_exactly_when_clouds_are_aligned():
+    posed = _clouds("so3", 0)
+    chosen = lambda align: {c.flag: c.value for c in point_cloud_choices(posed, align)}  # noqa: E731
+    assert chosen(None)["--align"] == "pca" and chosen(None)["--frame-sample"] == 0.5
+    assert chosen("pca")["--frame-sample"] == 0.5
+    kept = chosen("none")  # alignment refused: the clouds are rotated instead, frames stay unsampled
+    assert kept["--rotate"] == "so3" and "--frame-sample" not in kept
+
+
 @pytest.mark.parametrize("bad, message", [(dict(rotate="x"), "rotate"), (dict(align="ica"), "align"),
-                                          (dict(point_dropout=1.0), "point_dropout")])
+                                          (dict(point_dropout=1.0), "point_dropout"),
+                                          (dict(frame_sample=0.5), r"\(--frame-sample\) .*\(--align pca\)"),
+                                          (dict(align="pca", frame_sample=1.0), "frame_sample")])
 def test_bad_point_settings_are_refused(bad, message):
     with pytest.raises(ValueError, match=message):
         PointsProcessor(64, **bad)

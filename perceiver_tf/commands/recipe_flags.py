@@ -22,7 +22,8 @@ from perceiver_tf.training.recipes import (
 #: Data flags a recipe may fill, per modality: `{modality: {flag: argparse dest}}`.
 RECIPE_DATA_FLAGS = {
     "points": {"--align": "align", "--rotate": "rotate", "--local-geometry": "local_geometry",
-               "--axis-scale": "axis_scale", "--jitter": "jitter", "--point-dropout": "point_dropout"},
+               "--axis-scale": "axis_scale", "--jitter": "jitter", "--point-dropout": "point_dropout",
+               "--frame-sample": "frame_sample"},
     "audio": {"--normalize-audio": "normalize_audio", "--time-shift": "time_shift",
               "--frequency-warp": "frequency_warp"},
     "sensors": {"--center-recordings": "center_recordings"},
@@ -73,21 +74,30 @@ def _open_data_choices(args, source) -> list[RecipeChoice]:
                   if _left_out(args, dest) and not (args.init_from and flag in PREPROCESSING_FLAGS)
                   and not (flag == "--mixup" and args.cutmix)]
     chosen = []
-    for choice in _data_choices(source, open_flags) if open_flags else []:
+    for choice in _data_choices(source, open_flags, _decided_alignment(args, source)) if open_flags else []:
         if choice.flag in open_flags:
             setattr(args, flags[choice.flag], choice.value)
             chosen.append(choice)
     return chosen
 
 
-def _data_choices(source, open_flags: list[str]) -> list[RecipeChoice]:
+def _decided_alignment(args, source) -> str | None:
+    """A point cloud's alignment when it is not the recipe's to choose: given by --align, or a fine-tuned
+    model's own; else `None`."""
+    if args.init_from:
+        return source.processor.config.get("align", "none")
+    return getattr(args, "align", None)
+
+
+def _data_choices(source, open_flags: list[str], align: str | None = None) -> list[RecipeChoice]:
     """The recipe's data choices for `source`'s modality; the data is examined only for the flags
-    that need it (a point cloud's rotation, a recording's centring) when they are open."""
+    that need it (a point cloud's rotation, a recording's centring) when they are open. `align`:
+    `_decided_alignment`."""
     if source.modality == "points":
         # xyz only: decoded rows may carry local-geometry features after the coordinates.
         clouds = [rows[:, :3] for rows in sample_examples(source.train, source.num_train)] \
             if "--rotate" in open_flags else []
-        return point_cloud_choices(clouds)
+        return point_cloud_choices(clouds, align)
     if source.modality == "sensors":
         return sensor_choices(sample_examples(source.train, source.num_train))
     if source.modality == "image":
@@ -112,7 +122,8 @@ def apply_recipe(options, source):
             config["local_geometry"] = options.local_geometry
         processor = PointsProcessor.from_config(
             config, rotate=options.rotate, jitter=options.jitter, scale_range=options.scale_range,
-            axis_scale_range=options.axis_scale_range, point_dropout=options.point_dropout)
+            axis_scale_range=options.axis_scale_range, point_dropout=options.point_dropout,
+            frame_sample=options.frame_sample)
         if options.local_geometry and not source.processor.config.get("local_geometry"):
             # The clouds were decoded to xyz: add the local geometry to the decoded (cached) rows.
             add_geometry = lambda rows, label: (processor.from_decoded(rows), label)  # noqa: E731

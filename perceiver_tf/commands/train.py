@@ -299,6 +299,7 @@ def data_options(args):
         axis_scale_range=tuple(args.axis_scale) if args.axis_scale else None,
         point_dropout=args.point_dropout or 0.0,
         point_align=args.align or "none",
+        frame_sample=args.frame_sample or 0.0,
         local_geometry=args.local_geometry or 0,
         num_steps=args.num_steps,
         center_recordings=bool(args.center_recordings),
@@ -363,7 +364,10 @@ def _train(args, overrides: dict, output_dir: str, strategy, is_chief: bool, wor
         check_init_preprocessing(args, source, init_processor)
     check_source_flags(args, source)
     recipe = choose_recipe(args, source)
-    source = apply_recipe(data_options(args), source)
+    try:
+        source = apply_recipe(data_options(args), source)
+    except DataOptionError as error:  # a given flag and a chosen one that do not go together
+        raise UsageError(str(error)) from None
     if source.skipped:
         print(f"Skipped {len(source.skipped)} bad file(s) (--skip-bad-files): "
               + ", ".join(source.skipped[:10]) + (" ..." if len(source.skipped) > 10 else ""))

@@ -6,6 +6,7 @@ import math
 
 import tensorflow as tf
 
+from perceiver_tf.data.errors import DataOptionError
 from perceiver_tf.data.point_files import NON_FINITE_POINTS, read_point_file
 from perceiver_tf.data.preprocessing import (
     LOCAL_GEOMETRY_FEATURES,
@@ -59,6 +60,9 @@ class PointsProcessor:
         axis_scale_range: `(low, high)` random scaling of each axis independently, or `None`.
         point_dropout: up to this fraction of the sampled points (uniform per cloud) are replaced by
             copies of the first one (PointNet++'s random input dropout), or 0.
+        frame_sample: with `align="pca"`, each training cloud's principal-axis frame comes from this
+            random fraction of its points (`preprocessing.sampled_principal_frame`), or 0: from all
+            points, as in evaluation.
         align: "none", or "pca": rotate every cloud into its principal axes (`preprocessing.pca_align`).
         local_geometry: 0, or k >= `MIN_GEOMETRY_NEIGHBORS`: append each point's
             `preprocessing.local_geometry` features over its k nearest neighbours (how flat,
@@ -71,7 +75,8 @@ class PointsProcessor:
 
     def __init__(self, num_points: int = 512, rotate: bool | str = "none", jitter: float = 0.0,
                  scale_range: tuple[float, float] | None = None, axis_scale_range: tuple[float, float] | None = None,
-                 point_dropout: float = 0.0, align: str = "none", local_geometry: int = 0):
+                 point_dropout: float = 0.0, align: str = "none", local_geometry: int = 0,
+                 frame_sample: float = 0.0):
         if num_points < 1:
             raise ValueError(f"`num_points` must be >= 1. Received: num_points={num_points}")
         if isinstance(rotate, bool):
@@ -82,6 +87,11 @@ class PointsProcessor:
             raise ValueError(f"`align` must be one of {', '.join(POINT_ALIGNMENTS)}. Received: align={align!r}")
         if not 0.0 <= point_dropout < 1.0:
             raise ValueError(f"`point_dropout` must be in [0, 1). Received: point_dropout={point_dropout}")
+        if not 0.0 <= frame_sample < 1.0:
+            raise ValueError(f"`frame_sample` must be in [0, 1). Received: frame_sample={frame_sample}")
+        if frame_sample and align != "pca":
+            raise DataOptionError(f"frame_sample (--frame-sample) varies the principal-axis frame of align='pca' "
+                             f"(--align pca), but align={align!r}: set both or neither")
         self.config = {"modality": "points", "num_points": int(num_points)}
         if align != "none":
             self.config["align"] = align
@@ -92,6 +102,7 @@ class PointsProcessor:
             self.config["local_geometry"] = int(local_geometry)
         self.rotate, self.jitter, self.scale_range = rotate, float(jitter), scale_range
         self.axis_scale_range, self.point_dropout = axis_scale_range, float(point_dropout)
+        self.frame_sample = float(frame_sample)
 
     @classmethod
     def from_config(cls, config: dict, **augmentation) -> "PointsProcessor":
@@ -127,7 +138,7 @@ class PointsProcessor:
         later augmentations (scaling, dropout, jitter) move the xyz only."""
         if not training:
             return rows_to_model_input(rows, self.config)
-        seeds = tf.random.experimental.stateless_split(seed, 7)
+        seeds = tf.random.experimental.stateless_split(seed, 8)
         num_points, count = self.config["num_points"], tf.shape(rows)[0]
         index = tf.cond(
             count >= num_points,
@@ -137,9 +148,9 @@ class PointsProcessor:
         if self.rotate != "none":
             rows = self._turn(rows, random_rotation(seeds[1], self.rotate))
         if self.config.get("local_geometry"):  # normalised and aligned as the whole cloud (see rows_to_model_input)
-            rows = tf.gather(prepare_points(rows, self.config), index)
+            rows = tf.gather(prepare_points(rows, self.config, self.frame_sample, seeds[7]), index)
         else:
-            rows = prepare_points(tf.gather(rows, index), self.config)
+            rows = prepare_points(tf.gather(rows, index), self.config, self.frame_sample, seeds[7])
         points, features = rows[:, :3], rows[:, 3:]
         if self.axis_scale_range is not None:  # along the model's axes (the principal axes, when aligned)
             points = normalize_points(points * tf.random.stateless_uniform([3], seeds[5], *self.axis_scale_range))

@@ -300,6 +300,17 @@ def principal_frame(points: tf.Tensor) -> tf.Tensor:
     return vectors * tf.cast(signs, vectors.dtype)
 
 
+def sampled_principal_frame(points: tf.Tensor, fraction: float, seed: tf.Tensor) -> tf.Tensor:
+    """`principal_frame` of a random `fraction` of centred `(P, 3)` points (at least 3; `seed`: a stateless
+    seed `(2,)`). Axes of clearly different variance come out as from all points; axes of near-equal
+    variance, which the cloud leaves uncertain, turn from one sample to the next (half the points
+    estimate that uncertainty as a bootstrap does)."""
+    count = tf.shape(points)[0]
+    keep = tf.minimum(count, tf.maximum(3, tf.cast(tf.cast(count, tf.float32) * fraction, tf.int32)))
+    chosen = tf.random.experimental.stateless_shuffle(tf.range(count), seed)[:keep]
+    return principal_frame(tf.gather(points, chosen))
+
+
 def pca_align(points: tf.Tensor) -> tf.Tensor:
     """Rotate centred `(P, 3)` points into their principal axes (`principal_frame`): a pose-free
     canonical frame, which does not depend on the cloud's rotation (up to shapes symmetric about an
@@ -362,12 +373,15 @@ def point_rows(points: tf.Tensor, config: dict) -> tf.Tensor:
     return tf.concat([points, local_geometry(scaled, neighbors)], axis=-1)
 
 
-def prepare_points(rows: tf.Tensor, config: dict) -> tf.Tensor:
+def prepare_points(rows: tf.Tensor, config: dict, frame_sample: float = 0.0, seed: tf.Tensor | None = None) -> tf.Tensor:
     """`(P, 3 [+ LOCAL_GEOMETRY_FEATURES])` sampled rows (`point_rows`) -> model input: xyz through
     `normalize_points`, then `pca_align` when `config["align"]` is "pca" (the normals turned with
-    them); normals as |n| (their sign is arbitrary)."""
+    them); normals as |n| (their sign is arbitrary). `frame_sample` > 0 (training, with `seed`): the
+    frame of that fraction of the points instead (`sampled_principal_frame`)."""
     xyz = normalize_points(rows[:, :3])
-    frame = principal_frame(xyz) if config.get("align", "none") == "pca" else None
+    frame = None
+    if config.get("align", "none") == "pca":
+        frame = sampled_principal_frame(xyz, frame_sample, seed) if frame_sample else principal_frame(xyz)
     if frame is not None:
         xyz = tf.matmul(xyz, frame)
     if not config.get("local_geometry"):

@@ -82,6 +82,7 @@ class DataOptions:
     axis_scale_range: tuple[float, float] | None = None
     point_dropout: float = 0.0
     point_align: str = "none"
+    frame_sample: float = 0.0
     local_geometry: int = 0
     num_steps: int | None = None
     center_recordings: bool = False
@@ -114,6 +115,7 @@ MODALITY_OPTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
     "axis_scale_range": ("--axis-scale", ("points",)),
     "point_dropout": ("--point-dropout", ("points",)),
     "point_align": ("--align", ("points",)),
+    "frame_sample": ("--frame-sample", ("points",)),
     "local_geometry": ("--local-geometry", ("points",)),
     "num_steps": ("--num-steps", ("sensors",)),
     "center_recordings": ("--center-recordings", ("sensors",)),
@@ -222,7 +224,7 @@ def make_processor(modality: str, options: DataOptions, sample_shape: tuple | No
     if modality == "points":
         return PointsProcessor(options.num_points, options.rotate, options.jitter, options.scale_range,
                                options.axis_scale_range, options.point_dropout, options.point_align,
-                               options.local_geometry)
+                               options.local_geometry, options.frame_sample)
     if modality == "sensors":
         steps, channels = sample_shape
         return SensorProcessor(options.num_steps or min(steps, DEFAULT_MAX_SENSOR_STEPS), channels,

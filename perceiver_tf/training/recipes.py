@@ -45,6 +45,9 @@ OFFSET_SHARE_TO_CENTER = 0.25
 #: Point-cloud augmentations (besides rotation) every point recipe uses: mild per-axis scaling,
 #: 1% jitter, and up to 20% point dropout (PointNet++'s).
 POINT_AUGMENTATION = {"axis_scale": (0.8, 1.25), "jitter": 0.01, "point_dropout": 0.2}
+#: With the principal-axis frame, each training cloud's frame comes from this fraction of its points:
+#: half the points estimate the frame's uncertainty as a bootstrap does.
+FRAME_SAMPLE = 0.5
 #: Neighbours of each point whose shape (`preprocessing.local_geometry`) every point recipe appends to it.
 LOCAL_GEOMETRY_NEIGHBORS = 32
 #: Audio augmentations every audio recipe uses: clips moved by up to 10% of their length, and (log-mel
@@ -151,18 +154,25 @@ def point_cloud_orientation(clouds: list[np.ndarray]) -> tuple[str, str]:
     return "so3", f"{measured}: clouds in any orientation"
 
 
-def point_cloud_choices(clouds: list[np.ndarray]) -> list[RecipeChoice]:
+def point_cloud_choices(clouds: list[np.ndarray], align: str | None = None) -> list[RecipeChoice]:
     """Rotation from `point_cloud_orientation` (and, for clouds in any orientation, alignment to their
     principal axes: a canonical pose, so the model need not learn every rotation from few
-    examples), the local geometry of every point (whether the surface there is flat, an edge or
-    curved: a cross-attention that sees each point alone cannot tell, and few examples do not teach
-    it), then the augmentations of `POINT_AUGMENTATION`."""
+    examples; with the alignment, training frames from half of each cloud, `FRAME_SAMPLE`), the
+    local geometry of every point (whether the surface there is flat, an edge or curved: a
+    cross-attention that sees each point alone cannot tell, and few examples do not teach it), then
+    the augmentations of `POINT_AUGMENTATION`. `align`: the alignment already decided (given, or a
+    fine-tuned model's), or `None` to choose it."""
     rotate, why = point_cloud_orientation(clouds)
-    if rotate == "so3":  # a rotation before the alignment would change nothing
+    aligned = align == "pca" or (align is None and rotate == "so3")
+    if aligned and rotate == "so3":  # a rotation before the alignment would change nothing
         orientation = [RecipeChoice("--align", "pca", f"{why}: principal-axis frame"),
                        RecipeChoice("--rotate", "none", "the alignment removes any rotation")]
     else:
         orientation = [RecipeChoice("--rotate", rotate, why)]
+    if aligned:
+        orientation.append(RecipeChoice("--frame-sample", FRAME_SAMPLE,
+                                        "each training frame from a random half of the cloud: axes of near-equal "
+                                        "variance, which the cloud leaves uncertain, turn"))
     return orientation + [
         RecipeChoice("--local-geometry", LOCAL_GEOMETRY_NEIGHBORS,
                      "each point's surface shape and normal, from its nearest neighbours"),
