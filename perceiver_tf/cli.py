@@ -82,7 +82,9 @@ def _add_train_parser(subparsers) -> None:
                        help="Stretch training log-mel spectra along frequency by a factor in [1-W, 1+W] "
                             "(vocal-tract length perturbation).")
     points = parser.add_argument_group("point clouds")
-    points.add_argument("--num-points", type=positive_int, default=512, help="Points sampled per point cloud.")
+    points.add_argument("--num-points", type=positive_int, default=None,
+                        help="Points per point-cloud example. Default (recipe): the median cloud's point count "
+                             "rounded up to a power of two, 128 to 1024.")
     points.add_argument("--rotate", nargs="?", const="z", default="auto", choices=["auto", "none", "z", "so3"],
                         help="Random rotation of training point clouds: none, z (about the up axis; the value of a "
                              "bare --rotate) or so3 (any 3-D rotation). Default auto (recipe): from the clouds' "

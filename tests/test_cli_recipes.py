@@ -41,7 +41,7 @@ def test_rotated_point_clouds_get_principal_axis_alignment(tmp_path, capsys, geo
     neighbors = int(geometry[1]) if geometry else 32
     line = _recipe_line(capsys)
     assert "--preset tiny" in line and "--align pca" in line and "--rotate none" in line and "--epochs" not in line
-    assert "--frame-sample 0.5" in line
+    assert "--frame-sample 0.5" in line and "--num-points 128 (median cloud of" in line  # 60-119 points
     recipe = metrics["recipe"]
     assert recipe["flags"]["--align"] == "pca" and recipe["flags"]["--epochs"] == 2  # given: recorded, not chosen
     assert "--epochs" not in recipe["chosen"] and "any orientation" in recipe["chosen"]["--align"]
@@ -49,8 +49,9 @@ def test_rotated_point_clouds_get_principal_axis_alignment(tmp_path, capsys, geo
     model, metadata = load_trained_model(str(out / "model.keras"))
     assert metadata["preprocessing"]["align"] == "pca"  # serving aligns too
     assert recipe["flags"]["--local-geometry"] == metadata["preprocessing"]["local_geometry"] == neighbors
-    assert model.input_shape == (None, 512, 9)  # xyz + the local geometry of each point
-    assert model.count_params() < build_classifier("small", (512, 3), 6, input_kind="points").count_params()
+    assert model.input_shape == (None, 128, 9)  # xyz + the local geometry of each point
+    assert metadata["preprocessing"]["num_points"] == recipe["flags"]["--num-points"] == 128
+    assert model.count_params() < build_classifier("small", (128, 3), 6, input_kind="points").count_params()
 
 
 def test_every_recipe_choice_yields_to_its_flag(tmp_path, capsys):
@@ -58,13 +59,14 @@ def test_every_recipe_choice_yields_to_its_flag(tmp_path, capsys):
     synthetic.write_rotated_shapes_folder(str(data), per_class=5, counts=(60, 120), seed=1)
     _, metrics = _train(tmp_path, data, "--epochs", "1", "--preset", "small", "--learning-rate", "5e-4",
                         "--align", "none", "--rotate", "z", "--local-geometry", "0", "--jitter", "0", "--axis-scale", "1", "1",
-                        "--point-dropout", "0", "--frame-sample", "0", "--early-stopping", "0")
+                        "--point-dropout", "0", "--frame-sample", "0", "--num-points", "64", "--early-stopping", "0")
     assert _recipe_line(capsys) == "Recipe: every choice given by a flag."
     assert metrics["recipe"]["chosen"] == {}
     assert metrics["recipe"]["flags"] == {"--preset": "small", "--learning-rate": 5e-4, "--epochs": 1,
                                           "--early-stopping": 0, "--align": "none", "--rotate": "z", "--local-geometry": 0,
                                           "--jitter": 0.0,
-                                          "--axis-scale": [1.0, 1.0], "--point-dropout": 0.0, "--frame-sample": 0.0}
+                                          "--axis-scale": [1.0, 1.0], "--point-dropout": 0.0, "--frame-sample": 0.0,
+                                          "--num-points": 64}
 
 
 @pytest.mark.parametrize("flag, centred", [(None, True), ("--no-center-recordings", False)])

@@ -21,6 +21,7 @@ from perceiver_tf.training.recipes import (
     epochs_for,
     learning_rate_for,
     patience_for,
+    num_points_for,
     point_cloud_choices,
     point_cloud_orientation,
     preset_for,
@@ -149,6 +150,13 @@ def test_a_sampled_frame_is_a_training_augmentation_only():
     np.testing.assert_array_equal(sampled.prepare(cloud, False, None).numpy(), plain.prepare(cloud, False, None).numpy())
     trained = [sampled.prepare(cloud, True, tf.constant([seed, 0])).numpy() for seed in range(2)]
     assert not np.allclose(np.sort(trained[0][:, 1]), np.sort(trained[1][:, 1]), atol=1e-3)
+
+
+@pytest.mark.parametrize("sizes, expected", [([100, 550, 1000], 1024), ([300, 500, 510], 512), ([10, 20, 60], 128),
+                                             ([5000, 8000], 1024), ([512, 512], 512)])
+def test_points_per_example_cover_the_median_cloud(sizes, expected):
+    choice = num_points_for(sizes)
+    assert choice.flag == "--num-points" and choice.value == expected
 
 
 def test_the_recipe_samples_frames_exactly_when_clouds_are_aligned():

@@ -13,6 +13,7 @@ from perceiver_tf.training.recipes import (
     image_choices,
     learning_rate_for,
     patience_for,
+    num_points_for,
     point_cloud_choices,
     preset_for,
     sample_examples,
@@ -21,7 +22,7 @@ from perceiver_tf.training.recipes import (
 
 #: Data flags a recipe may fill, per modality: `{modality: {flag: argparse dest}}`.
 RECIPE_DATA_FLAGS = {
-    "points": {"--align": "align", "--rotate": "rotate", "--local-geometry": "local_geometry",
+    "points": {"--num-points": "num_points", "--align": "align", "--rotate": "rotate", "--local-geometry": "local_geometry",
                "--axis-scale": "axis_scale", "--jitter": "jitter", "--point-dropout": "point_dropout",
                "--frame-sample": "frame_sample"},
     "audio": {"--normalize-audio": "normalize_audio", "--time-shift": "time_shift",
@@ -30,7 +31,7 @@ RECIPE_DATA_FLAGS = {
     "image": {"--mixup": "mixup"},
 }
 #: Flags that set preprocessing (saved with the model): a fine-tuned model keeps its own.
-PREPROCESSING_FLAGS = ("--align", "--local-geometry", "--normalize-audio", "--center-recordings")
+PREPROCESSING_FLAGS = ("--num-points", "--align", "--local-geometry", "--normalize-audio", "--center-recordings")
 
 
 def _left_out(args, dest: str) -> bool:
@@ -96,8 +97,9 @@ def _data_choices(source, open_flags: list[str], align: str | None = None) -> li
     if source.modality == "points":
         # xyz only: decoded rows may carry local-geometry features after the coordinates.
         clouds = [rows[:, :3] for rows in sample_examples(source.train, source.num_train)] \
-            if "--rotate" in open_flags else []
-        return point_cloud_choices(clouds, align)
+            if {"--rotate", "--num-points"} & set(open_flags) else []
+        choices = point_cloud_choices(clouds if "--rotate" in open_flags else [], align)
+        return [num_points_for([len(cloud) for cloud in clouds])] + choices if clouds else choices
     if source.modality == "sensors":
         return sensor_choices(sample_examples(source.train, source.num_train))
     if source.modality == "image":
@@ -112,6 +114,8 @@ def apply_recipe(options, source):
     (their flags are read when the data is loaded) are returned as they are."""
     config = dict(source.processor.config)
     if source.modality == "points":
+        if options.num_points:
+            config["num_points"] = options.num_points
         import tensorflow as tf
 
         from perceiver_tf.data.points import PointsProcessor

@@ -37,6 +37,8 @@ from perceiver_tf.data.video import VideoProcessor, clip_frame_shape
 
 #: Longest image side used when --image-size is not given and images are larger.
 DEFAULT_MAX_IMAGE_SIDE = 32
+#: Points per point-cloud example when `DataOptions.num_points` is not given (the CLI's recipe chooses it).
+DEFAULT_NUM_POINTS = 512
 #: Most time steps per sensor example when --num-steps is not given and recordings are longer.
 DEFAULT_MAX_SENSOR_STEPS = 1024
 
@@ -75,7 +77,7 @@ class DataOptions:
     time_shift: float = 0.0
     gain_db: float = 0.0
     frequency_warp: float = 0.0
-    num_points: int = 512
+    num_points: int | None = None  # None: DEFAULT_NUM_POINTS
     rotate: str | bool = "none"  # "none" | "z" | "so3" (True: "z", False: "none")
     jitter: float = 0.0
     scale_range: tuple[float, float] | None = None
@@ -222,8 +224,8 @@ def make_processor(modality: str, options: DataOptions, sample_shape: tuple | No
     if modality == "audio":
         return _audio_processor(options)
     if modality == "points":
-        return PointsProcessor(options.num_points, options.rotate, options.jitter, options.scale_range,
-                               options.axis_scale_range, options.point_dropout, options.point_align,
+        return PointsProcessor(options.num_points or DEFAULT_NUM_POINTS, options.rotate, options.jitter,
+                               options.scale_range, options.axis_scale_range, options.point_dropout, options.point_align,
                                options.local_geometry, options.frame_sample)
     if modality == "sensors":
         steps, channels = sample_shape

@@ -45,6 +45,8 @@ OFFSET_SHARE_TO_CENTER = 0.25
 #: Point-cloud augmentations (besides rotation) every point recipe uses: mild per-axis scaling,
 #: 1% jitter, and up to 20% point dropout (PointNet++'s).
 POINT_AUGMENTATION = {"axis_scale": (0.8, 1.25), "jitter": 0.01, "point_dropout": 0.2}
+#: `--num-points` is the median cloud's point count rounded up to a power of two, within this range.
+NUM_POINTS_RANGE = (128, 1024)
 #: With the principal-axis frame, each training cloud's frame comes from this fraction of its points:
 #: half the points estimate the frame's uncertainty as a bootstrap does.
 FRAME_SAMPLE = 0.5
@@ -152,6 +154,16 @@ def point_cloud_orientation(clouds: list[np.ndarray]) -> tuple[str, str]:
     if upright >= ALIGNED_FRACTION:
         return "z", f"{measured}: upright clouds, any heading"
     return "so3", f"{measured}: clouds in any orientation"
+
+
+def num_points_for(sizes: list[int]) -> RecipeChoice:
+    """Points per example from the clouds' sizes: the median rounded up to a power of two (at least
+    half the clouds are read whole; repeated points cost time only), within `NUM_POINTS_RANGE`."""
+    median = float(np.median(sizes))
+    low, high = NUM_POINTS_RANGE
+    value = int(min(max(2 ** math.ceil(math.log2(max(median, 1.0))), low), high))
+    return RecipeChoice("--num-points", value, f"median cloud of {median:.0f} points, rounded up to a power of two "
+                                               f"({low}-{high})")
 
 
 def point_cloud_choices(clouds: list[np.ndarray], align: str | None = None) -> list[RecipeChoice]:
