@@ -12,8 +12,8 @@ from perceiver_tf.training.recipes import (
     epochs_for,
     image_choices,
     learning_rate_for,
-    patience_for,
     num_points_for,
+    patience_for,
     point_cloud_choices,
     preset_for,
     sample_examples,
@@ -22,9 +22,9 @@ from perceiver_tf.training.recipes import (
 
 #: Data flags a recipe may fill, per modality: `{modality: {flag: argparse dest}}`.
 RECIPE_DATA_FLAGS = {
-    "points": {"--num-points": "num_points", "--align": "align", "--rotate": "rotate", "--local-geometry": "local_geometry",
-               "--axis-scale": "axis_scale", "--jitter": "jitter", "--point-dropout": "point_dropout",
-               "--frame-sample": "frame_sample"},
+    "points": {"--num-points": "num_points", "--align": "align", "--rotate": "rotate",
+               "--local-geometry": "local_geometry", "--axis-scale": "axis_scale", "--jitter": "jitter",
+               "--point-dropout": "point_dropout", "--frame-sample": "frame_sample"},
     "audio": {"--normalize-audio": "normalize_audio", "--time-shift": "time_shift",
               "--frequency-warp": "frequency_warp"},
     "sensors": {"--center-recordings": "center_recordings"},
@@ -114,12 +114,12 @@ def apply_recipe(options, source):
     (their flags are read when the data is loaded) are returned as they are."""
     config = dict(source.processor.config)
     if source.modality == "points":
-        if options.num_points:
-            config["num_points"] = options.num_points
         import tensorflow as tf
 
         from perceiver_tf.data.points import PointsProcessor
 
+        if options.num_points:
+            config["num_points"] = options.num_points
         if options.point_align != "none":
             config["align"] = options.point_align
         if options.local_geometry:

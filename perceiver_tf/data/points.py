@@ -91,7 +91,7 @@ class PointsProcessor:
             raise ValueError(f"`frame_sample` must be in [0, 1). Received: frame_sample={frame_sample}")
         if frame_sample and align != "pca":
             raise DataOptionError(f"frame_sample (--frame-sample) varies the principal-axis frame of align='pca' "
-                             f"(--align pca), but align={align!r}: set both or neither")
+                                  f"(--align pca), but align={align!r}: set both or neither")
         self.config = {"modality": "points", "num_points": int(num_points)}
         if align != "none":
             self.config["align"] = align
