@@ -87,7 +87,7 @@ def _decided_alignment(args, source) -> str | None:
     model's own; else `None`."""
     if args.init_from:
         return source.processor.config.get("align", "none")
-    return getattr(args, "align", None)
+    return args.align
 
 
 def _data_choices(source, open_flags: list[str], align: str | None = None) -> list[RecipeChoice]:

@@ -18,6 +18,8 @@ from perceiver_tf.data.preprocessing import (
     rows_to_model_input,
 )
 
+#: Points per example unless told otherwise (the CLI's recipe chooses them from the clouds' sizes).
+DEFAULT_NUM_POINTS = 512
 #: Random rotations of training clouds: none, about the z (up) axis, or any 3-D rotation.
 ROTATIONS = ("none", "z", "so3")
 
@@ -73,7 +75,7 @@ class PointsProcessor:
     input_kind = "points"
     bytes_input = "points_bytes"
 
-    def __init__(self, num_points: int = 512, rotate: bool | str = "none", jitter: float = 0.0,
+    def __init__(self, num_points: int = DEFAULT_NUM_POINTS, rotate: bool | str = "none", jitter: float = 0.0,
                  scale_range: tuple[float, float] | None = None, axis_scale_range: tuple[float, float] | None = None,
                  point_dropout: float = 0.0, align: str = "none", local_geometry: int = 0,
                  frame_sample: float = 0.0):

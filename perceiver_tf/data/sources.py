@@ -30,15 +30,13 @@ from perceiver_tf.data.pipeline import (
     probe_files,
     unreadable_error,
 )
-from perceiver_tf.data.points import PointsProcessor
+from perceiver_tf.data.points import DEFAULT_NUM_POINTS, PointsProcessor
 from perceiver_tf.data.sensors_processor import SensorProcessor, recording_shape
 from perceiver_tf.data.splits import stratified_split
 from perceiver_tf.data.video import VideoProcessor, clip_frame_shape
 
 #: Longest image side used when --image-size is not given and images are larger.
 DEFAULT_MAX_IMAGE_SIDE = 32
-#: Points per point-cloud example when `DataOptions.num_points` is not given (the CLI's recipe chooses it).
-DEFAULT_NUM_POINTS = 512
 #: Most time steps per sensor example when --num-steps is not given and recordings are longer.
 DEFAULT_MAX_SENSOR_STEPS = 1024
 
@@ -77,7 +75,7 @@ class DataOptions:
     time_shift: float = 0.0
     gain_db: float = 0.0
     frequency_warp: float = 0.0
-    num_points: int | None = None  # None: DEFAULT_NUM_POINTS
+    num_points: int | None = None  # None: points.DEFAULT_NUM_POINTS
     rotate: str | bool = "none"  # "none" | "z" | "so3" (True: "z", False: "none")
     jitter: float = 0.0
     scale_range: tuple[float, float] | None = None
@@ -225,8 +223,8 @@ def make_processor(modality: str, options: DataOptions, sample_shape: tuple | No
         return _audio_processor(options)
     if modality == "points":
         return PointsProcessor(options.num_points or DEFAULT_NUM_POINTS, options.rotate, options.jitter,
-                               options.scale_range, options.axis_scale_range, options.point_dropout, options.point_align,
-                               options.local_geometry, options.frame_sample)
+                               options.scale_range, options.axis_scale_range, options.point_dropout,
+                               options.point_align, options.local_geometry, options.frame_sample)
     if modality == "sensors":
         steps, channels = sample_shape
         return SensorProcessor(options.num_steps or min(steps, DEFAULT_MAX_SENSOR_STEPS), channels,

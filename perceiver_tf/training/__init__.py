@@ -14,8 +14,9 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     "finetune": ("classifier_from_trained", "copy_backbone", "head_summary", "reuses_head"),
     "losses": ("ClassAccuracy", "ClassCrossentropy"),
     "optimizers": ("make_optimizer",),
-    "recipes": ("RecipeChoice", "audio_choices", "epochs_for", "image_choices", "learning_rate_for", "patience_for",
-                "point_cloud_choices", "point_cloud_orientation", "preset_for", "sensor_choices"),
+    "recipes": ("RecipeChoice", "audio_choices", "epochs_for", "image_choices", "learning_rate_for",
+                "num_points_for", "patience_for", "point_cloud_choices", "point_cloud_orientation", "preset_for",
+                "sensor_choices"),
     "run_lock": ("OutputDirectoryError", "RunLock"),
     "trainer": ("TrainResult", "compile_classifier", "train_classifier"),
 })
