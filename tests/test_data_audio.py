@@ -1,5 +1,5 @@
-"""Audio decoding (in-graph WAV of every PCM / float width, tensorflow-io FLAC), mono mixing, resampling,
-crops, features."""
+"""Audio decoding (in-graph WAV of every PCM / float width; compressed formats: test_audio_decoders.py), mono
+mixing, resampling, crops, features."""
 
 import os
 import struct
@@ -99,22 +99,6 @@ def test_a_folder_of_float_wavs_loads(tmp_path):
     assert source.num_train + source.num_val == 6 and not source.skipped
     waves = [w.numpy() for w, _ in source.val]
     assert all(w.shape == (4000,) and 0.19 < np.abs(w).max() < 0.61 for w in waves)
-
-
-def test_tensorflow_io_native_ops_load_and_decode_flac(tmp_path):
-    """The README's TF 2.16 pin: tensorflow-io's native FLAC codec must load and round-trip."""
-    tfio = pytest.importorskip("tensorflow_io")
-    rate = 8000
-    samples = (np.sin(2 * np.pi * 440 * np.arange(rate // 2) / rate) * 20000).astype(np.int16)
-    stereo = np.stack([samples, samples // 2], axis=1)
-    path = str(tmp_path / "tone.flac")
-    tf.io.write_file(path, tfio.audio.encode_flac(tf.constant(stereo), rate=rate))
-    processor = AudioProcessor(sample_rate=4000, clip_seconds=0.25, features="waveform", patch_size=100)
-    mono = processor.decode_file(tf.constant(path)).numpy()
-    # FLAC is lossless: mono mix of the int16 channels, scaled to [-1, 1], then resampled 8 kHz -> 4 kHz.
-    expected = (stereo.astype(np.float32) / 32768).mean(axis=1)
-    assert mono.shape == (len(samples) // 2,)
-    np.testing.assert_allclose(mono[100:-100], expected[::2][100:-100], atol=0.02)
 
 
 def test_wav_resample_crop_and_features(tmp_path):

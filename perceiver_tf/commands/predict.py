@@ -49,12 +49,15 @@ def predict_file(model, metadata: dict, prepare, path: str, top_k: int) -> dict:
     import tensorflow as tf
 
     from perceiver_tf.commands.model_files import as_model_inputs, non_finite_problem
-    from perceiver_tf.data.errors import error_reason
+    from perceiver_tf.data.errors import environment_problem, error_reason
     from perceiver_tf.export.saved_model import model_outputs
 
     try:
         example = prepare(tf.constant(path))
     except (tf.errors.OpError, ValueError) as error:
+        problem = environment_problem(error)
+        if problem is not None:  # not this file's fault: every file would fail alike
+            raise problem from None
         return {"file": path, "error": f"cannot read {metadata['modality']} file: {error_reason(error)}"}
     problem = non_finite_problem(example)
     if problem:

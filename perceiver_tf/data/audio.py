@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import numpy as np
 import tensorflow as tf
 
-from perceiver_tf.data.formats import as_path
+from perceiver_tf.data.audio_decoders import decode_compressed_audio
 from perceiver_tf.data.preprocessing import (
     AUDIO_FEATURES,
     audio_input_shape,
@@ -17,22 +16,12 @@ from perceiver_tf.data.preprocessing import (
 from perceiver_tf.data.wav import decode_wav
 
 
-def _decode_with_tfio(path: bytes) -> tuple[np.ndarray, np.int32]:
-    """FLAC/MP3/OGG via tensorflow-io's native readers -> float32 `(T, channels)` in [-1, 1], rate."""
-    import tensorflow_io as tfio
-
-    audio = tfio.audio.AudioIOTensor(as_path(path))
-    samples = audio.to_tensor().numpy()
-    if np.issubdtype(samples.dtype, np.integer):
-        samples = samples.astype(np.float32) / float(np.iinfo(samples.dtype).max + 1)
-    return samples.astype(np.float32), np.int32(audio.rate.numpy())
-
-
 class AudioProcessor:
     """Turns audio files into the model's audio input (see `preprocessing.waveform_to_model_input`).
 
-    WAV (8/16/24/32-bit PCM, 32/64-bit float) is decoded by `wav.decode_wav`; FLAC/MP3/OGG by tensorflow-io (training only: the
-    saved model's preprocessing is pure TF). Clips are mixed to mono and resampled to
+    WAV (8/16/24/32-bit PCM, 32/64-bit float) is decoded by `wav.decode_wav` (pure TF: the saved
+    model's preprocessing); FLAC/MP3/OGG by `audio_decoders.decode_compressed_audio` (soundfile, or
+    tensorflow-io where its ops load) when files are read. Clips are mixed to mono and resampled to
     `sample_rate`, then cropped/padded to `clip_seconds` (random crop in training, centre in
     evaluation).
 
@@ -120,7 +109,7 @@ class AudioProcessor:
             return decode_wav(tf.io.read_file(path))
 
         def other():
-            audio, rate = tf.numpy_function(_decode_with_tfio, [path], (tf.float32, tf.int32))
+            audio, rate = tf.numpy_function(decode_compressed_audio, [path], (tf.float32, tf.int32))
             return tf.ensure_shape(audio, [None, None]), tf.ensure_shape(rate, [])
 
         is_wav = tf.strings.regex_full_match(tf.strings.lower(path), r".*\.wav")

@@ -2,7 +2,7 @@
 
 Layout (`perceiver-tf train --data root`):
 
-    root/<class>/<clip>/audio.wav         any one .wav/.flac/.mp3/.ogg file
+    root/<class>/<clip>/audio.wav         any one .wav/.flac/.mp3/.ogg/.opus file
     root/<class>/<clip>/0000.png ...      the frames, sorted by name (or one video.npy (T, H, W[, C]))
 
 Each example is `{"audio": ..., "video": ...}`, the inputs of a two-adapter `PerceiverBackbone`.

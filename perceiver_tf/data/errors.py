@@ -20,6 +20,31 @@ class DataWarning(UserWarning):
     sizes, skipped symlinks): issued with `warnings.warn`; the CLI prints each as one line."""
 
 
+class EnvironmentProblem(EnvironmentError):
+    """Something this environment lacks (a codec, a working native library), not a fault of the files:
+    reported once, as one line naming the fix, instead of against every file it stops from being read."""
+
+
+class EnvironmentWarning(UserWarning):
+    """Something this environment lacks that a run can do without (e.g. TensorBoard for logs): issued
+    with `warnings.warn`, once, naming how to get it; the CLI prints it as one line."""
+
+
+def environment_problem(error: BaseException) -> EnvironmentProblem | None:
+    """The `EnvironmentProblem` that `error` is or carries, else None.
+
+    A `tf.numpy_function` re-raises its Python exception as a TensorFlow error whose message keeps
+    the exception's type name and text (`"MissingAudioDecoderError: no decoder ..."`).
+    """
+    if isinstance(error, EnvironmentProblem):
+        return error
+    for kind in EnvironmentProblem.__subclasses__():
+        carried = re.search(rf"\b{kind.__name__}: ([^\n]*)", str(error))
+        if carried:
+            return kind(carried.group(1).strip())
+    return None
+
+
 class DataOptionError(ValueError):
     """A data option that does not apply to the data (e.g. `--image-size` on point clouds): the
     user's flags are wrong, not the files (the CLI exits with status 2)."""

@@ -11,7 +11,7 @@ import numpy as np
 #: cloud and a sensor recording: a folder of `.npy` files alone needs `--modality`.
 EXTENSIONS: dict[str, tuple[str, ...]] = {
     "image": (".png", ".jpg", ".jpeg", ".bmp", ".gif"),
-    "audio": (".wav", ".flac", ".mp3", ".ogg"),
+    "audio": (".wav", ".flac", ".mp3", ".ogg", ".opus"),
     "points": (".npy", ".npz", ".ply", ".off", ".xyz", ".txt"),
     "sensors": (".csv", ".npy"),
 }

@@ -8,7 +8,7 @@ import numpy as np
 import tensorflow as tf
 
 from perceiver_tf.data.augment import mix_batch
-from perceiver_tf.data.errors import error_reason
+from perceiver_tf.data.errors import environment_problem, error_reason
 
 AUTOTUNE = tf.data.AUTOTUNE
 
@@ -65,6 +65,10 @@ def probe_files(paths: list[str], probe) -> tuple[dict[str, np.ndarray], dict[st
     `probe(path)` maps a string scalar to a small tensor (a decoded file's shape or checksum).
     One parallel pass finds the files that fail (their elements are dropped by `ignore_errors`);
     only those run again, one by one in a graph as in the pass, for their error (`error_reason`).
+
+    Raises:
+        EnvironmentProblem: a file failed for want of something in the environment (e.g. no audio
+            decoder), which would fail every file alike.
     """
     path_table = tf.constant(paths, tf.string)
     checked = tf.data.Dataset.range(len(paths)).map(
@@ -76,6 +80,9 @@ def probe_files(paths: list[str], probe) -> tuple[dict[str, np.ndarray], dict[st
         try:
             values[path] = retry(tf.constant(path)).numpy()  # it failed only alongside the others
         except (tf.errors.OpError, ValueError) as error:
+            problem = environment_problem(error)
+            if problem is not None:  # no file can be read here: say so once, not once per file
+                raise problem from None
             reasons[path] = error_reason(error, path)
     return values, reasons
 

@@ -38,8 +38,9 @@ def write_image_folder(root: str, per_class: int = 12, size: int = 16, seed: int
 
 
 def write_audio_folder(root: str, per_class: int = 10, sample_rates=(8000, 11025), seconds=(0.4, 0.7),
-                       seed: int = 0) -> list[str]:
-    """WAV tones (330 / 880 / 2200 Hz) at mixed rates, lengths and channel counts, with noise."""
+                       seed: int = 0, extension: str = "wav") -> list[str]:
+    """Tones (330 / 880 / 2200 Hz) at mixed rates, lengths and channel counts, with noise, as `.wav`
+    files (TensorFlow's encoder) or, with another `extension` ("flac", "ogg", "mp3"), soundfile's."""
     rng = np.random.default_rng(seed)
     for name, frequency in TONE_CLASSES.items():
         os.makedirs(os.path.join(root, name), exist_ok=True)
@@ -48,9 +49,14 @@ def write_audio_folder(root: str, per_class: int = 10, sample_rates=(8000, 11025
             t = np.arange(int(rate * rng.uniform(*seconds))) / rate
             tone = 0.5 * np.sin(2 * np.pi * frequency * rng.uniform(0.97, 1.03) * t + rng.uniform(0, 2 * np.pi))
             channels = 1 + i % 2
-            wave = tone[:, None] * rng.uniform(0.4, 1.0, channels) + rng.normal(0, 0.05, (len(t), channels))
-            encoded = tf.audio.encode_wav(np.clip(wave, -1, 1).astype(np.float32), rate)
-            tf.io.write_file(os.path.join(root, name, f"{i:03d}.wav"), encoded)
+            wave = np.clip(tone[:, None] * rng.uniform(0.4, 1.0, channels) + rng.normal(0, 0.05, (len(t), channels)), -1, 1)
+            path = os.path.join(root, name, f"{i:03d}.{extension}")
+            if extension == "wav":
+                tf.io.write_file(path, tf.audio.encode_wav(wave.astype(np.float32), rate))
+            else:
+                import soundfile
+
+                soundfile.write(path, wave, rate)
     return list(TONE_CLASSES)
 
 
