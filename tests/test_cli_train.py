@@ -1,9 +1,14 @@
 """`perceiver-tf train / predict` on bad input (every modality end to end: tests/modality_matrix.py)."""
 
 import json
+import sys
+
+import pytest
+from cli_flags import TINY_TRAIN_FLAGS
 
 import perceiver_tf
 from perceiver_tf.cli import main
+from perceiver_tf.optional_packages import TENSORBOARD_MISSING, tensorboard_installed
 
 
 def _json_lines(text):
@@ -28,3 +33,21 @@ def test_train_rejects_bad_sources_clearly(tmp_path, capsys):
     assert "single class" in capsys.readouterr().err
     assert main(["train", "--data", "tfds:not_a_real_dataset_123", "--output-dir", str(tmp_path / "o")]) == 1
     assert "Unknown TFDS dataset" in capsys.readouterr().err
+
+
+@pytest.mark.tensorflow_only  # the trainer's callbacks are the same under JAX
+@pytest.mark.parametrize("installed", [True, False], ids=["tensorboard", "no-tensorboard"])
+def test_train_without_tensorboard_says_so_in_one_line_and_trains(tmp_path, capsys, monkeypatch, installed):
+    """TensorFlow 2.17+ does not install TensorBoard: training goes on without logs and says how to get them."""
+    if not installed:
+        monkeypatch.setitem(sys.modules, "tensorboard", None)  # `import tensorboard` raises ImportError
+    elif not tensorboard_installed():
+        pytest.skip("TensorBoard is not installed here")
+    out = tmp_path / "run"
+    assert main(["train", "--output-dir", str(out), *TINY_TRAIN_FLAGS, "--epochs", "1", "--verbose", "0"]) == 0
+    printed = capsys.readouterr()
+    notes = [line for line in printed.err.splitlines() if "TensorBoard" in line]
+    assert (out / "model.keras").is_file()
+    assert (out / "logs").is_dir() == installed
+    assert notes == ([] if installed else [f"warning: {TENSORBOARD_MISSING}"])
+    assert ("tensorboard --logdir" in printed.out) == installed

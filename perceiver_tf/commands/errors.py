@@ -55,16 +55,17 @@ def report(error: BaseException) -> int:
 
 
 def show_data_warnings_as_lines() -> None:
-    """Print each `DataWarning` as one `warning: ...` line on stderr (not Python's two-line form
-    with a source location); other warnings keep the format in place before (idempotent)."""
+    """Print each `DataWarning` and `EnvironmentWarning` as one `warning: ...` line on stderr (not
+    Python's two-line form with a source location); other warnings keep the format in place before
+    (idempotent)."""
     shown = warnings.showwarning
     if getattr(shown, "data_warnings_as_lines", False):
         return
 
     def show(message, category, filename, lineno, file=None, line=None):
-        from perceiver_tf.data.errors import DataWarning
+        from perceiver_tf.data.errors import DataWarning, EnvironmentWarning
 
-        if issubclass(category, DataWarning):
+        if issubclass(category, (DataWarning, EnvironmentWarning)):
             print(f"warning: {message}", file=file or sys.stderr)
         else:
             shown(message, category, filename, lineno, file, line)

@@ -13,6 +13,7 @@ from perceiver_tf.commands.errors import CommandError, UsageError
 from perceiver_tf.commands.output_paths import writable_directory
 from perceiver_tf.commands.recipe_flags import apply_recipe, choose_recipe, describe_recipe, none_if_auto, recipe_record
 from perceiver_tf.data.errors import error_reason
+from perceiver_tf.optional_packages import tensorboard_installed
 
 #: The preset whose --set keys are checked before the data is read (the recipe then picks tiny or small).
 DEFAULT_PRESET = "small"
@@ -439,7 +440,7 @@ def _train(args, overrides: dict, output_dir: str, strategy, is_chief: bool, wor
     print(f"{score}  (loss {result.val_loss:.4f}, {result.epochs} epochs, "
           f"{result.train_seconds:.0f} s{resumed}); model saved to {result.model_path}")
     if is_chief:
-        print(next_steps(output_dir, source.modality, tensorboard=not args.no_tensorboard))
+        print(next_steps(output_dir, source.modality, tensorboard=not args.no_tensorboard and tensorboard_installed()))
     return 0
 
 

@@ -8,12 +8,15 @@ import csv
 import os
 import shutil
 import time
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import keras
 
 from perceiver_tf.backend_support import resolve_jit_compile
+from perceiver_tf.data.errors import EnvironmentWarning
+from perceiver_tf.optional_packages import TENSORBOARD_MISSING, tensorboard_installed
 from perceiver_tf.training.callbacks import (
     AtomicBackupAndRestore,
     BestModelCheckpoint,
@@ -160,6 +163,17 @@ def _callbacks(model: keras.Model, work_dir: Path, log_dir: Path | None,
     return callbacks, best
 
 
+def _log_dir(output_dir: Path, tensorboard: bool) -> Path | None:
+    """Where TensorBoard logs go, or None: not asked for, or TensorBoard is not installed (said once
+    as an `EnvironmentWarning`; training goes on without logs)."""
+    if not tensorboard:
+        return None
+    if not tensorboard_installed():
+        warnings.warn(TENSORBOARD_MISSING, EnvironmentWarning, stacklevel=3)
+        return None
+    return output_dir / LOG_DIR
+
+
 def _completed_epochs(work_dir: Path) -> int:
     """The epochs history.csv records, those of a resumed run's earlier processes included."""
     with open(work_dir / HISTORY_FILE) as f:
@@ -217,7 +231,8 @@ def train_classifier(
 
     Writes (atomically) `model.keras` (final), `best.keras` (best val accuracy), `history.csv`
     (one row per epoch), `metrics.json` (strict JSON: a NaN loss is `null`), and TensorBoard logs
-    under `logs/`. A backup in `backup/` is kept during training: re-running the same call after
+    under `logs/` (when `tensorboard` and the package is installed; else an `EnvironmentWarning` says
+    how to get them). A backup in `backup/` is kept during training: re-running the same call after
     a crash (even SIGKILL) resumes from the last completed epoch and still trains `epochs` epochs
     in total; the backup is removed when training finishes.
 
@@ -258,7 +273,7 @@ def train_classifier(
     work_dir.mkdir(parents=True, exist_ok=True)
     with RunLock(output_dir) if is_chief else contextlib.nullcontext():
         _prepare_work_dir(work_dir, run_fingerprint(model, settings, epochs), restart)
-        callbacks, best = _callbacks(model, work_dir, output_dir / LOG_DIR if tensorboard and is_chief else None,
+        callbacks, best = _callbacks(model, work_dir, _log_dir(output_dir, tensorboard and is_chief),
                                      early_stopping_patience, selection_window)
         with multi_worker_fixes(model, train_data):
             start = time.perf_counter()
