@@ -6,9 +6,12 @@
 Measures, against the Keras model on the held-out digits split (360 examples):
 - SavedModel: max abs diff of each output, computed in a fresh process without perceiver_tf
   (float signature; the raw-PNG signature too when the model metadata has "preprocessing");
-- TFLite none / float16 / dynamic / int8: file size, builtin-only op check, single-example
-  latency (interpreter, 1 thread, median and p90 over `--runs`), max abs logit diff, top-1
-  agreement with Keras and accuracy.
+- TFLite none / float16 / dynamic / int8, and int8 with every op quantised (`int8_float_ops=()`,
+  the export before the attention was kept float): file size, builtin-only op check,
+  single-example latency (LiteRT where installed, else tf.lite; 1 thread, median and p90 over
+  `--runs`), max abs logit diff, accuracy, and top-1 agreement with Keras under each interpreter
+  users run: LiteRT's default, TensorFlow's deprecated `tf.lite.Interpreter` (default XNNPACK
+  delegate) and the reference kernels.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import os
 import platform
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import keras
@@ -29,6 +33,7 @@ import perceiver_tf
 from perceiver_tf.data import load_digits_split
 from perceiver_tf.data.preprocessing import IMAGE_DEFAULTS
 from perceiver_tf.export import (
+    INT8_FLOAT_OPS,
     QUANTIZATIONS,
     SERVING_BYTES,
     SERVING_DEFAULT,
@@ -36,7 +41,9 @@ from perceiver_tf.export import (
     export_saved_model,
     non_builtin_operators,
     run_signatures_in_fresh_process,
+    tflite_interpreter,
     tflite_operators,
+    tflite_runtime,
 )
 
 WARMUP_RUNS = 10
@@ -93,25 +100,47 @@ def benchmark_saved_model(model, x_val, logits, work_dir: Path, runs: int) -> di
     return result
 
 
-def benchmark_tflite(model, quantize, x_train, x_val, y_val, logits, work_dir: Path, runs: int) -> dict:
+def _interpreters(path: Path) -> dict:
+    """The interpreters a `.tflite` file is checked under: `{name: () -> interpreter}`."""
+    makers = {"default": lambda: tflite_interpreter(model_path=path, num_threads=1)}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "tf.lite.Interpreter is deprecated"
+        makers["tf.lite default (XNNPACK)"] = lambda: tf.lite.Interpreter(model_path=str(path), num_threads=1)
+    reference = tf.lite.experimental.OpResolverType.BUILTIN_REF
+    makers["tf.lite reference kernels"] = lambda: tf.lite.Interpreter(
+        model_path=str(path), num_threads=1, experimental_op_resolver_type=reference)
+    return makers
+
+
+def benchmark_tflite(model, quantize, x_train, x_val, y_val, logits, work_dir: Path, runs: int,
+                     int8_float_ops=INT8_FLOAT_OPS) -> dict:
     start = time.perf_counter()
-    content = convert_to_tflite(model, quantize, representative_data=x_train)
+    content = convert_to_tflite(model, quantize, representative_data=x_train, int8_float_ops=int8_float_ops)
     convert_seconds = time.perf_counter() - start
-    path = work_dir / f"model_{quantize}.tflite"
+    name = quantize if int8_float_ops == INT8_FLOAT_OPS else f"{quantize}_all_ops"
+    path = work_dir / f"model_{name}.tflite"
     path.write_bytes(content)
-    interpreter = tf.lite.Interpreter(model_path=str(path), num_threads=1)
-    runner = interpreter.get_signature_runner(SERVING_DEFAULT)
+    agreement = {}
+    for interpreter_name, make in _interpreters(path).items():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            runner = make().get_signature_runner(SERVING_DEFAULT)
+        tflite_logits = np.concatenate([runner(inputs=x_val[i : i + 1])["logits"] for i in range(len(x_val))])
+        agreement[interpreter_name] = float((tflite_logits.argmax(-1) == logits.argmax(-1)).mean())
+        if interpreter_name == "default":
+            default_runner, default_logits = runner, tflite_logits
     single = x_val[:1]
-    tflite_logits = np.concatenate([runner(inputs=x_val[i : i + 1])["logits"] for i in range(len(x_val))])
     return {
         "quantize": quantize,
+        "int8_float_ops": list(int8_float_ops) if quantize == "int8" else [],
         "bytes": path.stat().st_size,
         "builtin_only": not non_builtin_operators(content),
         "operators": sorted(set(tflite_operators(content))),
-        "latency_ms": _latency_ms(lambda: runner(inputs=single), runs),
-        "max_abs_diff_logits": float(np.abs(tflite_logits - logits).max()),
-        "top1_agreement": float((tflite_logits.argmax(-1) == logits.argmax(-1)).mean()),
-        "accuracy": float((tflite_logits.argmax(-1) == y_val).mean()),
+        "latency_ms": _latency_ms(lambda: default_runner(inputs=single), runs),
+        "max_abs_diff_logits": float(np.abs(default_logits - logits).max()),
+        "top1_agreement": agreement["default"],
+        "top1_agreement_by_interpreter": agreement,
+        "accuracy": float((default_logits.argmax(-1) == y_val).mean()),
         "convert_seconds": round(convert_seconds, 1),
     }
 
@@ -134,6 +163,8 @@ def main() -> None:
         work_dir.mkdir(parents=True, exist_ok=True)
         saved_model = benchmark_saved_model(model, x_val, logits, work_dir, args.runs)
         tflite = [benchmark_tflite(model, q, x_train, x_val, y_val, logits, work_dir, args.runs) for q in QUANTIZATIONS]
+        tflite.append(benchmark_tflite(model, "int8", x_train, x_val, y_val, logits, work_dir, args.runs,
+                                       int8_float_ops=()))
     result = {
         "model": args.model,
         "preset": model.metadata.get("preset"),
@@ -149,6 +180,7 @@ def main() -> None:
             "cpu_count": os.cpu_count(),
             "machine": platform.machine(),
             "tflite_threads": 1,
+            "tflite_default_interpreter": tflite_runtime(),
             "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         },
     }

@@ -338,6 +338,33 @@ def backends_section(data: dict) -> list[str]:
     ]
 
 
+def export_section(data: dict) -> list[str]:
+    env = data["environment"]
+    interpreters = list(data["tflite"][0]["top1_agreement_by_interpreter"])
+    rows = []
+    for row in data["tflite"]:
+        label = row["quantize"] + (" (every op quantised)" if row["quantize"] == "int8" and not row["int8_float_ops"]
+                                   else "")
+        rows.append({"export": label, "bytes": row["bytes"], "latency_ms": round(row["latency_ms"]["median"], 2),
+                     "accuracy": round(row["accuracy"], 4),
+                     **{f"agreement: {name}": round(row["top1_agreement_by_interpreter"][name], 4)
+                        for name in interpreters}})
+    return [
+        "## Deployment: TFLite exports of the demo model",
+        "",
+        f"`python benchmarks/export_benchmark.py` ({env['date']}; TensorFlow {env['tensorflow']}, default "
+        f"interpreter {env.get('tflite_default_interpreter', 'tf.lite')}): the `{data['preset']}` model "
+        f"({data['params']:,} parameters, Keras accuracy {data['keras_accuracy']:.4f}) on the "
+        f"{data['held_out_examples']} held-out digits. Agreement: the share of examples whose top-1 class equals "
+        "Keras'; `default` is the interpreter `tflite_interpreter` picks (LiteRT where installed). int8 keeps "
+        "the attention's softmax and batch matmuls float (`INT8_FLOAT_OPS`); the last row quantises every op.",
+        "",
+        markdown_table(rows, ["export", "bytes", "latency_ms", "accuracy",
+                              *[f"agreement: {name}" for name in interpreters]]),
+        "",
+    ]
+
+
 def main() -> None:
     lines = [
         "# perceiver_tf benchmarks",
@@ -351,7 +378,7 @@ def main() -> None:
                           ("training_memory", training_memory_section),
                           ("defaults_tensorflow_cpu", defaults_section),
                           ("time_to_accuracy", time_to_accuracy_section), ("tasks", tasks_section),
-                          ("backends", backends_section)):
+                          ("backends", backends_section), ("export", export_section)):
         data = load(name)
         lines += section(data) if data else [f"## {name}", "", f"Not run: results/{name}.json is missing.", ""]
     lines += gpu_section(load("gpu_jax"))

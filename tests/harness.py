@@ -15,7 +15,13 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from perceiver_tf.export import convert_to_tflite, model_outputs, run_exports_in_fresh_process, write_saved_model
+from perceiver_tf.export import (
+    convert_to_tflite,
+    model_outputs,
+    run_exports_in_fresh_process,
+    tflite_interpreter,
+    write_saved_model,
+)
 from perceiver_tf.visualize import cross_attention_maps
 
 #: (rtol, atol) of mixed-precision outputs vs float32, and of byte arrays (position features).
@@ -132,7 +138,7 @@ def run_export_test(cases: dict, tmp_path, tflite: bool = True) -> None:
         assert_all_close(served[label]["serving_default"], expected[label], atol=1e-5)
     for label, (model, inputs) in cases.items() if tflite else ():
         content = convert_to_tflite(model, "none")
-        runner = tf.lite.Interpreter(model_content=content).get_signature_runner("serving_default")
+        runner = tflite_interpreter(model_content=content).get_signature_runner("serving_default")
         named = inputs if isinstance(inputs, dict) else {"inputs": inputs}
         for i in range(len(next(iter(named.values())))):  # one example at a time: TFLite's default batch is 1
             outputs = runner(**{k: v[i : i + 1] for k, v in named.items()})

@@ -17,7 +17,7 @@ import tensorflow as tf
 
 from perceiver_tf.backend_support import JIT_COMPILE_ENV
 from perceiver_tf.data.digits import load_digits_split
-from perceiver_tf.export import run_signatures_in_fresh_process
+from perceiver_tf.export import run_signatures_in_fresh_process, tflite_interpreter
 
 pytestmark = pytest.mark.tensorflow_only  # see pyproject.toml: drives the JAX backend itself
 
@@ -122,7 +122,7 @@ def test_cli_under_jax_trains_data_parallel_evaluates_and_exports(tmp_path):
     converted = _cli("export", "--model", str(out / "model.keras"), "--format", "tflite",
                      "--output", str(tmp_path / "digits.tflite"))
     assert converted.returncode == 0, converted.stderr[-3000:]
-    runner = tf.lite.Interpreter(model_path=str(tmp_path / "digits.tflite")).get_signature_runner("serving_default")
+    runner = tflite_interpreter(model_path=str(tmp_path / "digits.tflite")).get_signature_runner("serving_default")
     lite = [runner(inputs=x_val[i : i + 1])["logits"][0] for i in range(4)]
     np.testing.assert_allclose(np.stack(lite), logits[:4], atol=1e-4)
 

@@ -26,7 +26,7 @@ from hf_checkpoints import (
 
 from perceiver_tf.cli import main
 from perceiver_tf.data.synthetic import write_image_folder
-from perceiver_tf.export import model_outputs
+from perceiver_tf.export import model_outputs, tflite_interpreter
 
 pytestmark = pytest.mark.tensorflow_only  # see pyproject.toml
 
@@ -96,7 +96,7 @@ def test_converted_image_model_predicts_and_exports(converted, kind, tmp_path, c
     pixels = np.random.default_rng(2).normal(size=(1, side, side, 3)).astype("float32")
     assert main(["export", "--model", path, "--format", "tflite", "--output", str(tmp_path / "m.tflite")]) == 0
     capsys.readouterr()
-    runner = tf.lite.Interpreter(model_path=str(tmp_path / "m.tflite")).get_signature_runner("serving_default")
+    runner = tflite_interpreter(model_path=str(tmp_path / "m.tflite")).get_signature_runner("serving_default")
     np.testing.assert_allclose(runner(inputs=pixels)["logits"], model_outputs(model, pixels)["logits"].numpy(),
                                atol=1e-4)
 
@@ -134,7 +134,7 @@ def test_converted_language_model_fills_masks_and_exports(converted, tmp_path, c
     np.testing.assert_array_equal(served["token_ids"].numpy(), logits[None].argmax(-1))
     assert main(["export", "--model", path, "--format", "tflite", "--output", str(tmp_path / "lm.tflite")]) == 0
     capsys.readouterr()
-    runner = tf.lite.Interpreter(model_path=str(tmp_path / "lm.tflite")).get_signature_runner("serving_default")
+    runner = tflite_interpreter(model_path=str(tmp_path / "lm.tflite")).get_signature_runner("serving_default")
     np.testing.assert_allclose(runner(**inputs)["logits"], logits[None], atol=1e-4)
 
 
@@ -149,7 +149,7 @@ def test_converted_optical_flow_model_exports_with_transformers_flow(converted, 
     np.testing.assert_allclose(served["flow"].numpy(), expected, atol=1e-5 * np.abs(expected).max())
     assert main(["export", "--model", path, "--format", "tflite", "--output", str(tmp_path / "flow.tflite")]) == 0
     capsys.readouterr()
-    runner = tf.lite.Interpreter(model_path=str(tmp_path / "flow.tflite")).get_signature_runner("serving_default")
+    runner = tflite_interpreter(model_path=str(tmp_path / "flow.tflite")).get_signature_runner("serving_default")
     np.testing.assert_allclose(runner(inputs=inputs["keras"][:1])["flow"], expected[:1],
                                atol=1e-4 * np.abs(expected).max())
     photo = tmp_path / "frame.png"

@@ -27,6 +27,7 @@ from perceiver_tf.export import (
     export_tflite,
     model_outputs,
     next_version,
+    tflite_interpreter,
 )
 from perceiver_tf.export.atomic import (
     FOREIGN_STALE_AFTER_S,
@@ -272,7 +273,7 @@ def test_tflite_keeps_the_guard_and_replaces_its_file_atomically(quantize, image
     path.write_bytes(b"previous")
     content = export_tflite(image_model, path, quantize, representative_data=images[:1].repeat(8, axis=0))
     assert path.read_bytes() == content and os.listdir(tmp_path) == ["model.tflite"]
-    runner = tf.lite.Interpreter(model_content=content).get_signature_runner(SERVING_DEFAULT)
+    runner = tflite_interpreter(model_content=content).get_signature_runner(SERVING_DEFAULT)
     outputs = [runner(inputs=images[i : i + 1]) for i in range(len(images))]
     stacked = _check_guarded({name: np.concatenate([o[name] for o in outputs]) for name in outputs[0]}, EXPECTED_VALID)
     if quantize == "none":

@@ -12,5 +12,6 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     "saved_model": ("OUTPUT_NAMES", "SERVING_BYTES", "SERVING_DEFAULT", "SavedModelExport", "export_saved_model",
                     "model_outputs", "next_version", "write_saved_model"),
     "serving_request": ("predict_request", "rest_body", "rest_url"),
-    "tflite": ("convert_to_tflite", "export_tflite", "non_builtin_operators", "tflite_operators"),
+    "tflite": ("INT8_FLOAT_OPS", "convert_to_tflite", "export_tflite", "non_builtin_operators", "tflite_operators"),
+    "interpreters": ("run_tflite", "tflite_interpreter", "tflite_runtime"),
 })
