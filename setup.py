@@ -9,21 +9,33 @@ setup(
     long_description=Path(__file__).with_name("README.md").read_text(),
     long_description_content_type="text/markdown",
     packages=find_packages(include=["perceiver_tf", "perceiver_tf.*"]),
-    python_requires=">=3.10,<3.13",
+    python_requires=">=3.10,<3.14",
+    # Nothing here pins or installs TensorFlow, and every range includes today's releases, so adding
+    # perceiver_tf to an environment that has TensorFlow, Keras and NumPy changes none of them
+    # (tests/test_install.py checks it with pip's own resolver).
     install_requires=[
         "keras>=3.5,<4",
-        "numpy>=1.26,<2",
+        "numpy>=1.26,<3",
         "scikit-learn>=1.3,<2",
+        # FLAC/MP3/OGG/Opus decoding (its wheels bundle libsndfile); WAV needs nothing.
+        "soundfile>=0.12,<1",
     ],
     extras_require={
-        # TensorFlow comes from exactly one of these (two TF distributions overwrite each other).
-        # 2.16 is the newest release whose native tensorflow-io ops load (see README).
-        "cpu": ["tensorflow-cpu>=2.16.1,<2.17; platform_machine=='x86_64'", "tensorflow>=2.16.1,<2.17; platform_machine!='x86_64'"],
-        "gpu": ["tensorflow[and-cuda]>=2.16.1,<2.17"],
+        # TensorFlow for an environment that has none, from exactly one of these (two TF distributions
+        # overwrite each other). 2.16-2.21 are tested (requirements.txt: 2.21; requirements-tf216.txt: 2.16).
+        "cpu": ["tensorflow-cpu>=2.16.1,<2.22; platform_machine=='x86_64'",
+                "tensorflow>=2.16.1,<2.22; platform_machine!='x86_64'"],
+        "gpu": ["tensorflow[and-cuda]>=2.16.1,<2.22"],
         # KERAS_BACKEND=jax (models, layers, training; tf.data and export still need TensorFlow).
-        # 0.4.34: the newest jax that installs beside TensorFlow 2.16's ml-dtypes pin; tested in CI.
-        "jax": ["jax[cpu]==0.4.34"],
-        "data": ["tensorflow-datasets>=4.9,<5", "tensorflow-metadata>=1.16,<1.17", "tensorflow-io==0.37.1"],
+        "jax": ["jax[cpu]>=0.4.34,<0.11"],
+        "data": ["tensorflow-datasets>=4.9,<5"],
+        # TensorBoard logs of `train` (TensorFlow 2.17+ no longer installs it; training runs without).
+        "tensorboard": ["tensorboard>=2.16,<3"],
+        # Run .tflite files with LiteRT, the interpreter TFLite models are deployed with.
+        "litert": ["ai-edge-litert>=1.2,<3"],
+        # tensorflow-io's audio readers: their native ops load only on TensorFlow 2.16 (soundfile
+        # decodes the same formats everywhere; see perceiver_tf/data/audio_decoders.py).
+        "tfio": ["tensorflow-io==0.37.1; python_version<'3.13'"],
         "plots": ["matplotlib>=3.7,<4"],
         # notebooks/: Jupyter to open and run them (plots included).
         "notebooks": ["jupyterlab>=4,<5", "ipykernel>=6.29,<8", "matplotlib>=3.7,<4"],

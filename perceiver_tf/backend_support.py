@@ -23,7 +23,7 @@ _JAX = ("KERAS_BACKEND=jax needs JAX", "pip install 'perceiver_tf[jax]'")
 #: `{missing top-level module: (what needs it, how to install it)}` for the packages perceiver_tf may need.
 MISSING_PACKAGES = {
     "tensorflow": ("tf.data pipelines, tf.distribute and the SavedModel/TFLite export need TensorFlow",
-                   "pip install 'perceiver_tf[cpu]' (or [gpu]; TensorFlow 2.16), or pip install -r requirements.txt"),
+                   "pip install 'perceiver_tf[cpu]' (or [gpu]; TensorFlow 2.16-2.21), or pip install -r requirements.txt"),
     "jax": _JAX,
     "jaxlib": _JAX,
 }
