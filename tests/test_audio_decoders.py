@@ -33,7 +33,7 @@ def _stereo_tone(rate: int, seconds: float = 0.5) -> np.ndarray:
 @pytest.fixture
 def fresh_probe():
     """Forget which decoders work, before and after the test (they are probed once per process)."""
-    forget = audio_decoders.decoder_problems.cache_clear  # kept: a test may replace `decoder_problems`
+    forget = audio_decoders.decoder_problem.cache_clear  # kept: a test may replace `decoder_problem`
     forget()
     yield
     forget()
@@ -102,11 +102,11 @@ def test_soundfile_comes_first_and_tensorflow_io_reads_what_it_cannot(monkeypatc
         return np.ones((4, 2), np.float32), 16000
 
     monkeypatch.setattr(audio_decoders, "_DECODERS", {"soundfile": refuses, "tensorflow-io": reads})
-    monkeypatch.setattr(audio_decoders, "decoder_problems", lambda: {"soundfile": None, "tensorflow-io": None})
+    monkeypatch.setattr(audio_decoders, "decoder_problem", lambda name: None)
     samples, rate = decode_compressed_audio(b"clip.m4a")
     assert calls == ["soundfile", "tensorflow-io"] and samples.shape == (4, 2) and rate == 16000
 
-    monkeypatch.setattr(audio_decoders, "decoder_problems", lambda: {"soundfile": None, "tensorflow-io": "not installed"})
+    monkeypatch.setattr(audio_decoders, "decoder_problem", lambda name: "not installed" if name == "tensorflow-io" else None)
     with pytest.raises(RuntimeError, match="Format not recognised"):  # the file's own problem, not the environment's
         decode_compressed_audio(b"clip.m4a")
 
@@ -115,7 +115,7 @@ def test_tensorflow_io_is_used_only_where_its_ops_load(tmp_path, fresh_probe):
     """With TensorFlow 2.16 its native ops load and decode FLAC as soundfile does; on later TensorFlow the
     import succeeds but the probe finds the ops broken (never counted as working on its import alone)."""
     pytest.importorskip("tensorflow_io")
-    problem = audio_decoders.decoder_problems()["tensorflow-io"]
+    problem = audio_decoders.decoder_problem("tensorflow-io")
     if problem is not None:
         assert "native ops do not load" in problem and "tensorflow-io" not in audio_decoders.working_decoders()
         return

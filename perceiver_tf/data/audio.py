@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from perceiver_tf.data.audio_decoders import decode_compressed_audio
+from perceiver_tf.data.audio_decoders import decode_compressed_audio, decoder_problem
 from perceiver_tf.data.preprocessing import (
     AUDIO_FEATURES,
     audio_input_shape,
@@ -104,6 +104,7 @@ class AudioProcessor:
 
     def decode_file(self, path: tf.Tensor) -> tf.Tensor:
         """File path -> mono float32 `(T,)` at `sample_rate` (the cacheable form)."""
+        decoder_problem("soundfile")  # imported here while tracing, not first in a tf.data worker thread
 
         def wav():
             return decode_wav(tf.io.read_file(path))

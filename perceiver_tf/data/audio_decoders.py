@@ -41,25 +41,27 @@ class MissingAudioDecoderError(EnvironmentProblem):
 def decode_compressed_audio(path: bytes | str) -> tuple[np.ndarray, np.int32]:
     """A FLAC/MP3/OGG file -> float32 samples `(T, channels)` in [-1, 1] and the sample rate.
 
-    Tries each decoder of `working_decoders()` in turn; a file none of them reads raises the first
-    decoder's error.
+    Tries the decoders in order of preference, each only once it is known to work here
+    (`decoder_problem`: tensorflow-io is probed only when soundfile is missing or fails on a file);
+    a file none of them reads raises the first decoder's error.
 
     Raises:
         MissingAudioDecoderError: no decoder works in this environment.
         Exception: the file cannot be decoded (the first decoder's own error, e.g. soundfile's
             `LibsndfileError: Format not recognised`).
     """
-    decoders = working_decoders()
-    if not decoders:
-        raise MissingAudioDecoderError(missing_decoder_message())
     path = as_path(path)
     first_error = None
-    for name in decoders:
+    for name, decode in _DECODERS.items():
+        if decoder_problem(name) is not None:
+            continue
         try:
-            samples, rate = _DECODERS[name](path)
+            samples, rate = decode(path)
             return np.asarray(samples, np.float32), np.int32(rate)
         except Exception as error:  # noqa: BLE001 - a decoder's own error type; the next decoder may read the file
             first_error = first_error or error
+    if first_error is None:
+        raise MissingAudioDecoderError(missing_decoder_message())
     raise first_error
 
 
@@ -83,19 +85,20 @@ _DECODERS = {"soundfile": _decode_with_soundfile, "tensorflow-io": _decode_with_
 
 
 @functools.cache
-def decoder_problems() -> dict[str, str | None]:
-    """`{decoder: None if it works here, else why not (one line)}`, in order of preference; probed once."""
-    return {"soundfile": _soundfile_problem(), "tensorflow-io": _tensorflow_io_problem()}
+def decoder_problem(name: str) -> str | None:
+    """None when decoder `name` ("soundfile", "tensorflow-io") works here, else why not (one line);
+    probed once per process."""
+    return {"soundfile": _soundfile_problem, "tensorflow-io": _tensorflow_io_problem}[name]()
 
 
 def working_decoders() -> tuple[str, ...]:
     """The decoders that work in this environment, in order of preference (e.g. `("soundfile",)`)."""
-    return tuple(name for name, problem in decoder_problems().items() if problem is None)
+    return tuple(name for name in _DECODERS if decoder_problem(name) is None)
 
 
 def missing_decoder_message() -> str:
     """The one line for an environment without a working decoder: what each lacks, and the fix."""
-    reasons = "; ".join(f"{name}: {problem}" for name, problem in decoder_problems().items())
+    reasons = "; ".join(f"{name}: {decoder_problem(name)}" for name in _DECODERS)
     return f"no decoder for FLAC/MP3/OGG audio works in this environment ({reasons}); {INSTALL_HINT} (or use WAV files)"
 
 
