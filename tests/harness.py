@@ -24,8 +24,14 @@ from perceiver_tf.export import (
 )
 from perceiver_tf.visualize import cross_attention_maps
 
-#: (rtol, atol) of mixed-precision outputs vs float32, and of byte arrays (position features).
-MIXED_OUTPUT_TOLERANCE = {"mixed_float16": (0.05, 0.05), "mixed_bfloat16": (0.05, 0.1)}
+#: (rtol, atol) of mixed-precision outputs vs float32, and of byte arrays (position features). bfloat16's
+#: atol is a fraction of the largest float32 output: its 8-bit mantissa in the residual stream moved an
+#: untrained learned-position classifier's logits by up to 0.058 (TensorFlow) and 0.109 (JAX 0.10) of
+#: their scale over 8 random initialisations (the plain image classifier: 0.018), while its attention maps
+#: agreed to 0.003; a wrong cast or an overflow moves them by the whole scale.
+MIXED_OUTPUT_TOLERANCE = {"mixed_float16": (0.05, 0.05), "mixed_bfloat16": (0.05, 0.15)}
+#: Policies whose atol above is relative to the largest absolute float32 output.
+SCALED_ATOL = {"mixed_bfloat16"}
 MIXED_BYTE_ARRAY_TOLERANCE = {"mixed_float16": (2e-3, 2e-3), "mixed_bfloat16": (1e-2, 1e-2)}
 
 
@@ -112,6 +118,8 @@ def run_task_test(build, inputs, tmp_path, mixed_precision: bool = True) -> None
             out = _numpy(mixed(inputs, training=False))
             assert all(np.isfinite(a).all() for a in tf.nest.flatten(out)), policy
             rtol, atol = MIXED_OUTPUT_TOLERANCE[policy]
+            if policy in SCALED_ATOL:
+                atol *= max(1.0, max(float(np.abs(a).max()) for a in tf.nest.flatten(expected)))
             assert_all_close(out, expected, atol=atol, rtol=rtol)
             mixed_bytes, _ = mixed.backbone.byte_array(inputs)
             assert keras.backend.standardize_dtype(mixed_bytes.dtype) == policy.split("_")[1]

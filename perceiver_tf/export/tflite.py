@@ -98,14 +98,14 @@ def convert_to_tflite(
             calibration = _representative_dataset(representative_data, calibration_examples)
             converter.representative_dataset = calibration
             converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8, tf.lite.OpsSet.TFLITE_BUILTINS]
-        with native_stderr_captured(show=verbose):
+        with native_stderr_captured(show=verbose), warnings.catch_warnings():
+            # int8 calibration runs TensorFlow's own (deprecated on 2.21) tf.lite.Interpreter: not the user's concern.
+            warnings.filterwarnings("ignore", message=".*tf.lite.Interpreter is deprecated")
             if quantize != "int8" or not int8_float_ops:
                 return converter.convert()
             keep_float = tf.lite.experimental.QuantizationDebugOptions(denylisted_ops=list(int8_float_ops))
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # the debugger's own tf.lite.Interpreter is deprecated on TF 2.21
-                selective = tf.lite.experimental.QuantizationDebugger(
-                    converter=converter, debug_dataset=calibration, debug_options=keep_float)
+            selective = tf.lite.experimental.QuantizationDebugger(converter=converter, debug_dataset=calibration,
+                                                                  debug_options=keep_float)
             return selective.get_nondebug_quantized_model()
 
 
