@@ -1,4 +1,4 @@
-"""Compressed audio files (FLAC, MP3, OGG) -> samples, with whichever decoder works in this environment.
+"""Compressed audio files (FLAC, MP3, OGG Vorbis/Opus) -> samples, with whichever decoder works here.
 
 WAV is decoded in the graph (`wav.decode_wav`, pure TensorFlow: the serving path). The other formats
 need a native codec, run on the host inside `tf.numpy_function`:
@@ -39,7 +39,7 @@ class MissingAudioDecoderError(EnvironmentProblem):
 
 
 def decode_compressed_audio(path: bytes | str) -> tuple[np.ndarray, np.int32]:
-    """A FLAC/MP3/OGG file -> float32 samples `(T, channels)` in [-1, 1] and the sample rate.
+    """A FLAC/MP3/OGG/Opus file -> float32 samples `(T, channels)` in [-1, 1] and the sample rate.
 
     Tries the decoders in order of preference, each only once it is known to work here
     (`decoder_problem`: tensorflow-io is probed only when soundfile is missing or fails on a file);
