@@ -80,6 +80,14 @@ def _json_lines(text: str) -> list[dict]:
     return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
 
 
+def example_count(data: str) -> int:
+    """How many examples the data holds: the manifest's rows, or the files (clip folders) of every class."""
+    if data.endswith(".csv"):
+        with open(data, newline="") as handle:
+            return len(list(csv.DictReader(handle)))
+    return sum(len(os.listdir(os.path.join(data, name))) for name in os.listdir(data))
+
+
 def example_files(data: str) -> list[str]:
     """A few examples of the data: the first file (or clip folder) of each class, or of the manifest."""
     if data.endswith(".csv"):
@@ -122,7 +130,7 @@ class Run:
         assert main(["evaluate", "--model", self.model_path, "--data", self.data]) == 0
         result = _json_lines(capsys.readouterr().out)[-1]
         assert self.chance_margin(result["map"] if self.spec.multi_label else result["accuracy"]), result
-        assert result["loss"] > 0 and result["examples"] > 0
+        assert result["examples"] == example_count(self.data) and np.isfinite(result["loss"]), result  # every file
 
     def predict(self, capsys) -> None:
         files = example_files(self.data)

@@ -4,6 +4,7 @@
 import json
 from types import SimpleNamespace
 
+import keras
 import numpy as np
 import pytest
 from PIL import Image
@@ -12,16 +13,17 @@ import perceiver_tf as pt
 from perceiver_tf import visualize
 from perceiver_tf.cli import main
 from perceiver_tf.commands.attention import _prediction_text, _sequence_input
-from perceiver_tf.data import load_source
+from perceiver_tf.data import load_source, preprocess
 from perceiver_tf.data.synthetic import write_image_folder, write_sensor_folder
 
 TINY = dict(num_latents=8, latent_dim=16, num_blocks=2, num_self_attends_per_block=1, num_bands=2)
+HEAD = dict(head_kernel_initializer="glorot_uniform")  # a zero head would give every class the same probability
 
 
 def _saved_model(tmp_path, data):
     source = load_source(str(data))
     model = pt.build_classifier("tiny", source.processor.input_shape, len(source.metadata["class_names"]),
-                                input_kind=source.processor.input_kind, metadata=source.metadata, **TINY)
+                                input_kind=source.processor.input_kind, metadata=source.metadata, **TINY, **HEAD)
     model.save(tmp_path / "model.keras")
     return str(tmp_path / "model.keras")
 
@@ -50,7 +52,10 @@ def test_image_png_names_the_predicted_class_and_its_probability(tmp_path, capsy
     out = tmp_path / "attention.png"
     assert main(["attention", "--model", model, str(image), "--out", str(out), "--latents", "3"]) == 0
     report = _report(capsys)
-    assert report["predicted"] in classes and 0 < report["probability"] <= 1
+    loaded = keras.saving.load_model(model)  # its head is random (HEAD): the classes' probabilities differ
+    probabilities = np.asarray(keras.ops.softmax(loaded(preprocess(loaded, [image]))))[0]
+    assert report["predicted"] == loaded.metadata["class_names"][int(probabilities.argmax())]  # the model's answer
+    assert report["probability"] == pytest.approx(float(probabilities.max()), abs=1e-4) and np.ptp(probabilities) > 1e-3
     expected = f"000.png | predicted: {report['predicted']} (p = {report['probability']:.2f})"
     assert Image.open(out).text["Title"] == expected  # in the written PNG
     (fig,) = figures

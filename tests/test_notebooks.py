@@ -69,8 +69,8 @@ def test_notebook_executes(name, monkeypatch):
     elif name.startswith("02"):
         results = _results(notebook)
         assert len(results) == 3
-        for row in results.values():
-            assert 0.0 <= row["original"] <= 1.0 and 0.0 <= row["permuted"] <= 1.0
+        for row in results.values():  # every model learned the digits (chance: 0.1; committed run: 0.86-0.95)
+            assert row["original"] > 0.6 and row["permuted"] > 0.6, results
         # The paper's protocol (positions generated before the permutation): the Fourier Perceiver
         # trains on a reordered byte array, which its cross-attention cannot see; a CNN can.
         fourier, cnn = results["Perceiver (Fourier features)"], results["CNN (conv + global pooling)"]
