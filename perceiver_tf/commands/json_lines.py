@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from perceiver_tf.training.callbacks import finite_json
+from perceiver_tf.files import finite_json
 
 
 def json_line(payload: dict, **dumps_kwargs) -> str:

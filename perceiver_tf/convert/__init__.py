@@ -20,7 +20,7 @@ import keras
 
 from perceiver_tf.convert.architectures import ARCHITECTURES, GELU_VARIANTS, Architecture, build_and_assign
 from perceiver_tf.convert.checkpoint import Checkpoint, ConversionError, read_checkpoint
-from perceiver_tf.training.callbacks import replace_atomically
+from perceiver_tf.files import replace_atomically
 
 
 def convert_transformers(source: str | os.PathLike | Checkpoint, gelu: str | None = None,

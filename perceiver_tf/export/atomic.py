@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from perceiver_tf.training.callbacks import process_running, remove_path
+from perceiver_tf.files import process_running, remove_path
 
 #: Seconds without a change after which another host's temporary counts as abandoned.
 FOREIGN_STALE_AFTER_S = 3600.0

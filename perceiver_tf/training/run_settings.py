@@ -15,7 +15,7 @@ from pathlib import Path
 
 import keras
 
-from perceiver_tf.training.callbacks import write_json_atomic
+from perceiver_tf.files import write_json_atomic
 from perceiver_tf.training.run_lock import OutputDirectoryError
 
 #: The fingerprint file inside the backup folder.
