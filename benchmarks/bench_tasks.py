@@ -98,13 +98,13 @@ class Task:
 
 
 def write_shapes(root: str, seed: int, per_class: int) -> None:
-    from perceiver_tf.data.synthetic import write_rotated_shapes_folder
+    from perceiver_tf.testing.synthetic import write_rotated_shapes_folder
 
     write_rotated_shapes_folder(root, per_class=per_class, seed=seed)
 
 
 def write_sensors(root: str, seed: int, per_class: int) -> None:
-    from perceiver_tf.data.synthetic import write_sensor_folder
+    from perceiver_tf.testing.synthetic import write_sensor_folder
 
     write_sensor_folder(root, per_class=per_class, steps=(96, 128), seed=seed)
 

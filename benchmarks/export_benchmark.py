@@ -40,11 +40,11 @@ from perceiver_tf.export import (
     convert_to_tflite,
     export_saved_model,
     non_builtin_operators,
-    run_signatures_in_fresh_process,
     tflite_interpreter,
     tflite_operators,
     tflite_runtime,
 )
+from perceiver_tf.testing import run_signatures_in_fresh_process
 
 WARMUP_RUNS = 10
 

@@ -18,10 +18,10 @@ import tensorflow as tf
 from perceiver_tf.export import (
     convert_to_tflite,
     model_outputs,
-    run_exports_in_fresh_process,
     tflite_interpreter,
     write_saved_model,
 )
+from perceiver_tf.testing import run_exports_in_fresh_process
 from perceiver_tf.visualize import cross_attention_maps
 
 #: (rtol, atol) of mixed-precision outputs vs float32, and of byte arrays (position features). bfloat16's

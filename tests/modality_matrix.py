@@ -22,9 +22,9 @@ from harness import assert_all_close
 from perceiver_tf.cli import main
 from perceiver_tf.commands.model_files import as_model_inputs, model_input_from_file, processor_for
 from perceiver_tf.data import load_time_series
-from perceiver_tf.data import synthetic
 from perceiver_tf.data.point_files import read_point_file
-from perceiver_tf.export import model_outputs, run_signatures_in_fresh_process
+from perceiver_tf.export import model_outputs
+from perceiver_tf.testing import run_signatures_in_fresh_process, synthetic
 
 STAGES = ("train", "evaluate", "predict", "export", "attention")
 

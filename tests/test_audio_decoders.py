@@ -14,12 +14,11 @@ from cli_flags import TINY_TRAIN_FLAGS, one_error_line
 
 from perceiver_tf.cli import main
 from perceiver_tf.commands.predict import predict_file
-from perceiver_tf.data import DataOptions, load_source
-from perceiver_tf.data import audio_decoders
+from perceiver_tf.data import DataOptions, audio_decoders, load_source
 from perceiver_tf.data.audio import AudioProcessor
 from perceiver_tf.data.audio_decoders import MissingAudioDecoderError, decode_compressed_audio
 from perceiver_tf.data.model_inputs import model_input_from_file
-from perceiver_tf.data.synthetic import write_audio_folder
+from perceiver_tf.testing.synthetic import write_audio_folder
 
 pytestmark = pytest.mark.tensorflow_only  # see pyproject.toml
 

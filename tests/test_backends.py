@@ -17,7 +17,8 @@ import tensorflow as tf
 
 from perceiver_tf.backend_support import JIT_COMPILE_ENV
 from perceiver_tf.data.digits import load_digits_split
-from perceiver_tf.export import run_signatures_in_fresh_process, tflite_interpreter
+from perceiver_tf.export import tflite_interpreter
+from perceiver_tf.testing import run_signatures_in_fresh_process
 
 pytestmark = pytest.mark.tensorflow_only  # see pyproject.toml: drives the JAX backend itself
 

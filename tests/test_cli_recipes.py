@@ -10,7 +10,7 @@ import pytest
 from perceiver_tf import build_classifier
 from perceiver_tf.cli import main
 from perceiver_tf.commands.model_files import load_trained_model
-from perceiver_tf.data import synthetic
+from perceiver_tf.testing import synthetic
 from perceiver_tf.training import compile_classifier, train_classifier
 
 pytestmark = pytest.mark.tensorflow_only  # the CLI's data pipelines are tf.data

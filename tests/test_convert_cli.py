@@ -25,8 +25,8 @@ from hf_checkpoints import (
 )
 
 from perceiver_tf.cli import main
-from perceiver_tf.data.synthetic import write_image_folder
 from perceiver_tf.export import model_outputs, tflite_interpreter
+from perceiver_tf.testing.synthetic import write_image_folder
 
 pytestmark = pytest.mark.tensorflow_only  # see pyproject.toml
 

@@ -15,11 +15,11 @@ from perceiver_tf.data import (
     batched,
     error_reason,
     load_source,
+    preprocessing,
 )
-from perceiver_tf.data import preprocessing
 from perceiver_tf.data.audio import AudioProcessor
-from perceiver_tf.data.synthetic import write_audio_folder
 from perceiver_tf.data.wav import decode_wav
+from perceiver_tf.testing.synthetic import write_audio_folder
 
 pytestmark = pytest.mark.tensorflow_only  # see pyproject.toml
 

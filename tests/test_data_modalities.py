@@ -9,7 +9,7 @@ import tensorflow as tf
 
 from perceiver_tf.data import DataOptions, PipelineOptions, batched, load_source, load_time_series, read_manifest
 from perceiver_tf.data.formats import detect_modality
-from perceiver_tf.data.synthetic import (
+from perceiver_tf.testing.synthetic import (
     MULTI_LABEL_CLASSES,
     write_audio_video_folder,
     write_multi_label_manifest,

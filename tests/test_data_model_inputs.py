@@ -10,7 +10,7 @@ import tensorflow as tf
 
 import perceiver_tf
 from perceiver_tf.data import DataOptions, PipelineOptions, batched, load_source, preprocess
-from perceiver_tf.data.synthetic import write_image_folder, write_points_folder
+from perceiver_tf.testing.synthetic import write_image_folder, write_points_folder
 
 pytestmark = pytest.mark.tensorflow_only  # see pyproject.toml
 

@@ -21,7 +21,7 @@ from perceiver_tf.data import (
 from perceiver_tf.data.images import ImageProcessor
 from perceiver_tf.data.points import PointsProcessor
 from perceiver_tf.data.sources import make_processor
-from perceiver_tf.data.synthetic import (
+from perceiver_tf.testing.synthetic import (
     write_audio_video_folder,
     write_image_folder,
     write_points_folder,

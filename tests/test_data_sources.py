@@ -10,7 +10,7 @@ import tensorflow as tf
 from perceiver_tf.data import DataOptions, PipelineOptions, batched, from_arrays, load_source
 from perceiver_tf.data.folder import scan_folder
 from perceiver_tf.data.point_files import read_point_file
-from perceiver_tf.data.synthetic import sample_shape, write_image_folder, write_point_file, write_points_folder
+from perceiver_tf.testing.synthetic import sample_shape, write_image_folder, write_point_file, write_points_folder
 
 pytestmark = pytest.mark.tensorflow_only  # see pyproject.toml
 

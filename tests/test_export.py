@@ -42,12 +42,12 @@ from perceiver_tf.export import (
     predict_request,
     rest_body,
     rest_url,
-    run_signatures_in_fresh_process,
     tflite_interpreter,
     write_saved_model,
 )
 from perceiver_tf.export.native_log import native_stderr_captured
 from perceiver_tf.export.saved_model import bytes_signature
+from perceiver_tf.testing import run_signatures_in_fresh_process
 
 pytestmark = pytest.mark.tensorflow_only  # see pyproject.toml
 

@@ -13,7 +13,7 @@ from perceiver_tf.data.preprocessing import (
     normalize_points,
     points_to_model_input,
 )
-from perceiver_tf.data.synthetic import random_rotation_matrix, rotated_shape
+from perceiver_tf.testing.synthetic import random_rotation_matrix, rotated_shape
 
 
 def _plane(count: int, rng) -> np.ndarray:

@@ -49,7 +49,7 @@ def test_position_permutation_needs_single_pixels(settings):
 def test_cli_permute_pixels_trains_a_model_whose_positions_travel_with_the_pixels(tmp_path):
     from perceiver_tf.cli import main
     from perceiver_tf.commands.model_files import load_trained_model
-    from perceiver_tf.data.synthetic import write_image_folder
+    from perceiver_tf.testing.synthetic import write_image_folder
 
     data = tmp_path / "images"
     write_image_folder(str(data), per_class=4, size=8)
@@ -68,7 +68,7 @@ def test_attention_of_a_permuted_model_is_drawn_on_the_original_pixels(tmp_path,
     from perceiver_tf.data import load_source
     from perceiver_tf.data.images import ImageProcessor
     from perceiver_tf.data.preprocessing import permute_pixels
-    from perceiver_tf.data.synthetic import write_image_folder
+    from perceiver_tf.testing.synthetic import write_image_folder
 
     classes = write_image_folder(str(tmp_path / "data"), per_class=2, size=8)
     source = load_source(str(tmp_path / "data"))

@@ -13,15 +13,15 @@ from perceiver_tf.data.preprocessing import (
     principal_frame,
     sampled_principal_frame,
 )
-from perceiver_tf.data.synthetic import SOLID_CLASSES, random_rotation_matrix, rotated_shape
+from perceiver_tf.testing.synthetic import SOLID_CLASSES, random_rotation_matrix, rotated_shape
 from perceiver_tf.training.recipes import (
     MAX_EPOCHS,
     MIN_EPOCHS,
     audio_choices,
     epochs_for,
     learning_rate_for,
-    patience_for,
     num_points_for,
+    patience_for,
     point_cloud_choices,
     point_cloud_orientation,
     preset_for,

@@ -18,7 +18,7 @@ import pytest
 from cli_flags import TINY_TRAIN_FLAGS
 
 from perceiver_tf.cli import main
-from perceiver_tf.data.synthetic import write_image_folder
+from perceiver_tf.testing.synthetic import write_image_folder
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = [*TINY_TRAIN_FLAGS, "--verbose", "2", "--no-tensorboard"]

@@ -7,7 +7,6 @@ package (`quantization`) can be read without TensorFlow.
 from perceiver_tf.lazy_exports import lazy_exports
 
 __all__, __getattr__, __dir__ = lazy_exports(__name__, {
-    "fresh_process": ("run_exports_in_fresh_process", "run_signatures_in_fresh_process"),
     "quantization": ("QUANTIZATIONS",),
     "saved_model": ("OUTPUT_NAMES", "SERVING_BYTES", "SERVING_DEFAULT", "SavedModelExport", "export_saved_model",
                     "model_outputs", "next_version", "write_saved_model"),
