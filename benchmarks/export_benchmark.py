@@ -22,7 +22,6 @@ import os
 import platform
 import tempfile
 import time
-import warnings
 from pathlib import Path
 
 import keras
@@ -100,16 +99,12 @@ def benchmark_saved_model(model, x_val, logits, work_dir: Path, runs: int) -> di
     return result
 
 
-def _interpreters(path: Path) -> dict:
-    """The interpreters a `.tflite` file is checked under: `{name: () -> interpreter}`."""
-    makers = {"default": lambda: tflite_interpreter(model_path=path, num_threads=1)}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # "tf.lite.Interpreter is deprecated"
-        makers["tf.lite default (XNNPACK)"] = lambda: tf.lite.Interpreter(model_path=str(path), num_threads=1)
-    reference = tf.lite.experimental.OpResolverType.BUILTIN_REF
-    makers["tf.lite reference kernels"] = lambda: tf.lite.Interpreter(
-        model_path=str(path), num_threads=1, experimental_op_resolver_type=reference)
-    return makers
+#: The interpreters a `.tflite` file is checked under: `{name: tflite_interpreter options}`.
+INTERPRETERS = {
+    "default": {},
+    "tf.lite default (XNNPACK)": {"runtime": "tf.lite"},
+    "tf.lite reference kernels": {"runtime": "tf.lite", "reference_kernels": True},
+}
 
 
 def benchmark_tflite(model, quantize, x_train, x_val, y_val, logits, work_dir: Path, runs: int,
@@ -121,10 +116,8 @@ def benchmark_tflite(model, quantize, x_train, x_val, y_val, logits, work_dir: P
     path = work_dir / f"model_{name}.tflite"
     path.write_bytes(content)
     agreement = {}
-    for interpreter_name, make in _interpreters(path).items():
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            runner = make().get_signature_runner(SERVING_DEFAULT)
+    for interpreter_name, options in INTERPRETERS.items():
+        runner = tflite_interpreter(model_path=path, num_threads=1, **options).get_signature_runner(SERVING_DEFAULT)
         tflite_logits = np.concatenate([runner(inputs=x_val[i : i + 1])["logits"] for i in range(len(x_val))])
         agreement[interpreter_name] = float((tflite_logits.argmax(-1) == logits.argmax(-1)).mean())
         if interpreter_name == "default":

@@ -100,7 +100,7 @@ def test_soundfile_comes_first_and_tensorflow_io_reads_what_it_cannot(monkeypatc
         calls.append("tensorflow-io")
         return np.ones((4, 2), np.float32), 16000
 
-    monkeypatch.setattr(audio_decoders, "_DECODERS", {"soundfile": refuses, "tensorflow-io": reads})
+    monkeypatch.setattr(audio_decoders, "_DECODERS", {"soundfile": (refuses, None), "tensorflow-io": (reads, None)})
     monkeypatch.setattr(audio_decoders, "decoder_problem", lambda name: None)
     samples, rate = decode_compressed_audio(b"clip.m4a")
     assert calls == ["soundfile", "tensorflow-io"] and samples.shape == (4, 2) and rate == 16000

@@ -11,7 +11,6 @@ import json
 import os
 import subprocess
 import sys
-import warnings
 from pathlib import Path
 
 import keras
@@ -236,12 +235,7 @@ def test_rest_body_drives_the_signatures(loaded, trained, digits):
 def _tflite_logits(content: bytes, x: np.ndarray, deprecated_tf_lite: bool = False) -> np.ndarray:
     """The logits of `x` under LiteRT (`tflite_interpreter`), or under TensorFlow's own deprecated
     `tf.lite.Interpreter` (default XNNPACK delegate), which many users still run."""
-    if deprecated_tf_lite:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # "tf.lite.Interpreter is deprecated"
-            interpreter = tf.lite.Interpreter(model_content=content)
-    else:
-        interpreter = tflite_interpreter(model_content=content)
+    interpreter = tflite_interpreter(model_content=content, runtime="tf.lite" if deprecated_tf_lite else "auto")
     return interpreter.get_signature_runner(SERVING_DEFAULT)(inputs=x.astype(np.float32))["logits"]
 
 

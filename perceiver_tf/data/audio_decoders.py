@@ -52,7 +52,7 @@ def decode_compressed_audio(path: bytes | str) -> tuple[np.ndarray, np.int32]:
     """
     path = as_path(path)
     first_error = None
-    for name, decode in _DECODERS.items():
+    for name, (decode, _) in _DECODERS.items():
         if decoder_problem(name) is not None:
             continue
         try:
@@ -81,14 +81,12 @@ def _decode_with_tensorflow_io(path: str) -> tuple[np.ndarray, int]:
     return samples, int(audio.rate.numpy())
 
 
-_DECODERS = {"soundfile": _decode_with_soundfile, "tensorflow-io": _decode_with_tensorflow_io}
-
-
 @functools.cache
 def decoder_problem(name: str) -> str | None:
     """None when decoder `name` ("soundfile", "tensorflow-io") works here, else why not (one line);
     probed once per process."""
-    return {"soundfile": _soundfile_problem, "tensorflow-io": _tensorflow_io_problem}[name]()
+    _, probe = _DECODERS[name]
+    return probe()
 
 
 def working_decoders() -> tuple[str, ...]:
@@ -134,6 +132,11 @@ def _tensorflow_io_problem() -> str | None:
 
             return f"its native ops do not load on TensorFlow {tf.__version__} ({_first_line(error)})"
     return None
+
+
+#: `{name: (decode(path) -> (samples, rate), probe() -> problem or None)}`, in order of preference.
+_DECODERS = {"soundfile": (_decode_with_soundfile, _soundfile_problem),
+             "tensorflow-io": (_decode_with_tensorflow_io, _tensorflow_io_problem)}
 
 
 def _first_line(error: BaseException) -> str:

@@ -12,5 +12,5 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
                     "model_outputs", "next_version", "write_saved_model"),
     "serving_request": ("predict_request", "rest_body", "rest_url"),
     "tflite": ("INT8_FLOAT_OPS", "convert_to_tflite", "export_tflite", "non_builtin_operators", "tflite_operators"),
-    "interpreters": ("run_tflite", "tflite_interpreter", "tflite_runtime"),
+    "interpreters": ("RUNTIMES", "run_tflite", "tflite_interpreter", "tflite_runtime"),
 })
