@@ -184,6 +184,7 @@ def matrix_test(modalities: tuple[str, ...]):
     """A test function, parametrized over `modalities` x `STAGES`, that trains each modality once."""
     runs: dict[str, Run] = {}
 
+    @pytest.mark.e2e
     @pytest.mark.slow
     @pytest.mark.parametrize("stage", STAGES)
     @pytest.mark.parametrize("modality", modalities)

@@ -238,6 +238,7 @@ MILLION_INPUTS_SCRIPT = textwrap.dedent(
 
 
 @pytest.mark.slow
+@pytest.mark.e2e
 def test_million_inputs_memory_bounded_by_chunk():
     """M = 1,000,000: chunked attention adds < 256 MB; explicit adds ~1 GB (the N x M logits).
 

@@ -71,6 +71,7 @@ def test_compressed_formats_decode_through_the_pipeline_to_the_written_samples(t
     assert np.corrcoef(mono[inner], expected[inner])[0, 1] > 0.99
 
 
+@pytest.mark.e2e
 def test_a_flac_folder_trains_evaluates_and_predicts_without_tensorflow_io(tmp_path, monkeypatch, capsys, fresh_probe):
     monkeypatch.setitem(sys.modules, "tensorflow_io", None)  # as if not installed
     data = str(tmp_path / "flac")
@@ -126,6 +127,7 @@ def test_tensorflow_io_is_used_only_where_its_ops_load(tmp_path, fresh_probe):
     np.testing.assert_allclose(samples, soundfile.read(path, dtype="float32", always_2d=True)[0], atol=1e-6)
 
 
+@pytest.mark.e2e
 def test_no_working_decoder_is_one_environment_error_not_a_bad_file_per_file(tmp_path, no_decoder, capsys):
     wavs, flacs = str(tmp_path / "wav"), tmp_path / "flac"
     write_audio_folder(wavs, per_class=3)

@@ -20,7 +20,7 @@ from perceiver_tf.data.digits import load_digits_split
 from perceiver_tf.export import tflite_interpreter
 from perceiver_tf.testing import run_signatures_in_fresh_process
 
-pytestmark = pytest.mark.tensorflow_only  # see pyproject.toml: drives the JAX backend itself
+pytestmark = [pytest.mark.e2e, pytest.mark.tensorflow_only]  # see pyproject.toml: drives the JAX backend itself
 
 REPO = Path(__file__).resolve().parents[1]
 #: Makes `import tensorflow` fail, as in an environment without TensorFlow.

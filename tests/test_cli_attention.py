@@ -32,6 +32,7 @@ def _report(capsys) -> dict:
     return json.loads([line for line in capsys.readouterr().out.splitlines() if line.startswith("{")][-1])
 
 
+@pytest.mark.e2e
 def test_attention_rejects_an_unreadable_file(tmp_path, capsys):
     write_image_folder(str(tmp_path / "data"), 2)
     model = _saved_model(tmp_path, tmp_path / "data")
@@ -42,6 +43,7 @@ def test_attention_rejects_an_unreadable_file(tmp_path, capsys):
     assert not (tmp_path / "x.png").exists()
 
 
+@pytest.mark.e2e
 def test_image_png_names_the_predicted_class_and_its_probability(tmp_path, capsys, monkeypatch):
     classes = write_image_folder(str(tmp_path / "data"), 2)
     model = _saved_model(tmp_path, tmp_path / "data")
@@ -68,6 +70,7 @@ def test_image_png_names_the_predicted_class_and_its_probability(tmp_path, capsy
     assert "Brighter = more attention" in Image.open(out).text["Description"]
 
 
+@pytest.mark.e2e
 def test_sensor_png_is_input_plus_latent_heatmaps(tmp_path, capsys, monkeypatch):
     write_sensor_folder(str(tmp_path / "data"), 2, num_channels=3, steps=(16, 16))
     model = _saved_model(tmp_path, tmp_path / "data")

@@ -40,6 +40,7 @@ NO_DATA = ["--data", "/nonexistent/data"]
     (["predict", "--model", "m.keras", "--top-k", "0", "x.png"], "argument --top-k: must be >= 1"),
     (["attention", "--model", "m.keras", "--latents", "-2", "--out", "a.png", "x.png"], "argument --latents"),
 ])
+@pytest.mark.e2e
 def test_flag_mistakes_are_usage_errors_before_any_work(argv, expected, capsys):
     with pytest.raises(SystemExit) as exit_info:  # argparse's own errors exit while parsing
         status = main([*argv, *NO_DATA] if argv[0] == "train" else argv)
@@ -48,6 +49,7 @@ def test_flag_mistakes_are_usage_errors_before_any_work(argv, expected, capsys):
     assert expected in one_error_line(capsys)
 
 
+@pytest.mark.e2e
 def test_output_directory_that_is_a_file_or_unwritable(tmp_path, capsys):
     a_file = tmp_path / "file"
     a_file.write_text("x")
@@ -60,6 +62,7 @@ def test_output_directory_that_is_a_file_or_unwritable(tmp_path, capsys):
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only directories")
+@pytest.mark.e2e
 def test_read_only_output_directory(tmp_path, capsys):
     read_only = tmp_path / "ro"
     read_only.mkdir(mode=0o500)
@@ -67,6 +70,7 @@ def test_read_only_output_directory(tmp_path, capsys):
     assert "is not writable" in one_error_line(capsys)
 
 
+@pytest.mark.e2e
 def test_a_strategy_that_cannot_start(tmp_path, capsys):
     """TensorFlow: no TPU here (exit 1). JAX: tf.distribute's TPU strategy does not exist there (usage, exit 2)."""
     status = main(["train", "--strategy", "tpu", "--output-dir", str(tmp_path / "o"), *NO_DATA])
@@ -103,6 +107,7 @@ def _write_broken_models(root):
     ("good.keras", "lacks metadata"),
     (".", "is a directory"),
 ])
+@pytest.mark.e2e
 def test_unusable_model_files_are_named_for_what_they_are(tmp_path_factory, name, expected, capsys):
     root = tmp_path_factory.getbasetemp() / "broken_models"
     if not root.exists():
@@ -112,6 +117,7 @@ def test_unusable_model_files_are_named_for_what_they_are(tmp_path_factory, name
     assert expected in one_error_line(capsys)
 
 
+@pytest.mark.e2e
 def test_predict_refuses_non_finite_inputs_with_valid_json(tmp_path, capsys):
     """A recording with a NaN is refused per file (strict JSON, no TF internals); the other file is classified."""
     preprocessing = {"modality": "sensors", "num_steps": 8, "channels": 2}
@@ -137,6 +143,7 @@ def test_non_finite_model_inputs_are_named():
     assert non_finite_problem(np.zeros(3)) is None
 
 
+@pytest.mark.e2e
 def test_unexpected_errors_say_internal_and_debug_shows_the_traceback(monkeypatch, capsys):
     def broken(args):
         raise RuntimeError("boom\nsecond line")
@@ -169,6 +176,7 @@ def _point_folder(root, per_class: int = 3):
     (["--align", "none", "--frame-sample", "0.5"], "frame_sample (--frame-sample) varies the principal-axis frame "
                                                    "of align='pca' (--align pca), but align='none': set both or neither"),
 ])
+@pytest.mark.e2e
 def test_flags_of_another_modality_are_usage_errors(tmp_path, flags, expected, capsys):
     data = _point_folder(tmp_path / "points")
     assert main(["train", "--data", str(data), "--output-dir", str(tmp_path / "run"), *flags]) == 2
@@ -176,6 +184,7 @@ def test_flags_of_another_modality_are_usage_errors(tmp_path, flags, expected, c
     assert not (tmp_path / "run" / "model.keras").exists()
 
 
+@pytest.mark.e2e
 def test_data_warnings_are_one_line(capsys):
     import warnings
 
@@ -187,6 +196,7 @@ def test_data_warnings_are_one_line(capsys):
     assert capsys.readouterr().err == "warning: images differ in size: 2 x 2 (1 file), 8 x 8 (5 files)\n"
 
 
+@pytest.mark.e2e
 def test_predict_on_a_huge_finite_point_cloud_is_finite_json(tmp_path, capsys):
     """Coordinates near float32's limit once overflowed the normalisation into a bare `NaN` line with exit 0."""
     model = perceiver_tf.build_classifier("tiny", (16, 3), 2, input_kind="points", num_latents=4, latent_dim=8,
@@ -207,6 +217,7 @@ def test_predict_on_a_huge_finite_point_cloud_is_finite_json(tmp_path, capsys):
     assert probabilities[1] == pytest.approx(probabilities[0], abs=1e-5)  # normalisation removes the scale
 
 
+@pytest.mark.e2e
 def test_running_out_of_memory_suggests_a_smaller_run(monkeypatch, capsys):
     import tensorflow as tf
 

@@ -27,6 +27,7 @@ def _subcommands() -> dict[str, argparse.ArgumentParser]:
     return dict(action.choices)
 
 
+@pytest.mark.e2e
 def test_help_of_every_subcommand_imports_no_tensorflow():
     result = subprocess.run([sys.executable, "-c", HELP_IN_CONSOLE_SCRIPT, *_subcommands()], capture_output=True,
                             text=True, timeout=120)
@@ -50,6 +51,7 @@ def test_every_flag_has_help_and_shows_its_default_once(name):
     assert "(default: None)" not in text
 
 
+@pytest.mark.e2e
 def test_a_console_script_subcommand_loads_the_api():
     script = ("import sys\nsys.argv[0] = 'perceiver-tf'\nfrom perceiver_tf.cli import main\n"
               "assert main(['presets']) == 0\nimport perceiver_tf\nassert 'PerceiverClassifier' in perceiver_tf.__all__\n")

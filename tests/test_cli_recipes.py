@@ -34,6 +34,7 @@ def _recipe_line(capsys) -> str:
 
 # Given, the local geometry is decoded with the clouds: the orientation is still read from their xyz.
 @pytest.mark.parametrize("geometry", [[], ["--local-geometry", "8"]])
+@pytest.mark.e2e
 def test_rotated_point_clouds_get_principal_axis_alignment(tmp_path, capsys, geometry):
     data = tmp_path / "shapes"
     synthetic.write_rotated_shapes_folder(str(data), per_class=5, counts=(60, 120), seed=0)
@@ -54,6 +55,7 @@ def test_rotated_point_clouds_get_principal_axis_alignment(tmp_path, capsys, geo
     assert model.count_params() < build_classifier("small", (128, 3), 6, input_kind="points").count_params()
 
 
+@pytest.mark.e2e
 def test_every_recipe_choice_yields_to_its_flag(tmp_path, capsys):
     data = tmp_path / "shapes"
     synthetic.write_rotated_shapes_folder(str(data), per_class=5, counts=(60, 120), seed=1)
@@ -70,6 +72,7 @@ def test_every_recipe_choice_yields_to_its_flag(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("flag, centred", [(None, True), ("--no-center-recordings", False)])
+@pytest.mark.e2e
 def test_sensor_recordings_with_static_offsets_are_centred(tmp_path, capsys, flag, centred):
     data = tmp_path / "sensors"
     synthetic.write_sensor_folder(str(data), per_class=6, seed=0)  # gravity: a random offset per recording
@@ -82,6 +85,7 @@ def test_sensor_recordings_with_static_offsets_are_centred(tmp_path, capsys, fla
 
 @pytest.mark.parametrize("flags, mixup", [([], 0.2), (["--permute-pixels", "3"], 0.2), (["--cutmix", "1"], 0.0),
                                           (["--mixup", "0"], 0.0)])
+@pytest.mark.e2e
 def test_images_get_mixup_unless_a_mixing_flag_is_given(tmp_path, capsys, flags, mixup):
     data = tmp_path / "images"
     synthetic.write_image_folder(str(data), per_class=4, size=8)
@@ -106,6 +110,7 @@ def test_mixing_examples_trains_three_times_longer(flags, epochs):
     assert choices["--early-stopping"] == 0  # 160 validation examples: the last epoch is kept
 
 
+@pytest.mark.e2e
 def test_early_stopping_stops_and_keeps_the_best_epoch(tmp_path):
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=(48, 6, 6, 1)).astype("float32"), rng.integers(0, 3, 48)  # nothing to learn
@@ -127,6 +132,7 @@ def test_early_stopping_stops_and_keeps_the_best_epoch(tmp_path):
         np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.e2e
 def test_audio_clips_get_normalised_log_mel_and_augmentation_kept_by_fine_tuning(tmp_path, capsys):
     data = tmp_path / "audio"
     synthetic.write_audio_folder(str(data), per_class=4, seed=0)
@@ -146,6 +152,7 @@ def test_audio_clips_get_normalised_log_mel_and_augmentation_kept_by_fine_tuning
     assert tuned_metadata["preprocessing"] == metadata["preprocessing"]
 
 
+@pytest.mark.e2e
 def test_audio_recipe_yields_to_its_flags(tmp_path, capsys):
     data = tmp_path / "audio"
     synthetic.write_audio_folder(str(data), per_class=4, seed=1)

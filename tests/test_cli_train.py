@@ -10,6 +10,8 @@ import perceiver_tf
 from perceiver_tf.cli import main
 from perceiver_tf.optional_packages import TENSORBOARD_MISSING, tensorboard_installed
 
+pytestmark = pytest.mark.e2e  # see pyproject.toml
+
 
 def _json_lines(text):
     return [json.loads(line) for line in text.splitlines() if line.startswith("{")]

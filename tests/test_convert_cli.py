@@ -28,7 +28,7 @@ from perceiver_tf.cli import main
 from perceiver_tf.export import model_outputs, tflite_interpreter
 from perceiver_tf.testing.synthetic import write_image_folder
 
-pytestmark = pytest.mark.tensorflow_only  # see pyproject.toml
+pytestmark = [pytest.mark.e2e, pytest.mark.tensorflow_only]  # see pyproject.toml
 
 pytest.importorskip("safetensors")
 pytest.importorskip("PIL")

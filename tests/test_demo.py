@@ -10,7 +10,7 @@ from perceiver_tf.backend_support import JIT_COMPILE_ENV
 from perceiver_tf.cli import main
 from perceiver_tf.data import load_digits_split
 
-pytestmark = pytest.mark.tensorflow_only  # see pyproject.toml
+pytestmark = [pytest.mark.e2e, pytest.mark.tensorflow_only]  # see pyproject.toml
 
 
 @pytest.mark.slow

@@ -130,6 +130,7 @@ def test_serving_layout_versions_and_metadata(exported, trained, tmp_path):
         export_saved_model(model, exported.path.parent, version=1)
 
 
+@pytest.mark.e2e
 def test_fresh_process_float_and_bytes_signatures_match_keras(exported, trained, digits):
     """No perceiver_tf and no custom objects in the child: the outputs still match Keras to 1e-5."""
     _, logits = trained
@@ -141,6 +142,7 @@ def test_fresh_process_float_and_bytes_signatures_match_keras(exported, trained,
     _check_outputs(outputs[SERVING_BYTES], logits[:9])
 
 
+@pytest.mark.e2e
 def test_saved_model_cli_lists_signatures(exported):
     cli = Path(sys.executable).with_name("saved_model_cli")
     shown = subprocess.run([str(cli), "show", "--all", "--dir", str(exported.path)], capture_output=True,
@@ -316,6 +318,7 @@ def test_tflite_rejects_bad_arguments(trained):
 # --- CLI ---------------------------------------------------------------------------------------
 
 
+@pytest.mark.e2e
 def test_cli_exports_saved_model_versions_and_tflite(trained, tmp_path, capsys):
     model, _ = trained
     model_path = tmp_path / "model.keras"
@@ -339,6 +342,7 @@ def test_cli_exports_saved_model_versions_and_tflite(trained, tmp_path, capsys):
 
 
 @pytest.mark.slow
+@pytest.mark.e2e
 def test_cli_int8_calibrates_on_any_data_source_through_the_models_preprocessing(trained, digits, tmp_path, capsys):
     """`--representative-data digits` is read like training data (pixels 0-255, scaled by the model's 1/255)."""
     model, logits = trained

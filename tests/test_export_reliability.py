@@ -142,6 +142,7 @@ def _export_killed_at(stage: str, model_file: Path, base: Path, tmp_path: Path) 
 
 
 @pytest.mark.parametrize("stage", ["graph_written", "fsynced"])
+@pytest.mark.e2e
 def test_export_killed_mid_write_leaves_no_version_and_the_next_export_is_version_1(
     stage, image_model, model_file, images, tmp_path
 ):
@@ -194,6 +195,7 @@ def test_a_failing_saved_model_write_leaves_nothing(image_model, tmp_path, monke
     assert os.listdir(tmp_path / "serving") == [] and next_version(tmp_path / "serving") == 1
 
 
+@pytest.mark.e2e
 def test_only_temporaries_of_finished_writers_are_removed(tmp_path):
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
                           check=True)
@@ -328,6 +330,7 @@ def run_cli(argv: list[str]) -> int:
     (["--format", "tflite", "--output", "{dir}"], 2, "is a directory; pass a file name"),
     ([], 1, "does not exist"),
 ])
+@pytest.mark.e2e
 def test_export_flag_and_path_mistakes_areone_error_line(flags, status, expected, tmp_path, capsys):
     (tmp_path / "file").write_text("x")
     (tmp_path / "dir.tflite").mkdir()

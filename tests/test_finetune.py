@@ -24,6 +24,8 @@ from perceiver_tf.training import (
     train_classifier,
 )
 
+pytestmark = pytest.mark.e2e  # see pyproject.toml
+
 #: The tiny model's recipe flags without its learning rate (each test sets its own).
 RECIPE = TINY_TRAIN_FLAGS[TINY_TRAIN_FLAGS.index("--batch-size"):TINY_TRAIN_FLAGS.index("--learning-rate")]
 QUIET = ["--no-tensorboard", "--verbose", "0"]

@@ -17,7 +17,7 @@ REPO = Path(__file__).resolve().parent.parent
 KEPT = {"tensorflow", "tensorflow-cpu", "tensorflow-intel", "tf-keras", "keras", "numpy", "ml-dtypes", "protobuf",
         "tensorboard", "jax", "jaxlib"}
 
-pytestmark = [pytest.mark.slow, pytest.mark.tensorflow_only]
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.tensorflow_only]
 
 
 def _installed(name: str) -> bool:

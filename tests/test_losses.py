@@ -75,6 +75,7 @@ def test_a_model_compiled_for_one_hot_rows_fits_class_ids_after_save_and_load(tm
     assert logs["accuracy"] == pytest.approx(float(np.mean(log_p.argmax(-1) == ids)))
 
 
+@pytest.mark.e2e
 def test_import_perceiver_tf_is_enough_to_load_a_compiled_classifier(tmp_path):
     """Keras finds the loss and metric classes in a fresh process that imported only `perceiver_tf`."""
     model = perceiver_tf.build_classifier("tiny", (4, 4, 1), 3, num_latents=4, latent_dim=8, num_blocks=1,

@@ -213,6 +213,7 @@ def test_dict_inputs_are_checked_by_name():
         model(np.zeros((1, 4, 3), "float32"))
 
 
+@pytest.mark.e2e
 def test_presets_command_prints_a_table_of_every_preset(capsys):
     from perceiver_tf.cli import main
 

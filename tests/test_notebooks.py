@@ -59,6 +59,7 @@ def test_five_notebooks_are_committed_with_small_outputs():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", NAMES)
+@pytest.mark.e2e
 def test_notebook_executes(name, monkeypatch):
     notebook, seconds = _execute(name, monkeypatch)
     print(f"{name}: {seconds:.1f} s")

@@ -46,6 +46,7 @@ def test_position_permutation_needs_single_pixels(settings):
 
 
 @pytest.mark.tensorflow_only  # the CLI's data pipelines are tf.data
+@pytest.mark.e2e
 def test_cli_permute_pixels_trains_a_model_whose_positions_travel_with_the_pixels(tmp_path):
     from perceiver_tf.cli import main
     from perceiver_tf.commands.model_files import load_trained_model
@@ -62,6 +63,7 @@ def test_cli_permute_pixels_trains_a_model_whose_positions_travel_with_the_pixel
 
 
 @pytest.mark.tensorflow_only  # the CLI reads the file with tf ops
+@pytest.mark.e2e
 def test_attention_of_a_permuted_model_is_drawn_on_the_original_pixels(tmp_path, monkeypatch):
     from perceiver_tf import visualize
     from perceiver_tf.cli import main

@@ -10,6 +10,7 @@ pytestmark = pytest.mark.tensorflow_only  # see pyproject.toml
 README = (Path(__file__).parent.parent / "README.md").read_text()
 
 
+@pytest.mark.e2e
 def test_python_examples_run(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     blocks = re.findall(r"```python\n(.*?)```", README, flags=re.S)

@@ -8,7 +8,7 @@ import pytest
 from harness import run_export_test
 from test_tasks import CASES
 
-pytestmark = pytest.mark.tensorflow_only  # see pyproject.toml
+pytestmark = [pytest.mark.e2e, pytest.mark.tensorflow_only]  # see pyproject.toml
 
 
 @pytest.mark.slow

@@ -22,7 +22,7 @@ from perceiver_tf.testing.synthetic import write_image_folder
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = [*TINY_TRAIN_FLAGS, "--verbose", "2", "--no-tensorboard"]
-pytestmark = [pytest.mark.slow, pytest.mark.tensorflow_only]  # see pyproject.toml
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.tensorflow_only]  # see pyproject.toml
 
 
 def _env(**extra):

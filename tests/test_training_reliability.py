@@ -99,6 +99,7 @@ def interrupted(interrupted_run, tmp_path):
     return shutil.copytree(interrupted_run, tmp_path / "run")
 
 
+@pytest.mark.e2e
 def test_a_second_run_is_refused_while_the_first_holds_the_lock(lock_holder):
     out, holder = lock_holder
     with pytest.raises(OutputDirectoryError) as refused:
@@ -133,6 +134,7 @@ def _lock_taken_elsewhere(out) -> bool:
         return False
 
 
+@pytest.mark.e2e
 def test_resuming_with_other_settings_is_refused(interrupted):
     backup = sorted(os.listdir(interrupted / "backup"))
     with pytest.raises(OutputDirectoryError) as refused:
@@ -144,17 +146,20 @@ def test_resuming_with_other_settings_is_refused(interrupted):
     assert sorted(os.listdir(interrupted / "backup")) == backup and _history_epochs(interrupted) == [0]
 
 
+@pytest.mark.e2e
 def test_resuming_with_another_model_is_refused_clearly(interrupted):
     with pytest.raises(OutputDirectoryError, match="backup/ holds an interrupted run .*a different model config"):
         _train(interrupted, model=_model(latent_dim=8), settings=SETTINGS_A)
 
 
+@pytest.mark.e2e
 def test_a_backup_without_its_record_is_refused(interrupted):
     (interrupted / "backup" / "run.json").unlink()
     with pytest.raises(OutputDirectoryError, match="backup/ .*without a record of its settings.*--restart"):
         _train(interrupted, settings=SETTINGS_A)
 
 
+@pytest.mark.e2e
 def test_resuming_with_the_same_settings_resumes_and_removes_dead_temporaries(interrupted, sleeper):
     dead, live = _dead_pid(), sleeper.pid
     for folder in (interrupted, interrupted / "backup"):
@@ -174,6 +179,7 @@ def test_resuming_with_the_same_settings_resumes_and_removes_dead_temporaries(in
     assert not (interrupted / "backup").exists()
 
 
+@pytest.mark.e2e
 def test_restart_discards_the_backup_and_the_previous_history(interrupted):
     with open(interrupted / "history.csv", "a") as f:  # rows the fresh run must not keep
         f.write("".join(f"{epoch}" + ",0" * 4 + "\n" for epoch in range(1, 5)))
@@ -259,6 +265,7 @@ def test_a_resumed_run_takes_the_windows_earlier_epochs_from_the_history(tmp_pat
     assert resumed.best_epoch == uninterrupted.best_epoch == 5 and resumed.best == pytest.approx(uninterrupted.best)
 
 
+@pytest.mark.e2e
 def test_the_cli_refuses_a_busy_output_directory_before_reading_data(lock_holder, capsys):
     from perceiver_tf.cli import main
 
