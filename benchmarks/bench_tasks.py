@@ -238,8 +238,9 @@ def run_baseline(task: Task, train_data: str, test_data: str, model_file: str, s
     sigmoid outputs (binary cross-entropy on the multi-hot labels)."""
     import keras
 
-    from perceiver_tf.commands.model_files import load_trained_model, processor_for
     from perceiver_tf.data import DataOptions, PipelineOptions, batched, load_source
+    from perceiver_tf.data.model_inputs import processor_for
+    from perceiver_tf.workflows.model_files import load_trained_model
 
     _, metadata = load_trained_model(model_file)
     processor = processor_for(metadata)

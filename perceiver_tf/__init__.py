@@ -1,42 +1,49 @@
 """perceiver_tf: the Perceiver (Jaegle et al., 2021) and Perceiver IO for Keras 3 / TensorFlow.
 
-`import perceiver_tf` imports the whole public API (`perceiver_tf.api`), which registers every
-perceiver_tf class for Keras serialisation, so `keras.models.load_model` reads perceiver_tf models.
-The `perceiver-tf` console script is the one exception: there the API (and TensorFlow) is imported
-when a subcommand runs or a name is first looked up, so `perceiver-tf --help` answers at once.
-TensorFlow's C++ INFO lines are off unless `TF_CPP_MIN_LOG_LEVEL` says otherwise.
+One import path: every public name is imported from its module on first use (PEP 562, the same
+`lazy_exports` as the subpackages), so `import perceiver_tf` and `perceiver-tf --help` load neither
+Keras nor TensorFlow until a name needs them. Using any model name registers perceiver_tf's classes
+for Keras serialisation; `perceiver_tf.load_model(path)` loads a saved model whatever was used
+before. TensorFlow's C++ INFO lines are off unless `TF_CPP_MIN_LOG_LEVEL` says otherwise.
 """
 
-import importlib as _importlib
 import os as _os
-import sys as _sys
+
+from perceiver_tf.lazy_exports import lazy_exports as _lazy_exports
 
 _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")  # read once, when TensorFlow loads
 
 __version__ = "0.2.0"
 
-
-def load_api() -> None:
-    """Import the public API into this namespace (idempotent)."""
-    from perceiver_tf.backend_support import backend_import_error
-
-    try:
-        api = _importlib.import_module("perceiver_tf.api")  # not `from perceiver_tf import`: that calls __getattr__
-    except ImportError as error:  # Keras without its backend's package (TensorFlow, JAX): say what to install
-        raise backend_import_error(error) from error
-    globals().update({name: getattr(api, name) for name in api.__all__})
-    globals()["__all__"] = [*api.__all__, "__version__"]
+_all, _getattr, __dir__ = _lazy_exports(__name__, {
+    "adapters": ("ADAPTERS", "ArrayAdapter", "AudioAdapter", "GridAdapter", "ImageAdapter", "InputAdapter",
+                 "PointsAdapter", "SequenceAdapter", "TextAdapter", "VideoAdapter", "make_adapter"),
+    "data.byte_tokenizer": ("ByteTokenizer",),
+    "errors": ("OptionError", "PerceiverError"),
+    "layers": ("MLP", "ClassificationDecoder", "ClassificationHead", "ConvDownsample", "CrossAttention",
+               "ExtractPatches", "FlattenIndexDims", "FourierPositionEncoding", "LatentTransformer",
+               "LearnedPositionEncoding", "ModalityPadding", "OutputQueries", "PerceiverAttention", "PerceiverDecoder",
+               "PerceiverEncoder", "SelfAttention"),
+    "metrics": ("mean_average_precision",),
+    "models": ("PRESETS", "PerceiverBackbone", "PerceiverClassifier", "PerceiverIO", "PerceiverMaskedLM",
+               "PerceiverOpticalFlow", "PerceiverTask", "Preset", "build_audioset_av", "build_autoencoder",
+               "build_classifier", "build_perceiver_io_imagenet", "flow_pixel_features", "get_preset",
+               "list_presets"),
+    "training.losses": ("ClassAccuracy", "ClassCrossentropy"),
+    "workflows.evaluate": ("evaluate",),
+    "workflows.model_files": ("load_model",),
+    "workflows.options": ("TrainOptions",),
+    "workflows.predict": ("predict",),
+    "workflows.train": ("TrainRun", "train"),
+})
+__all__ = [*_all, "__version__"]
 
 
 def __getattr__(name: str):
-    """The public API's names (and `__all__`) before `load_api` ran: load it, then look again."""
-    if name.startswith("__") and name != "__all__":
-        raise AttributeError(name)
-    load_api()
-    if name not in globals():
-        raise AttributeError(f"module 'perceiver_tf' has no attribute {name!r}")
-    return globals()[name]
+    """A public name, imported from its module; an ImportError of Keras' backend says what to install."""
+    from perceiver_tf.backend_support import backend_import_error
 
-
-if _os.path.basename(_sys.argv[0] if _sys.argv else "") != "perceiver-tf":
-    load_api()
+    try:
+        return _getattr(name)
+    except ImportError as error:
+        raise backend_import_error(error) from error

@@ -20,8 +20,8 @@ from cli_flags import TINY_TRAIN_FLAGS
 from harness import assert_all_close
 
 from perceiver_tf.cli import main
-from perceiver_tf.commands.model_files import as_model_inputs, model_input_from_file, processor_for
 from perceiver_tf.data import load_time_series
+from perceiver_tf.data.model_inputs import as_model_inputs, model_input_from_file, processor_for
 from perceiver_tf.data.point_files import read_point_file
 from perceiver_tf.export import model_outputs
 from perceiver_tf.testing import run_signatures_in_fresh_process, synthetic

@@ -13,12 +13,12 @@ import tensorflow as tf
 from cli_flags import TINY_TRAIN_FLAGS, one_error_line
 
 from perceiver_tf.cli import main
-from perceiver_tf.commands.predict import predict_file
 from perceiver_tf.data import DataOptions, audio_decoders, load_source
 from perceiver_tf.data.audio import AudioProcessor
 from perceiver_tf.data.audio_decoders import MissingAudioDecoderError, decode_compressed_audio
 from perceiver_tf.data.model_inputs import model_input_from_file
 from perceiver_tf.testing.synthetic import write_audio_folder
+from perceiver_tf.workflows.predict import _predict_one
 
 pytestmark = pytest.mark.tensorflow_only  # see pyproject.toml
 
@@ -150,4 +150,4 @@ def test_no_working_decoder_is_one_environment_error_not_a_bad_file_per_file(tmp
     processor = AudioProcessor(sample_rate=8000, clip_seconds=0.5)
     prepare = tf.function(lambda path: model_input_from_file(processor, path))
     with pytest.raises(MissingAudioDecoderError):  # `predict` stops at the first file instead of failing each
-        predict_file(None, {"modality": "audio"}, prepare, str(flacs / "low" / "000.flac"), top_k=1)
+        _predict_one(None, {"modality": "audio"}, processor, prepare, str(flacs / "low" / "000.flac"), 1, None)

@@ -13,8 +13,8 @@ from cli_flags import one_error_line
 import perceiver_tf
 from perceiver_tf import cli
 from perceiver_tf.cli import main
-from perceiver_tf.commands.errors import UsageError
-from perceiver_tf.commands.model_files import non_finite_problem
+from perceiver_tf.errors import OptionError
+from perceiver_tf.workflows.predict import non_finite_problem
 
 # `--data` names nothing, so each case is refused by its flags before a source is resolved.
 NO_DATA = ["--data", "/nonexistent/data"]
@@ -154,7 +154,7 @@ def test_unexpected_errors_say_internal_and_debug_shows_the_traceback(monkeypatc
     assert "internal error (RuntimeError: boom)" in line and "--debug" in line
     with pytest.raises(RuntimeError, match="boom"):
         main(["presets", "--debug"])
-    with pytest.raises(UsageError, match="unknown --preset"):
+    with pytest.raises(OptionError, match="unknown --preset"):
         main(["--debug", "train", "--preset", "nope"])
 
 
@@ -173,8 +173,8 @@ def _point_folder(root, per_class: int = 3):
     (["--rand-augment", "--mel-bins", "32"], "--rand-augment applies to images; --mel-bins applies to audio and "
                                              "audio + video clips, but this data is point clouds; remove them."),
     (["--cutmix", "1"], "--cutmix cuts image patches, but this data is points"),
-    (["--align", "none", "--frame-sample", "0.5"], "frame_sample (--frame-sample) varies the principal-axis frame "
-                                                   "of align='pca' (--align pca), but align='none': set both or neither"),
+    (["--align", "none", "--frame-sample", "0.5"], "--frame-sample varies the principal-axis frame of --align pca, "
+                                                   "but --align none: set both or neither"),
 ])
 @pytest.mark.e2e
 def test_flags_of_another_modality_are_usage_errors(tmp_path, flags, expected, capsys):

@@ -9,9 +9,9 @@ import pytest
 
 from perceiver_tf import build_classifier
 from perceiver_tf.cli import main
-from perceiver_tf.commands.model_files import load_trained_model
 from perceiver_tf.testing import synthetic
 from perceiver_tf.training import compile_classifier, train_classifier
+from perceiver_tf.workflows.model_files import load_trained_model
 
 pytestmark = pytest.mark.tensorflow_only  # the CLI's data pipelines are tf.data
 
@@ -100,7 +100,7 @@ def test_mixing_examples_trains_three_times_longer(flags, epochs):
     from types import SimpleNamespace
 
     from perceiver_tf.cli import build_parser
-    from perceiver_tf.commands.recipe_flags import choose_recipe
+    from perceiver_tf.workflows.recipe import choose_recipe
 
     args = build_parser().parse_args(["train", *flags])
     choices = {c.flag: c.value for c in choose_recipe(args, SimpleNamespace(modality="image", num_train=640, num_val=160))}

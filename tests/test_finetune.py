@@ -13,8 +13,7 @@ from cli_flags import TINY_TRAIN_FLAGS, one_error_line
 from faults import crash_after_each_epoch
 
 import perceiver_tf
-from perceiver_tf.cli import build_parser, main
-from perceiver_tf.commands.train import run_settings
+from perceiver_tf.cli import main
 from perceiver_tf.data.digits import DIGITS_CLASS_NAMES, load_digits_split
 from perceiver_tf.training import (
     classifier_from_trained,
@@ -23,6 +22,8 @@ from perceiver_tf.training import (
     reuses_head,
     train_classifier,
 )
+from perceiver_tf.workflows.options import TrainOptions
+from perceiver_tf.workflows.train import run_settings
 
 pytestmark = pytest.mark.e2e  # see pyproject.toml
 
@@ -214,8 +215,8 @@ def test_init_from_errors_are_one_line(trained, tmp_path, capsys):
 
 def test_the_run_fingerprint_names_the_init_model(trained):
     """A backup resumes only with the same --init-from (path and file contents) and --freeze-backbone."""
-    settings = run_settings(build_parser().parse_args(["train", "--init-from", trained, "--freeze-backbone"]), {})
+    settings = run_settings("digits", TrainOptions(init_from=trained, freeze_backbone=True))
     assert settings["init_from"] == trained and settings["freeze_backbone"] is True
     assert len(settings["init_from_sha256"]) == 64
-    from_scratch = run_settings(build_parser().parse_args(["train"]), {})
+    from_scratch = run_settings("digits", TrainOptions())
     assert not {"init_from", "freeze_backbone", "init_from_sha256"} & set(from_scratch)

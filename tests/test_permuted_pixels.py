@@ -49,8 +49,8 @@ def test_position_permutation_needs_single_pixels(settings):
 @pytest.mark.e2e
 def test_cli_permute_pixels_trains_a_model_whose_positions_travel_with_the_pixels(tmp_path):
     from perceiver_tf.cli import main
-    from perceiver_tf.commands.model_files import load_trained_model
     from perceiver_tf.testing.synthetic import write_image_folder
+    from perceiver_tf.workflows.model_files import load_trained_model
 
     data = tmp_path / "images"
     write_image_folder(str(data), per_class=4, size=8)

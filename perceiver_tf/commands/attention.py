@@ -12,7 +12,7 @@ labelled colour bars and a caption; the latents shown are the most focused ones 
 
 from __future__ import annotations
 
-from perceiver_tf.commands.arguments import positive_int
+from perceiver_tf.workflows.values import positive_int
 
 
 def add_attention_parser(subparsers) -> None:
@@ -31,18 +31,14 @@ def run(args) -> int:
     import tensorflow as tf
 
     from perceiver_tf import visualize
-    from perceiver_tf.commands.errors import CommandError
     from perceiver_tf.commands.json_lines import json_line
-    from perceiver_tf.commands.model_files import (
-        as_model_inputs,
-        load_trained_model,
-        model_input_from_file,
-        non_finite_problem,
-        processor_for,
-    )
-    from perceiver_tf.commands.output_paths import writable_file
     from perceiver_tf.data.errors import error_reason
+    from perceiver_tf.data.model_inputs import as_model_inputs, model_input_from_file, processor_for
+    from perceiver_tf.errors import PerceiverError
     from perceiver_tf.export.saved_model import model_outputs
+    from perceiver_tf.output_paths import writable_file
+    from perceiver_tf.workflows.model_files import load_trained_model
+    from perceiver_tf.workflows.predict import non_finite_problem
 
     writable_file(args.out, "--out")
     model, metadata = load_trained_model(args.model)
@@ -51,10 +47,10 @@ def run(args) -> int:
     try:
         example = tf.nest.map_structure(np.asarray, model_input_from_file(processor, tf.constant(args.file)))
     except (tf.errors.OpError, ValueError) as error:
-        raise CommandError(f"cannot read {modality} file {args.file!r}: {error_reason(error)}") from None
+        raise PerceiverError(f"cannot read {modality} file {args.file!r}: {error_reason(error)}") from None
     problem = non_finite_problem(example)
     if problem:
-        raise CommandError(f"{args.file!r}: {problem}")
+        raise PerceiverError(f"{args.file!r}: {problem}")
     inputs = as_model_inputs(model, example)
     maps = visualize.cross_attention_maps(model, inputs)
     probabilities = np.asarray(model_outputs(model, inputs)["probabilities"])[0]
@@ -104,7 +100,7 @@ def _prediction_text(model, class_names, probabilities) -> str:
 
     best = int(np.argmax(probabilities))
     if getattr(model, "multi_label", False):
-        from perceiver_tf.commands.predict import MULTI_LABEL_THRESHOLD
+        from perceiver_tf.workflows.predict import MULTI_LABEL_THRESHOLD
 
         labels = [f"{class_names[i]} ({probabilities[i]:.2f})" for i in np.argsort(-probabilities)
                   if probabilities[i] >= MULTI_LABEL_THRESHOLD]

@@ -10,8 +10,8 @@ import sys
 import time
 from pathlib import Path
 
-from perceiver_tf.commands.arguments import positive_int
-from perceiver_tf.commands.errors import UsageError
+from perceiver_tf.errors import OptionError
+from perceiver_tf.workflows.values import positive_int
 
 #: `perceiver_tf.convert.GELU_VARIANTS`, spelled out so that `--help` does not import TensorFlow.
 GELU_CHOICES = ("exact", "tanh")
@@ -45,9 +45,9 @@ def run(args) -> int:
 
     output = Path(args.output)
     if output.suffix != ".keras":
-        raise UsageError(f"--output {args.output!r} must end in .keras.")
+        raise OptionError(f"--output {args.output!r} must end in .keras.")
     if output.exists() and not args.overwrite:
-        raise UsageError(f"--output {args.output!r} exists; pass --overwrite to replace it.")
+        raise OptionError(f"--output {args.output!r} exists; pass --overwrite to replace it.")
     start = time.perf_counter()
     if not Path(args.source).exists():
         _progress(f"downloading {args.source} from the Hugging Face hub ...")

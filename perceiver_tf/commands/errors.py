@@ -1,4 +1,4 @@
-"""What a `perceiver-tf` subcommand raises for a failure the user can fix, and how `cli.main` reports it.
+"""How `cli.main` reports a failure: one `error:` line (`perceiver_tf.errors` names the user's own).
 
 Light to import (TensorFlow loads only when an error or warning is reported): `perceiver-tf --help`
 reads this module."""
@@ -8,24 +8,13 @@ from __future__ import annotations
 import sys
 import warnings
 
-
-class CommandError(Exception):
-    """A runtime failure the user can fix (an unreadable model file, a busy output directory, ...):
-    `cli.main` prints it as one `error:` line and exits 1."""
-
-    exit_code = 1
-
-
-class UsageError(CommandError):
-    """Flags that do not fit each other, the data or the model: one `error:` line, exit 2."""
-
-    exit_code = 2
+from perceiver_tf.errors import PerceiverError
 
 
 def report(error: BaseException) -> int:
     """Print `error` as one `error:` line on stderr; return the exit status.
 
-    Our own errors (`CommandError`) and the library's documented ones (`ValueError` naming the
+    Our own errors (`PerceiverError`) and the library's documented ones (`ValueError` naming the
     problem, `OSError` naming the path) and running out of memory are the user's to fix; anything else is a bug in
     perceiver_tf, reported as such with the way to see its traceback.
     """
@@ -40,7 +29,7 @@ def report(error: BaseException) -> int:
         print(f"error: {hint}", file=sys.stderr)
         return 1
     message = error_reason(error)
-    if isinstance(error, CommandError):
+    if isinstance(error, PerceiverError):
         print(f"error: {message}", file=sys.stderr)
         return error.exit_code
     if isinstance(error, (ValueError, OSError)):

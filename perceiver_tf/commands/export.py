@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from perceiver_tf.commands.arguments import non_negative_int, positive_int
-from perceiver_tf.commands.errors import CommandError, UsageError
+from perceiver_tf.errors import OptionError, PerceiverError
 from perceiver_tf.export.quantization import DEFAULT_CALIBRATION_EXAMPLES, QUANTIZATIONS
+from perceiver_tf.workflows.values import non_negative_int, positive_int
 
 FORMATS = ("saved_model", "tflite")
 
@@ -50,8 +50,8 @@ def load_representative_data(source: str, model, count: int):
     read with the model's own preprocessing (training split, evaluation transform).
 
     Raises:
-        UsageError: a data source for a model that does not record its preprocessing.
-        CommandError: a data source that does not load or holds no training examples.
+        OptionError: a data source for a model that does not record its preprocessing.
+        PerceiverError: a data source that does not load or holds no training examples.
     """
     import numpy as np
 
@@ -59,25 +59,25 @@ def load_representative_data(source: str, model, count: int):
         return np.load(source)
     import tensorflow as tf
 
-    from perceiver_tf.commands.model_files import processor_for
     from perceiver_tf.data import DataOptionError, DataOptions, load_source
+    from perceiver_tf.data.model_inputs import processor_for
 
     metadata = getattr(model, "metadata", {})
     if "preprocessing" not in metadata:
-        raise UsageError(f"--representative-data {source!r} needs a model that records its preprocessing "
+        raise OptionError(f"--representative-data {source!r} needs a model that records its preprocessing "
                          "(trained with `perceiver-tf train`), or pass a .npy file of model inputs.")
     processor = processor_for(metadata)
     try:
         examples = load_source(source, DataOptions(modality=processor.modality, processor=processor)).train
     except DataOptionError as error:
-        raise UsageError(f"--representative-data {source!r}: {error}") from None
+        raise OptionError(f"--representative-data {source!r}: {error}") from None
     except ValueError as error:
-        raise CommandError(f"--representative-data {source!r}: {error}") from None
+        raise PerceiverError(f"--representative-data {source!r}: {error}") from None
     no_seed = tf.zeros([2], tf.int32)
     prepared = examples.take(count).map(lambda x, _: processor.prepare(x, False, no_seed))
     batch = next(iter(prepared.batch(count)), None)
     if batch is None:
-        raise CommandError(f"--representative-data {source!r} holds no training examples.")
+        raise PerceiverError(f"--representative-data {source!r} holds no training examples.")
     return tf.nest.map_structure(np.asarray, batch)
 
 
@@ -90,11 +90,11 @@ def tflite_path(output: str, quantize: str) -> Path:
 def run_export(args) -> int:
     """Handler of `perceiver-tf export`; prints a JSON summary of what was written.
 
-    The output is checked before the model is loaded; failures are `CommandError`s (exit 1) or,
-    for flags that do not fit the model, `UsageError`s (exit 2), each one `error:` line.
+    The output is checked before the model is loaded; failures are `PerceiverError`s (exit 1) or,
+    for flags that do not fit the model, `OptionError`s (exit 2), each one `error:` line.
     """
-    from perceiver_tf.commands.model_files import load_trained_model
-    from perceiver_tf.commands.output_paths import writable_directory, writable_file
+    from perceiver_tf.output_paths import writable_directory, writable_file
+    from perceiver_tf.workflows.model_files import load_trained_model
 
     if args.format == "saved_model":
         writable_directory(args.output, "--output")
@@ -115,7 +115,7 @@ def _export_saved_model(model, args) -> dict:
     try:
         export = export_saved_model(model, args.output, version=args.version)
     except ValueError as error:
-        raise CommandError(str(error)) from error
+        raise PerceiverError(str(error)) from error
     summary = {"format": "saved_model", "path": str(export.path), "version": export.version,
                "signatures": list(export.signatures), "bytes_input": export.bytes_input}
     if export.note:
@@ -130,13 +130,13 @@ def _export_tflite(model, args) -> dict:
     if args.quantize == "int8":
         source = args.representative_data or getattr(model, "metadata", {}).get("data")
         if source is None:
-            raise UsageError("--quantize int8 needs --representative-data (the model metadata names no data)")
+            raise OptionError("--quantize int8 needs --representative-data (the model metadata names no data)")
         representative = load_representative_data(source, model, args.calibration_examples)
     path = tflite_path(args.output, args.quantize)
     try:
         content = export_tflite(model, path, args.quantize, representative, args.calibration_examples,
                                 args.verbose)
     except ValueError as error:
-        raise CommandError(str(error)) from error
+        raise PerceiverError(str(error)) from error
     return {"format": "tflite", "path": str(path), "quantize": args.quantize, "bytes": len(content),
             "operators": sorted(set(tflite_operators(content)))}

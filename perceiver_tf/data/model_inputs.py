@@ -22,7 +22,7 @@ _CONTENTS = {
 }
 #: The arrays `preprocess` accepts per modality (anything else: pass files).
 _ARRAYS = {
-    "image": "uint8 pixels (B, H, W, C), any size (resized as training did)",
+    "image": "uint8 pixels (B, H, W[, C]), any size (resized as training did)",
     "points": "raw coordinates (B, n, 3)",
     "sensors": "recordings (B, T, C)",
     "audio": "waveforms (B, T) or (B, T, C) in [-1, 1] at the model's sample rate",
@@ -116,7 +116,7 @@ def preprocess(model, items):
                          "(trained with `perceiver-tf train`).")
     processor = processor_for(metadata)
     if isinstance(items, np.ndarray):
-        examples = [_from_array(processor, row) for row in items]
+        examples = [model_input_from_array(processor, row) for row in items]
     else:
         examples = [_from_file(processor, os.fspath(path)) for path in items]
     if not examples:
@@ -134,15 +134,22 @@ def _from_file(processor, path: str):
         raise ValueError(f"{path}: {error_reason(error, path)}") from None
 
 
-def _from_array(processor, example: np.ndarray):
-    """One raw example -> its model input (see `preprocess` for what each modality takes)."""
+def model_input_from_array(processor, example: np.ndarray, sample_rate: int | None = None):
+    """One raw example -> its model input, as the evaluation pipeline makes it (see `preprocess` for
+    what each modality takes); `sample_rate`: a waveform's (default the model's).
+
+    Raises:
+        ValueError: an array this modality cannot take, naming what it takes.
+    """
     modality = processor.modality
     if modality not in _ARRAYS or (modality == "image" and example.dtype != np.uint8):
         accepted = f" or {_ARRAYS[modality]}" if modality in _ARRAYS else ""
         raise ValueError(f"A {modality} model's preprocess() takes file paths{accepted}; got a {example.dtype} "
                          f"array of shape {example.shape} per example. (Float images are ambiguous: pass "
                          "uint8 pixels, or give inputs already in the model's range straight to the model.)")
+    if modality == "image" and example.ndim == 2:  # grey (H, W)
+        example = example[..., None]
     tensor = tf.constant(example)
-    decoded = (processor.from_decoded(tensor, processor.config["sample_rate"]) if modality == "audio"
+    decoded = (processor.from_decoded(tensor, sample_rate or processor.config["sample_rate"]) if modality == "audio"
                else processor.from_decoded(tensor))
     return processor.prepare(decoded, False, tf.zeros([2], tf.int32))

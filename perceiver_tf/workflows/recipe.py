@@ -1,11 +1,16 @@
-"""The recipe of a `perceiver-tf train` run: the flags a user left out, filled from the data
-(`perceiver_tf.training.recipes`), printed, and recorded in the model's metadata."""
+"""The recipe of a training run: the options a user left out (`TrainOptions` fields that are `None`),
+filled from the data (`perceiver_tf.training.recipes`), printed, and recorded in the model's metadata.
+
+The record names each option by its `perceiver-tf train` flag (`"--epochs"`): the key `metrics.json`
+and the model metadata have always used.
+"""
 
 from __future__ import annotations
 
 from dataclasses import replace
 
-from perceiver_tf.commands.errors import UsageError
+from perceiver_tf.errors import OptionError
+from perceiver_tf.option_names import option
 from perceiver_tf.training.recipes import (
     RecipeChoice,
     audio_choices,
@@ -20,7 +25,7 @@ from perceiver_tf.training.recipes import (
     sensor_choices,
 )
 
-#: Data flags a recipe may fill, per modality: `{modality: {flag: argparse dest}}`.
+#: Data options a recipe may fill, per modality: `{modality: {flag: option name}}`.
 RECIPE_DATA_FLAGS = {
     "points": {"--num-points": "num_points", "--align": "align", "--rotate": "rotate",
                "--local-geometry": "local_geometry", "--axis-scale": "axis_scale", "--jitter": "jitter",
@@ -30,64 +35,65 @@ RECIPE_DATA_FLAGS = {
     "sensors": {"--center-recordings": "center_recordings"},
     "image": {"--mixup": "mixup"},
 }
-#: Flags that set preprocessing (saved with the model): a fine-tuned model keeps its own.
+#: Options that set preprocessing (saved with the model): a fine-tuned model keeps its own.
 PREPROCESSING_FLAGS = ("--num-points", "--align", "--local-geometry", "--normalize-audio", "--center-recordings")
 
 
-def _left_out(args, dest: str) -> bool:
+def _left_out(options, dest: str) -> bool:
     """Whether the user left the flag of `dest` to the recipe (`None`, or "auto" for --rotate)."""
-    return getattr(args, dest) in (None, "auto")
+    return getattr(options, dest) in (None, "auto")
 
 
-def choose_recipe(args, source) -> list[RecipeChoice]:
-    """The choices for the flags `args` leaves out, from what `source` holds; `args` is updated with them.
+def choose_recipe(options, source) -> list[RecipeChoice]:
+    """The choices for the flags `options` leaves out, from what `source` holds; `options` is updated with them.
 
     Raises:
-        UsageError: --warmup-epochs not fewer than the (given or chosen) --epochs.
+        OptionError: --warmup-epochs not fewer than the (given or chosen) --epochs.
     """
-    data_choices = _open_data_choices(args, source)  # first: mixing examples lengthens training
-    if args.mixup is None:
-        args.mixup = 0.0
+    data_choices = _open_data_choices(options, source)  # first: mixing examples lengthens training
+    if options.mixup is None:
+        options.mixup = 0.0
     choices = []
-    if not args.init_from and _left_out(args, "preset"):
+    if not options.init_from and _left_out(options, "preset"):
         choices.append(preset_for(source.num_train))
-        args.preset = choices[-1].value
-    if _left_out(args, "learning_rate"):
-        choices.append(learning_rate_for(args.preset or "", source.num_train))
-        args.learning_rate = choices[-1].value
-    if _left_out(args, "epochs"):
-        choices.append(epochs_for(source.num_train, args.batch_size, mixing=bool(args.mixup or args.cutmix)))
-        args.epochs = choices[-1].value
-    if _left_out(args, "early_stopping"):
-        choices.append(patience_for(args.epochs, source.num_val))
-        args.early_stopping = choices[-1].value
-    if args.warmup_epochs >= args.epochs:
-        raise UsageError(f"--warmup-epochs {args.warmup_epochs} must be fewer than --epochs {args.epochs}.")
+        options.preset = choices[-1].value
+    if _left_out(options, "learning_rate"):
+        choices.append(learning_rate_for(options.preset or "", source.num_train))
+        options.learning_rate = choices[-1].value
+    if _left_out(options, "epochs"):
+        choices.append(epochs_for(source.num_train, options.batch_size, mixing=bool(options.mixup or options.cutmix)))
+        options.epochs = choices[-1].value
+    if _left_out(options, "early_stopping"):
+        choices.append(patience_for(options.epochs, source.num_val))
+        options.early_stopping = choices[-1].value
+    if options.warmup_epochs >= options.epochs:
+        raise OptionError(f"{option('warmup_epochs', str(options.warmup_epochs))} must be fewer than "
+                          f"{option('epochs', str(options.epochs))}.")
     return choices + data_choices
 
 
-def _open_data_choices(args, source) -> list[RecipeChoice]:
-    """The data choices (`RECIPE_DATA_FLAGS`) for the flags `args` leaves out; `args` is updated with them.
+def _open_data_choices(options, source) -> list[RecipeChoice]:
+    """The data choices (`RECIPE_DATA_FLAGS`) for the flags `options` leaves out; `options` is updated with them.
     A fine-tuned model keeps its own preprocessing (alignment, normalisation): only augmentations
     change. A given --cutmix leaves MixUp off."""
     flags = RECIPE_DATA_FLAGS.get(source.modality, {})
     open_flags = [flag for flag, dest in flags.items()
-                  if _left_out(args, dest) and not (args.init_from and flag in PREPROCESSING_FLAGS)
-                  and not (flag == "--mixup" and args.cutmix)]
+                  if _left_out(options, dest) and not (options.init_from and flag in PREPROCESSING_FLAGS)
+                  and not (flag == "--mixup" and options.cutmix)]
     chosen = []
-    for choice in _data_choices(source, open_flags, _decided_alignment(args, source)) if open_flags else []:
+    for choice in _data_choices(source, open_flags, _decided_alignment(options, source)) if open_flags else []:
         if choice.flag in open_flags:
-            setattr(args, flags[choice.flag], choice.value)
+            setattr(options, flags[choice.flag], choice.value)
             chosen.append(choice)
     return chosen
 
 
-def _decided_alignment(args, source) -> str | None:
+def _decided_alignment(options, source) -> str | None:
     """A point cloud's alignment when it is not the recipe's to choose: given by --align, or a fine-tuned
     model's own; else `None`."""
-    if args.init_from:
+    if options.init_from:
         return source.processor.config.get("align", "none")
-    return args.align
+    return options.align
 
 
 def _data_choices(source, open_flags: list[str], align: str | None = None) -> list[RecipeChoice]:
@@ -157,12 +163,12 @@ def none_if_auto(value):
     return None if value == "auto" else value
 
 
-def recipe_record(args, source, choices: list[RecipeChoice]) -> dict:
+def recipe_record(options, source, choices: list[RecipeChoice]) -> dict:
     """`metrics.json`'s and the model metadata's "recipe": the value of every flag a recipe may
     choose, and why the recipe chose those it did."""
-    flags = {"--preset": args.preset, "--learning-rate": args.learning_rate, "--epochs": args.epochs,
-             "--early-stopping": args.early_stopping}
-    flags.update({flag: getattr(args, dest) for flag, dest in RECIPE_DATA_FLAGS.get(source.modality, {}).items()})
+    flags = {"--preset": options.preset, "--learning-rate": options.learning_rate, "--epochs": options.epochs,
+             "--early-stopping": options.early_stopping}
+    flags.update({flag: getattr(options, dest) for flag, dest in RECIPE_DATA_FLAGS.get(source.modality, {}).items()})
     return {"flags": flags, "chosen": {choice.flag: choice.reason for choice in choices}}
 
 

@@ -1,4 +1,8 @@
-"""Load a trained `.keras` model with the preprocessing it carries in `model.metadata`, and feed it files."""
+"""Load a trained `.keras` model with the preprocessing it carries in `model.metadata`, and feed it files.
+
+`load_model(path)` is the public way in: it registers perceiver_tf's classes with Keras, checks the
+file first (one line saying what it is instead of a model) and returns the `keras.Model`.
+"""
 
 from __future__ import annotations
 
@@ -6,35 +10,44 @@ import json
 import os
 import zipfile
 
-from perceiver_tf.commands.errors import CommandError
 from perceiver_tf.data.errors import error_reason
-from perceiver_tf.data.model_inputs import (  # noqa: F401 (the commands' way in)
-    as_model_inputs,
-    model_input_from_file,
-    processor_for,
-)
+from perceiver_tf.errors import PerceiverError
+from perceiver_tf.option_names import option_name
 
 
-def load_trained_model(path: str, require_metadata: bool = True, flag: str = "--model"):
-    """`(model, metadata)` of a `.keras` file (written by `perceiver-tf train` when `require_metadata`).
+def load_model(path: str | os.PathLike):
+    """The `keras.Model` saved at `path` (a `.keras` file written by `perceiver_tf.train`, `perceiver-tf
+    train`, `convert` or `model.save`), with perceiver_tf's classes registered for Keras.
 
     Raises:
-        CommandError: a missing, empty, truncated or foreign file, one that does not build, or
+        PerceiverError: a missing, empty, truncated or foreign file, or one that does not build.
+    """
+    return load_trained_model(os.fspath(path), require_metadata=False)[0]
+
+
+def load_trained_model(path: str, require_metadata: bool = True, flag: str = "model"):
+    """`(model, metadata)` of a `.keras` file (written by `perceiver-tf train` when `require_metadata`);
+    `flag`: the option that named the file (messages name it).
+
+    Raises:
+        PerceiverError: a missing, empty, truncated or foreign file, one that does not build, or
             (with `require_metadata`) a model without the metadata contract ("class_names",
             "modality", "preprocessing").
     """
     read_keras_config(path, flag)
-    import keras  # the package (imported with this module) has registered its custom classes
+    import keras
+
+    import perceiver_tf.models  # noqa: F401 (registers every perceiver_tf class for Keras deserialisation)
 
     try:
         model = keras.saving.load_model(path)
     except (ValueError, TypeError, KeyError, OSError) as error:
-        raise CommandError(f"{flag} {path!r} does not load as a Keras model ({error_reason(error)}); "
+        raise PerceiverError(f"{option_name(flag)} {path!r} does not load as a Keras model ({error_reason(error)}); "
                            "re-save it with the perceiver_tf version that wrote it, or train it again.") from error
     metadata = getattr(model, "metadata", {})
     missing = missing_metadata(metadata)
     if require_metadata and missing:
-        raise CommandError(f"{path!r} lacks metadata {missing}; train it with `perceiver-tf train`.")
+        raise PerceiverError(f"{path!r} lacks metadata {missing}; train it with `perceiver-tf train`.")
     return model, metadata
 
 
@@ -50,31 +63,32 @@ def missing_metadata(metadata: dict) -> list[str]:
     return [key for key in required if key not in metadata]
 
 
-def read_keras_config(path: str, flag: str = "--model"):
-    """The parsed `config.json` of a `.keras` archive, or a `CommandError` saying what `path` (given
-    with `flag`) is instead."""
+def read_keras_config(path: str, flag: str = "model"):
+    """The parsed `config.json` of a `.keras` archive, or a `PerceiverError` saying what `path` (given
+    as option `flag`, e.g. "init_from") is instead."""
+    flag = option_name(flag)
     if os.path.isdir(path):
         inside = os.path.join(path, "model.keras")
         hint = f"pass {inside!r}" if os.path.isfile(inside) else "pass the model.keras file"
         if os.path.isfile(os.path.join(path, "saved_model.pb")):
             hint = "that is a SavedModel (for TF Serving); pass the model.keras it was exported from"
-        raise CommandError(f"{flag} {path!r} is a directory; {hint}.")
+        raise PerceiverError(f"{flag} {path!r} is a directory; {hint}.")
     if not os.path.isfile(path):
-        raise CommandError(f"{flag} {path!r} does not exist.")
+        raise PerceiverError(f"{flag} {path!r} does not exist.")
     if not path.endswith(".keras"):
-        raise CommandError(f"{flag} {path!r} is not a .keras file (perceiver-tf reads Keras 3 .keras models).")
+        raise PerceiverError(f"{flag} {path!r} is not a .keras file (perceiver-tf reads Keras 3 .keras models).")
     if os.path.getsize(path) == 0:
-        raise CommandError(f"{flag} {path!r} is empty (0 bytes): an interrupted copy or save; train or copy it again.")
+        raise PerceiverError(f"{flag} {path!r} is empty (0 bytes): an interrupted copy or save; train or copy it again.")
     if not zipfile.is_zipfile(path):
-        raise CommandError(f"{flag} {path!r} is not a .keras archive (corrupt or truncated); train or copy it again.")
+        raise PerceiverError(f"{flag} {path!r} is not a .keras archive (corrupt or truncated); train or copy it again.")
     with zipfile.ZipFile(path) as archive:
         names = set(archive.namelist())
         if "config.json" not in names:
-            raise CommandError(f"{flag} {path!r} is a zip file without config.json, not a .keras model.")
+            raise PerceiverError(f"{flag} {path!r} is a zip file without config.json, not a .keras model.")
         try:
             return json.loads(archive.read("config.json"))
         except (ValueError, zipfile.BadZipFile) as error:
-            raise CommandError(f"{flag} {path!r} has an unreadable config.json ({error_reason(error)}); "
+            raise PerceiverError(f"{flag} {path!r} has an unreadable config.json ({error_reason(error)}); "
                                "the file is corrupt: train or copy it again.") from error
 
 
