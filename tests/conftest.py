@@ -9,6 +9,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from perceiver_tf.backend_support import JIT_COMPILE_ENV  # noqa: E402
+from perceiver_tf.option_names import use_command_line_names  # noqa: E402
 
 if keras.backend.backend() == "tensorflow":
     # On a TensorFlow GPU/TPU, jit_compile="auto" means XLA for fixed input shapes: each of the
@@ -26,6 +27,13 @@ def _seed_and_policy():
     keras.config.set_dtype_policy("float32")
     yield
     keras.config.set_dtype_policy("float32")
+
+
+@pytest.fixture(autouse=True)
+def _options_named_as_keywords():
+    """Every test starts with messages naming options as Python keywords, whatever the last test set
+    (`perceiver_tf.cli.main` switches the whole process to `--flags`)."""
+    use_command_line_names(False)
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ import tensorflow as tf
 from perceiver_tf.data import MODALITY_OPTIONS, DataOptions
 from perceiver_tf.data.augment import cutmix, mixup
 from perceiver_tf.data.images import ImageProcessor
+from perceiver_tf.data.processor_factory import make_processor
 from perceiver_tf.data.processors import processor_from_config
-from perceiver_tf.data.sources import make_processor
 
 pytestmark = pytest.mark.tensorflow_only  # see pyproject.toml
 

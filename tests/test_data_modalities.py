@@ -50,7 +50,7 @@ def test_sensor_files_with_different_channel_counts_are_an_error(tmp_path):
 
 
 def test_npy_only_folders_need_a_modality():
-    with pytest.raises(ValueError, match="--modality points or --modality sensors"):
+    with pytest.raises(ValueError, match="modality='points' or modality='sensors'"):
         detect_modality(["a/x.npy", "b/y.npy"])
     assert detect_modality(["a/x.npy", "b/y.csv"]) == "sensors"
     assert detect_modality(["a/x.npy", "b/y.ply"]) == "points"

@@ -20,7 +20,8 @@ from perceiver_tf.data import (
 )
 from perceiver_tf.data.images import ImageProcessor
 from perceiver_tf.data.points import PointsProcessor
-from perceiver_tf.data.sources import make_processor
+from perceiver_tf.data.processor_factory import make_processor
+from perceiver_tf.option_names import use_command_line_names
 from perceiver_tf.testing.synthetic import (
     write_audio_video_folder,
     write_image_folder,
@@ -51,7 +52,7 @@ def test_a_tiny_grey_first_image_does_not_size_the_data(tmp_path):
     source, warned = _load_with_warnings(str(tmp_path))
     assert source.processor.input_shape == (12, 12, 3)  # the median size; colour as any colour file
     assert len(warned) == 1 and "2 different sizes" in warned[0] and "12x12 (11), 1x1 (1)" in warned[0]
-    assert "resized to 12x12" in warned[0] and "--image-size" in warned[0]
+    assert "resized to 12x12" in warned[0] and "Pass image_size=(H, W) to choose the size." in warned[0]
     chosen, warned = _load_with_warnings(str(tmp_path), DataOptions(image_size=(6, 6)))
     assert chosen.processor.input_shape == (6, 6, 3) and not warned  # a chosen size needs no warning
 
@@ -187,25 +188,28 @@ def test_every_modality_specific_option_is_in_the_table():
 
 
 @pytest.mark.parametrize("name", list(_SET))
-def test_an_option_of_another_modality_is_an_error_naming_its_flag(name):
-    flag, readers = MODALITY_OPTIONS[name]
+def test_an_option_of_another_modality_is_an_error_naming_the_option(name):
+    option, readers = MODALITY_OPTIONS[name]
     options = DataOptions(**{name: _SET[name]})
     for modality in MODALITIES:
         if modality in readers:
             together = DataOptions(**{name: _SET[name], **_TOGETHER_WITH.get(name, {})})
             assert make_processor(modality, together, _SHAPES.get(modality)).modality == modality
         else:
-            with pytest.raises(ValueError, match=rf"^{flag} applies to .*, but this data is .*; remove it\.$"):
+            with pytest.raises(ValueError, match=rf"^{option} applies to .*, but this data is .*; remove it\.$"):
                 make_processor(modality, options, _SHAPES.get(modality))
 
 
 def test_option_errors_read_as_a_fix_and_a_given_processor_skips_the_check():
     with pytest.raises(ValueError) as raised:
         make_processor("image", DataOptions(rotate=True))
-    assert str(raised.value) == "--rotate applies to point clouds, but this data is images; remove it."
+    assert str(raised.value) == "rotate applies to point clouds, but this data is images; remove it."
     with pytest.raises(ValueError) as raised:
         make_processor("audio_video", DataOptions(rand_augment=True, num_steps=9, num_frames=3), (8, 8, 3))
-    assert str(raised.value) == ("--rand-augment applies to images; --num-steps applies to sensor recordings, but this "
+    assert str(raised.value) == ("rand_augment applies to images; num_steps applies to sensor recordings, but this "
                                  "data is audio + video clips; remove them.")
+    use_command_line_names()  # the `perceiver-tf` command's spelling (conftest restores the keywords)
+    with pytest.raises(ValueError, match=r"^--permute-pixels applies to images, but this data is point clouds"):
+        make_processor("points", DataOptions(pixel_permutation_seed=3))
     trained = ImageProcessor((4, 4), 1)
     assert make_processor("image", DataOptions(rotate=True, processor=trained)) is trained

@@ -7,9 +7,19 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from perceiver_tf.data import DataOptions, PipelineOptions, batched, from_arrays, load_source
+from perceiver_tf.data import (
+    DataOptions,
+    PipelineOptions,
+    batched,
+    from_arrays,
+    load_source,
+    register_source,
+    source_kinds,
+)
+from perceiver_tf.data import source as source_module
 from perceiver_tf.data.folder import scan_folder
 from perceiver_tf.data.point_files import read_point_file
+from perceiver_tf.option_names import use_command_line_names
 from perceiver_tf.testing.synthetic import sample_shape, write_image_folder, write_point_file, write_points_folder
 
 pytestmark = pytest.mark.tensorflow_only  # see pyproject.toml
@@ -165,11 +175,40 @@ def test_corrupt_files_are_named_or_skipped(tmp_path):
     assert source.num_train + source.num_val == 9
 
 
-def test_unknown_tfds_name_and_source():
-    with pytest.raises(ValueError, match="Unknown TFDS dataset 'no_such_dataset_xyz'"):
+def test_unknown_tfds_name_and_source(tmp_path):
+    with pytest.raises(ValueError, match=r"^Unknown TFDS dataset 'no_such_dataset_xyz' in data='tfds:no_such_"):
         load_source("tfds:no_such_dataset_xyz")
-    with pytest.raises(ValueError, match="Unknown --data"):
-        load_source("/no/such/folder")
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not data")
+    with pytest.raises(ValueError) as raised:
+        load_source(str(notes))
+    assert str(raised.value) == (
+        f"Unknown data {str(notes)!r}: expected 'digits', 'tfds:NAME[:SPLIT]', TFRecord file(s) (a file, a glob or "
+        "a folder of them), a .csv manifest (file,labels), an .npz file with arrays x and y, or a folder with one "
+        "sub-folder per class.")
+
+
+@pytest.mark.parametrize("spec", ["/no/such/folder", "/no/such/train.csv", "/no/such/*.tfrecord"])
+def test_a_missing_source_is_named_as_missing(spec):
+    with pytest.raises(ValueError) as raised:
+        load_source(spec)
+    assert str(raised.value) == f"data {spec!r} does not exist."
+    use_command_line_names()  # the `perceiver-tf` command's spelling (the next test starts with keywords again)
+    with pytest.raises(ValueError) as raised:
+        load_source(spec)
+    assert str(raised.value) == f"--data {spec!r} does not exist."
+
+
+def test_a_registered_source_kind_is_asked_after_the_built_in_ones(monkeypatch):
+    monkeypatch.setattr(source_module, "_KINDS", dict(source_module._KINDS))  # registered for this test only
+    register_source("pairs", lambda spec: spec.startswith("pairs:"),
+                    lambda spec, options: from_arrays(np.zeros((8, 4, 4)), np.arange(8) % 2, options=options),
+                    "'pairs:...'")
+    assert [kind.name for kind in source_kinds()] == ["digits", "tfds", "tfrecord", "csv", "npz", "folder", "pairs"]
+    assert load_source("pairs:anything", DataOptions(validation_fraction=0.5)).num_val == 4
+    with pytest.raises(ValueError, match=r"an \.npz file with arrays x and y, a folder with one sub-folder per class, "
+                                         r"or 'pairs:\.\.\.'\.$"):
+        load_source(os.path.abspath(__file__))
 
 
 def test_each_example_is_decoded_once_even_after_an_early_stop():

@@ -1,6 +1,6 @@
 """Audio + video examples: one folder per clip holding its sound file and its frames (or `.npy` video).
 
-Layout (`perceiver-tf train --data root`):
+Layout of a data folder `root`:
 
     root/<class>/<clip>/audio.wav         any one .wav/.flac/.mp3/.ogg/.opus file
     root/<class>/<clip>/0000.png ...      the frames, sorted by name (or one video.npy (T, H, W[, C]))

@@ -46,8 +46,8 @@ def environment_problem(error: BaseException) -> EnvironmentProblem | None:
 
 
 class DataOptionError(ValueError):
-    """A data option that does not apply to the data (e.g. `--image-size` on point clouds): the
-    user's flags are wrong, not the files (the CLI exits with status 2)."""
+    """A data option that does not apply to the data (e.g. `image_size` on point clouds): the
+    user's options are wrong, not the files (the CLI exits with status 2)."""
 
 
 def error_reason(error: BaseException, path: str | None = None) -> str:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from perceiver_tf.data.errors import DataWarning
 from perceiver_tf.data.formats import detect_modality, modalities_of
 from perceiver_tf.data.splits import stratified_split
+from perceiver_tf.option_names import option, option_name
 
 #: Sub-directory names accepted as the held-out split next to `train/` (first found wins).
 VALIDATION_DIR_NAMES = ("val", "validation", "test")
@@ -169,7 +170,7 @@ def scan_folder(
             in two classes or in both splits.
     """
     if not os.path.isdir(root):
-        raise ValueError(f"--data folder {root!r} does not exist or is not a directory.")
+        raise ValueError(f"{option_name('data')} folder {root!r} does not exist or is not a directory.")
     train_root = os.path.join(root, "train")
     val_root = next(
         (os.path.join(root, d) for d in VALIDATION_DIR_NAMES if os.path.isdir(os.path.join(root, d))), None
@@ -201,7 +202,7 @@ def scan_folder(
             shown = "\n  ".join(unsupported[:20])
             raise ValueError(
                 f"{len(unsupported)} file(s) are not {modality} files (by extension); remove them or pass "
-                f"--skip-bad-files:\n  {shown}"
+                f"{option('skip_bad_files')}:\n  {shown}"
             )
         keep = lambda classes: {c: [f for f in fs if modality in modalities_of(f)] for c, fs in classes.items()}  # noqa: E731
         train_classes, val_classes = keep(train_classes), keep(val_classes)

@@ -7,8 +7,10 @@ from collections import Counter
 
 import numpy as np
 
+from perceiver_tf.option_names import option, option_name
+
 #: Lower-case extensions (with the dot) that each folder modality reads. `.npy` is both a point
-#: cloud and a sensor recording: a folder of `.npy` files alone needs `--modality`.
+#: cloud and a sensor recording: a folder of `.npy` files alone needs the `modality` option.
 EXTENSIONS: dict[str, tuple[str, ...]] = {
     "image": (".png", ".jpg", ".jpeg", ".bmp", ".gif"),
     "audio": (".wav", ".flac", ".mp3", ".ogg", ".opus"),
@@ -46,7 +48,7 @@ def detect_modality(paths: list[str], modality: str | None = None) -> str:
 
     Raises:
         ValueError: an unknown `modality`, no supported file, several modalities mixed, or
-            only ambiguous files, each with the `--modality` choices that would resolve it.
+            only ambiguous files, each with the `modality` choices that would resolve it.
     """
     if modality is not None:
         return check_modality(modality)
@@ -60,11 +62,11 @@ def detect_modality(paths: list[str], modality: str | None = None) -> str:
     decided = Counter(next(iter(c)) for c in candidates if len(c) == 1)
     if len(decided) > 1:
         found = ", ".join(f"{n} {m}" for m, n in decided.most_common())
-        raise ValueError(f"Files of several modalities found ({found}); choose one with --modality.")
+        raise ValueError(f"Files of several modalities found ({found}); choose one with {option_name('modality')}.")
     if not decided:
         ambiguous = sorted(set.union(*[c for c in candidates if c]))
         raise ValueError(
             f"The files' extensions fit several modalities ({', '.join(ambiguous)}): .npy holds point clouds and "
-            f"sensor recordings alike. Choose one with --modality {' or --modality '.join(ambiguous)}."
+            f"sensor recordings alike. Choose one with {' or '.join(option('modality', m, repr(m)) for m in ambiguous)}."
         )
     return next(iter(decided))

@@ -10,6 +10,8 @@
 multi-label when any file has no label or several (or `DataOptions.multi_label=True`): labels
 become multi-hot vectors and the model scores each class independently. A seeded
 `validation_fraction` of the files is held out. The modality comes from the files' extensions.
+
+Source kind `csv`: a spec that is such a `.csv` file.
 """
 
 from __future__ import annotations
@@ -19,6 +21,12 @@ import os
 
 import numpy as np
 import tensorflow as tf
+
+from perceiver_tf.data.formats import detect_modality
+from perceiver_tf.data.options import DataOptions
+from perceiver_tf.data.pipeline import decode_files, unreadable_error
+from perceiver_tf.data.processor_factory import processor_for_files
+from perceiver_tf.data.source import DataSource, register_source
 
 LABEL_SEPARATOR = ";"
 
@@ -42,12 +50,8 @@ def read_manifest(path: str) -> tuple[list[str], list[list[str]]]:
     return files, labels
 
 
-def load_manifest(path: str, options):
+def load_manifest(path: str, options: DataOptions) -> DataSource:
     """A manifest (module docstring) -> `DataSource` (multi-hot labels when multi-label)."""
-    from perceiver_tf.data.formats import detect_modality
-    from perceiver_tf.data.pipeline import decode_files, unreadable_error
-    from perceiver_tf.data.sources import DataSource, processor_for_files
-
     files, labels = read_manifest(path)
     class_names = sorted({name for names in labels for name in names})
     if len(class_names) < 2:
@@ -79,3 +83,7 @@ def load_manifest(path: str, options):
 
     return DataSource(split(train), split(val), class_names, processor, len(train), len(val), list(bad), bad,
                       multi_label=multi_label)
+
+
+register_source("csv", lambda spec: spec.endswith(".csv") and os.path.isfile(spec), load_manifest,
+                "a .csv manifest (file,labels)")

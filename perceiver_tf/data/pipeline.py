@@ -9,6 +9,7 @@ import tensorflow as tf
 
 from perceiver_tf.data.augment import mix_batch
 from perceiver_tf.data.errors import environment_problem, error_reason
+from perceiver_tf.option_names import option
 
 AUTOTUNE = tf.data.AUTOTUNE
 
@@ -100,7 +101,7 @@ def unreadable_error(unreadable: dict[str, str], what: str, shown: int = 20) -> 
     listed = "\n  ".join(f"{path}: {reason}" for path, reason in list(unreadable.items())[:shown])
     more = f"\n  ... and {len(unreadable) - shown} more" if len(unreadable) > shown else ""
     return ValueError(f"{len(unreadable)} {what} could not be decoded; fix or remove them, or pass "
-                      f"--skip-bad-files:\n  {listed}{more}")
+                      f"{option('skip_bad_files')}:\n  {listed}{more}")
 
 
 def fill_cache(cached: tf.data.Dataset) -> tf.data.Dataset:

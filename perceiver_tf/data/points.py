@@ -17,6 +17,7 @@ from perceiver_tf.data.preprocessing import (
     prepare_points,
     rows_to_model_input,
 )
+from perceiver_tf.option_names import option, option_name
 
 #: Points per example unless told otherwise (the CLI's recipe chooses them from the clouds' sizes).
 DEFAULT_NUM_POINTS = 512
@@ -92,8 +93,9 @@ class PointsProcessor:
         if not 0.0 <= frame_sample < 1.0:
             raise ValueError(f"`frame_sample` must be in [0, 1). Received: frame_sample={frame_sample}")
         if frame_sample and align != "pca":
-            raise DataOptionError(f"frame_sample (--frame-sample) varies the principal-axis frame of align='pca' "
-                                  f"(--align pca), but align={align!r}: set both or neither")
+            raise DataOptionError(f"{option_name('frame_sample')} varies the principal-axis frame of "
+                                  f"{option('align', 'pca', repr('pca'))}, but {option('align', align, repr(align))}: "
+                                  "set both or neither")
         self.config = {"modality": "points", "num_points": int(num_points)}
         if align != "none":
             self.config["align"] = align

@@ -1,8 +1,18 @@
-"""`tfds:NAME[:SPLIT]`: a TensorFlow Datasets classification dataset via `tfds.load`."""
+"""Source kind `tfds`: `tfds:NAME[:SPLIT]`, a TensorFlow Datasets classification dataset via
+`tfds.load` (`tensorflow_datasets` is imported only to read one)."""
 
 from __future__ import annotations
 
 import tensorflow as tf
+
+from perceiver_tf.data.options import DataOptions
+from perceiver_tf.data.processor_factory import make_processor
+from perceiver_tf.data.source import DataSource, register_source
+from perceiver_tf.data.splits import hashed_split
+from perceiver_tf.option_names import option
+
+#: What a spec of this kind starts with.
+PREFIX = "tfds:"
 
 #: Held-out splits tried, in order, when the dataset has them.
 HELD_OUT_SPLITS = ("validation", "test")
@@ -20,8 +30,8 @@ def _modality(feature) -> str:
     raise ValueError(f"Unsupported TFDS input feature {feature!r}: expected an Image, Audio or (n, 3) points.")
 
 
-def load_tfds(spec: str, options):
-    """Load `NAME[:SPLIT]` as supervised `(input, label)` pairs.
+def load_tfds(spec: str, options: DataOptions) -> DataSource:
+    """Load `tfds:NAME[:SPLIT]` as supervised `(input, label)` pairs.
 
     The training split is SPLIT (default "train"); validation is the dataset's "validation"
     or "test" split, or a seeded hashed `options.validation_fraction` of the training split.
@@ -31,14 +41,12 @@ def load_tfds(spec: str, options):
     """
     import tensorflow_datasets as tfds
 
-    from perceiver_tf.data.sources import DataSource, make_processor
-    from perceiver_tf.data.splits import hashed_split
-
-    name, _, split = spec.partition(":")
+    name, _, split = spec.removeprefix(PREFIX).partition(":")
     try:
         builder = tfds.builder(name)
     except tfds.core.registered.DatasetNotFoundError as error:
-        raise ValueError(f"Unknown TFDS dataset {name!r} in --data tfds:{spec}. {str(error).splitlines()[0]}") from None
+        raise ValueError(f"Unknown TFDS dataset {name!r} in {option('data', spec, repr(spec))}. "
+                         f"{str(error).splitlines()[0]}") from None
     info = builder.info
     if not info.supervised_keys or len(info.supervised_keys) != 2:
         raise ValueError(f"TFDS dataset {name!r} has no (input, label) supervised keys; it is not a classification set.")
@@ -69,3 +77,6 @@ def load_tfds(spec: str, options):
         count(train_split) if held_out else None, count(held_out) if held_out else None,
         explicit_val=held_out is not None,
     )
+
+
+register_source("tfds", lambda spec: spec.startswith(PREFIX), load_tfds, f"'{PREFIX}NAME[:SPLIT]'")

@@ -1,4 +1,5 @@
-"""TFRecord files of `tf.train.Example`s: encoded images/audio or flat point lists, with labels.
+"""Source kind `tfrecord`: TFRecord files (a `.tfrecord*` file, a glob, or a folder of them) of
+`tf.train.Example`s: encoded images/audio or flat point lists, with labels.
 
 Keys read (the TF-slim / ImageNet convention): "image/encoded" (PNG/JPEG/... bytes) or
 "audio/encoded" (WAV bytes) or "points" (float list, xyz triples), and "label" or
@@ -9,9 +10,15 @@ without such files a seeded hashed fraction of the records is held out.
 
 from __future__ import annotations
 
+import glob
 import os
 
 import tensorflow as tf
+
+from perceiver_tf.data.options import DataOptions
+from perceiver_tf.data.processor_factory import make_processor
+from perceiver_tf.data.source import DataSource, register_source
+from perceiver_tf.data.splits import hashed_split
 
 INPUT_KEYS = {"image/encoded": "image", "audio/encoded": "audio", "points": "points"}
 LABEL_KEYS = ("label", "image/class/label", "audio/class/label")
@@ -32,11 +39,21 @@ def _schema(path: str) -> tuple[str, str]:
     return input_key, label_key
 
 
-def load_tfrecords(files: list[str], options):
-    """Read `files` into a `DataSource` (see the module docstring for the record layout)."""
-    from perceiver_tf.data.sources import DataSource, make_processor
-    from perceiver_tf.data.splits import hashed_split
+def tfrecord_files(spec: str) -> list[str]:
+    """The TFRecord files `spec` names: a `.tfrec*` file, a glob, or a folder's `*.tfrecord*` files (sorted)."""
+    pattern = os.path.join(spec, "*.tfrecord*") if os.path.isdir(spec) else spec
+    if os.path.isfile(spec) and ".tfrec" not in spec:
+        return []
+    return sorted(glob.glob(pattern)) if ".tfrec" in pattern or glob.has_magic(pattern) else []
 
+
+def load_tfrecord_spec(spec: str, options: DataOptions) -> DataSource:
+    """The TFRecord files `spec` names (`tfrecord_files`) as a `DataSource` (`load_tfrecords`)."""
+    return load_tfrecords(tfrecord_files(spec), options)
+
+
+def load_tfrecords(files: list[str], options: DataOptions) -> DataSource:
+    """Read `files` into a `DataSource` (see the module docstring for the record layout)."""
     input_key, label_key = _schema(files[0])
     modality = options.modality or INPUT_KEYS[input_key]
     is_val = lambda f: any(w in os.path.basename(f).lower() for w in ("val", "test"))  # noqa: E731
@@ -79,3 +96,7 @@ def load_tfrecords(files: list[str], options):
     else:
         train, val = hashed_split(read(files), options.validation_fraction, options.seed)
     return DataSource(train, val, class_names, processor, explicit_val=bool(val_files))
+
+
+register_source("tfrecord", lambda spec: bool(tfrecord_files(spec)), load_tfrecord_spec,
+                "TFRecord file(s) (a file, a glob or a folder of them)")
