@@ -21,7 +21,6 @@ from perceiver_tf.data import (  # noqa: F401 (importing a kind's module registe
     tfrecord_source,
 )
 from perceiver_tf.data.options import DataOptions
-from perceiver_tf.data.options import modality_options_set as modality_options_set  # workflows/init_from.py's import
 from perceiver_tf.data.source import DataSource, SourceKind, registered_sources
 from perceiver_tf.option_names import option_name
 

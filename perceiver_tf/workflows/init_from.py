@@ -7,7 +7,7 @@ import os
 from dataclasses import replace
 
 from perceiver_tf.errors import OptionError, PerceiverError
-from perceiver_tf.option_names import option_name
+from perceiver_tf.option_names import command_line_names, option_name
 from perceiver_tf.workflows.model_files import REQUIRED_CONVERTED_METADATA, missing_metadata, read_keras_config
 
 #: `DataOptions` fields an init model's preprocessing config sets (`{config key: field}`) when the
@@ -100,9 +100,8 @@ def init_data_options(options, data_options, metadata: dict):
     Raises:
         OptionError: `modality` differs from the model's.
     """
-    from perceiver_tf.data import MODALITY_OPTIONS
     from perceiver_tf.data.model_inputs import processor_for
-    from perceiver_tf.data.sources import modality_options_set
+    from perceiver_tf.data.options import MODALITY_OPTIONS, modality_options_set
 
     processor = processor_for(metadata)
     if options.modality and options.modality != processor.modality:
@@ -137,6 +136,7 @@ def check_init_preprocessing(init_from: str, source, processor) -> None:
         return
     keys = sorted(k for k in set(model_config) | set(data_config) if model_config.get(k) != data_config.get(k))
     shown = lambda config: ", ".join(f"{k} {config.get(k, '(unset)')}" for k in keys)  # noqa: E731
+    options = "flags" if command_line_names() else "options"
     raise OptionError(f"{option_name('init_from')} {init_from!r} reads its {processor.modality} data with "
-                      f"{shown(model_config)}, but the data options give {shown(data_config)}: make them agree, or "
-                      "remove the data options to read the data as the model was trained.")
+                      f"{shown(model_config)}, but the data {options} give {shown(data_config)}: make them agree, or "
+                      f"remove the data {options} to read the data as the model was trained.")
