@@ -25,6 +25,7 @@ import time
 import numpy as np
 
 from benchmarks.common import (
+    RESULTS_DIR,
     configure_tensorflow,
     forward_flops,
     markdown_table,
@@ -32,7 +33,6 @@ from benchmarks.common import (
     median,
     time_steps,
     write_results,
-    RESULTS_DIR,
 )
 
 NUM_CLASSES = 10

@@ -52,7 +52,6 @@ from perceiver_tf.export.saved_model import (
     write_saved_model,
 )
 
-
 #: TFLite operators an int8 export keeps in float32 (see the module docstring for the measurements).
 INT8_FLOAT_OPS = ("BATCH_MATMUL", "SOFTMAX")
 

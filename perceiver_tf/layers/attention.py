@@ -32,7 +32,6 @@ from perceiver_tf.layers.common import (
 )
 
 
-
 def attention_scores_spec(query_shape, value_shape, num_heads: int, dtype) -> keras.KerasTensor:
     """The symbolic attention probabilities `(B, heads, N, M)` of queries `(B, N, .)` and keys `(B, M, .)`."""
     return keras.KerasTensor((query_shape[0], num_heads, query_shape[1], value_shape[1]), dtype=dtype)

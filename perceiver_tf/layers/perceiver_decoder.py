@@ -8,10 +8,15 @@ from collections.abc import Sequence
 import keras
 from keras import ops
 
-from perceiver_tf.layers.common import LATENT_INIT_STDDEV, dense_kernel_initializer, register, require_positive_int
 from perceiver_tf.layers.attention import attention_scores_spec
+from perceiver_tf.layers.common import LATENT_INIT_STDDEV, dense_kernel_initializer, register, require_positive_int
 from perceiver_tf.layers.cross_attention import CrossAttention
-from perceiver_tf.layers.fourier_position_encoding import fourier_features, fourier_frequencies, linear_positions, num_fourier_channels
+from perceiver_tf.layers.fourier_position_encoding import (
+    fourier_features,
+    fourier_frequencies,
+    linear_positions,
+    num_fourier_channels,
+)
 
 
 @register

@@ -5,8 +5,8 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from perceiver_tf.layers.common import LATENT_INIT_STDDEV, register, require_positive_int
 from perceiver_tf.layers.attention import attention_scores_spec
+from perceiver_tf.layers.common import LATENT_INIT_STDDEV, register, require_positive_int
 from perceiver_tf.layers.cross_attention import CrossAttention
 from perceiver_tf.layers.self_attention import LatentTransformer
 

@@ -16,8 +16,8 @@ import keras
 
 from perceiver_tf.backend_support import resolve_jit_compile
 from perceiver_tf.data.errors import EnvironmentWarning
-from perceiver_tf.optional_packages import TENSORBOARD_MISSING, tensorboard_installed
 from perceiver_tf.files import remove_orphaned_temporaries, replace_atomically, write_json_atomic
+from perceiver_tf.optional_packages import TENSORBOARD_MISSING, tensorboard_installed
 from perceiver_tf.training.callbacks import (
     AtomicBackupAndRestore,
     BestModelCheckpoint,

@@ -191,7 +191,7 @@ class TrainOptions:
         for name in ("scale", "axis_scale"):
             low_high = getattr(self, name)
             if low_high and low_high[0] > low_high[1]:
-                raise OptionError(f"{option_name(name)} (low, high) needs low <= high. "
+                raise OptionError(f"{option(name, 'LOW HIGH', '(LOW, HIGH)')} needs LOW <= HIGH. "
                                   f"Received: {low_high[0]} {low_high[1]}")
         if self.tpu and self.strategy not in ("auto", "tpu"):
             raise OptionError(f"{option_name('tpu')} names a TPU for {option('strategy', 'tpu', repr('tpu'))}, "
