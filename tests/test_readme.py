@@ -95,7 +95,8 @@ def test_the_presets_table_is_the_presets():
         assert (row["sharing"] == "none") == (shared == (False, False)), name
         _assert_preset_count(name, row["parameters"])
         if spec.params < BUILT:
-            assert PRESET_TASKS[spec.task].from_preset(name).count_params() == _numbers(row["parameters"])[0]
+            built = PRESET_TASKS[spec.task].from_preset(name).count_params()
+            assert built == _numbers(row["parameters"])[0], (name, row["parameters"], built)
 
 
 def test_every_table_gives_a_presets_own_parameter_count():
