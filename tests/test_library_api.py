@@ -121,6 +121,7 @@ def test_evaluate_scores_the_model_as_training_did(image_run, capsys):
     assert json.loads(capsys.readouterr().out) == {**scores, "model": model_path}
 
 
+@pytest.mark.e2e
 def test_train_on_arrays_records_in_memory_data(tmp_path):
     """`(x, y)` arrays train; the model records that its data cannot be read again, and evaluate says so."""
     rng = np.random.default_rng(0)
@@ -151,6 +152,7 @@ def test_bad_options_are_one_line_naming_the_keyword(keywords, expected, tmp_pat
     assert "--" not in str(raised.value)
 
 
+@pytest.mark.e2e
 def test_one_import_path_loads_nothing_heavy_until_a_name_is_used():
     """`import perceiver_tf` (and the CLI's module) load neither Keras nor TensorFlow, however Python
     was started; the first model name loads them and registers the classes."""
