@@ -239,11 +239,11 @@ def run_baseline(task: Task, train_data: str, test_data: str, model_file: str, s
     import keras
 
     from perceiver_tf.data import DataOptions, PipelineOptions, batched, load_source
-    from perceiver_tf.data.model_inputs import processor_for
+    from perceiver_tf.data.model_inputs import processor_of
     from perceiver_tf.workflows.model_files import load_trained_model
 
-    _, metadata = load_trained_model(model_file)
-    processor = processor_for(metadata)
+    model, metadata = load_trained_model(model_file)
+    processor = processor_of(model)
     keras.utils.set_random_seed(seed)
     multi_label = bool(metadata.get("multi_label"))
     options = DataOptions(modality=processor.modality, processor=processor, seed=seed, multi_label=multi_label)

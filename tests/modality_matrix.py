@@ -21,7 +21,7 @@ from harness import assert_all_close
 
 from perceiver_tf.cli import main
 from perceiver_tf.data import load_time_series
-from perceiver_tf.data.model_inputs import as_model_inputs, model_input_from_file, processor_for
+from perceiver_tf.data.model_inputs import as_model_inputs, model_input_from_file, processor_of
 from perceiver_tf.data.point_files import read_point_file
 from perceiver_tf.export import model_outputs
 from perceiver_tf.testing import run_signatures_in_fresh_process, synthetic
@@ -155,7 +155,7 @@ class Run:
         import keras
 
         model = keras.saving.load_model(self.model_path)
-        processor = processor_for(model.metadata)
+        processor = processor_of(model)
         files = example_files(self.data)
         examples = [tf.nest.map_structure(np.asarray, model_input_from_file(processor, tf.constant(f))) for f in files]
         batch = tf.nest.map_structure(lambda *xs: np.concatenate(xs), *[as_model_inputs(model, e) for e in examples])

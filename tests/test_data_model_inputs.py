@@ -59,6 +59,6 @@ def test_point_arrays_match_their_files_and_unreadable_files_are_named(tmp_path)
     broken.write_bytes(b"not numpy")
     with pytest.raises(ValueError, match=f"^{os.fspath(broken)}: "):
         preprocess(model, [broken])
-    with pytest.raises(ValueError, match="records its preprocessing"):
+    with pytest.raises(ValueError, match="has no preprocessor"):
         preprocess(perceiver_tf.build_classifier("tiny", (4, 4, 1), 2, num_latents=4, latent_dim=8, num_bands=2),
                    [path])

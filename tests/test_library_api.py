@@ -95,10 +95,10 @@ def test_predict_refuses_a_non_finite_example_and_answers_the_others(image_run):
     run, _ = image_run
     with pytest.raises(perceiver_tf.OptionError, match="uint8"):
         perceiver_tf.predict(run.model, [np.zeros((16, 16, 3), np.float32)])
-    from perceiver_tf.data.model_inputs import model_input_from_array, processor_for
+    from perceiver_tf.data.model_inputs import model_input_from_array, processor_of
     from perceiver_tf.workflows.predict import classify
 
-    processor = processor_for(run.model.metadata)
+    processor = processor_of(run.model)
     good = np.asarray(model_input_from_array(processor, np.zeros((16, 16, 3), np.uint8)))
     bad = good.copy()
     bad[3, 4, 0] = np.nan

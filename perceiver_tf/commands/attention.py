@@ -33,7 +33,7 @@ def run(args) -> int:
     from perceiver_tf import visualize
     from perceiver_tf.commands.json_lines import json_line
     from perceiver_tf.data.errors import error_reason
-    from perceiver_tf.data.model_inputs import as_model_inputs, model_input_from_file, processor_for
+    from perceiver_tf.data.model_inputs import as_model_inputs, model_input_from_file, processor_of
     from perceiver_tf.errors import PerceiverError
     from perceiver_tf.export.saved_model import model_outputs
     from perceiver_tf.output_paths import writable_file
@@ -42,7 +42,7 @@ def run(args) -> int:
 
     writable_file(args.out, "--out")
     model, metadata = load_trained_model(args.model)
-    processor = processor_for(metadata)
+    processor = processor_of(model)
     modality = metadata["modality"]
     try:
         example = tf.nest.map_structure(np.asarray, model_input_from_file(processor, tf.constant(args.file)))

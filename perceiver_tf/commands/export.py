@@ -60,13 +60,10 @@ def load_representative_data(source: str, model, count: int):
     import tensorflow as tf
 
     from perceiver_tf.data import DataOptionError, DataOptions, load_source
-    from perceiver_tf.data.model_inputs import processor_for
-
-    metadata = getattr(model, "metadata", {})
-    if "preprocessing" not in metadata:
-        raise OptionError(f"--representative-data {source!r} needs a model that records its preprocessing "
-                         "(trained with `perceiver-tf train`), or pass a .npy file of model inputs.")
-    processor = processor_for(metadata)
+    if getattr(model, "preprocessor", None) is None:
+        raise OptionError(f"--representative-data {source!r} needs a model that owns its preprocessing "
+                          "(trained with `perceiver-tf train`), or pass a .npy file of model inputs.")
+    processor = model.preprocessor.processor
     try:
         examples = load_source(source, DataOptions(modality=processor.modality, processor=processor)).train
     except DataOptionError as error:

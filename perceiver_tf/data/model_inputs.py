@@ -13,7 +13,6 @@ import numpy as np
 import tensorflow as tf
 
 from perceiver_tf.data.preprocessing import channel_values, pixel_range
-from perceiver_tf.data.processors import processor_from_config
 
 #: What each modality's model input holds, as `describe_inputs` reports it.
 _CONTENTS = {
@@ -29,9 +28,18 @@ _ARRAYS = {
 }
 
 
-def processor_for(metadata: dict):
-    """The data processor that reproduces the preprocessing recorded in a model's metadata."""
-    return processor_from_config(metadata["preprocessing"])
+def processor_of(model):
+    """The processor of a model's own preprocessing (`model.preprocessor`, a `Preprocessor` layer saved
+    with it): its evaluation data, files and arrays are prepared with this.
+
+    Raises:
+        ValueError: a model without a preprocessor (not trained from data by perceiver_tf).
+    """
+    preprocessor = getattr(model, "preprocessor", None)
+    if preprocessor is None:
+        raise ValueError("This model has no preprocessor (model.preprocessor): pass a model trained with "
+                         "perceiver_tf.train or `perceiver-tf train`, or give it inputs already prepared.")
+    return preprocessor.processor
 
 
 def describe_inputs(processor) -> dict:
@@ -97,7 +105,7 @@ def preprocess(model, items):
     """Files or raw arrays -> the batch `model` takes, preprocessed exactly as its evaluation data was.
 
     Args:
-        model: a model written by `perceiver-tf train` (its `metadata["preprocessing"]`).
+        model: a model written by `perceiver-tf train` (its `preprocessor`).
         items: file paths (a list of str / PathLike; clip folders for audio + video), or one array
             of raw examples: uint8 images `(B, H, W, C)` (any size), point clouds `(B, n, 3)`,
             sensor recordings `(B, T, C)` or waveforms `(B, T[, C])` at the model's sample rate.
@@ -110,11 +118,7 @@ def preprocess(model, items):
         ValueError: a model without recorded preprocessing, an array the modality cannot take
             (e.g. float images: their scale is ambiguous), or a file that cannot be read.
     """
-    metadata = getattr(model, "metadata", {})
-    if "preprocessing" not in metadata:
-        raise ValueError("preprocess() needs a model that records its preprocessing in `model.metadata` "
-                         "(trained with `perceiver-tf train`).")
-    processor = processor_for(metadata)
+    processor = processor_of(model)
     if isinstance(items, np.ndarray):
         examples = [model_input_from_array(processor, row) for row in items]
     else:

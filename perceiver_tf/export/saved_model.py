@@ -9,7 +9,7 @@ Signatures:
   input ("inputs" for one input; the modality names for several) plus the bool masks the
   backbone takes (`input_mask`, `<name>_mask`, `modality_mask`). `B` is variable; so is the
   element count of point-cloud / array models whose `input_shape` has `None`.
-- `serving_bytes` (when `model.metadata["preprocessing"]` names a modality with a bytes decoder):
+- `serving_bytes` (when the model's `preprocessor` has a bytes decoder):
   one encoded example per row, string `(B,)`: `image_bytes` (PNG/JPEG/BMP/GIF), `audio_bytes`
   (16-bit PCM WAV, any length, rate and channel count), `points_bytes` (little-endian float32
   xyz triples, any point count) or `sensor_bytes` (little-endian float32 `(T, C)` rows, any T).
@@ -22,8 +22,8 @@ models return each task's output by name; a masked language model returns `logit
 `(B, L, V)` and `token_ids` int64 `(B, L)` (its input is token ids from `ByteTokenizer`); an
 optical-flow model returns `flow` float32 `(B, H, W, 2)`; a bare backbone returns `latents`. Every signature also
 returns `valid` bool `(B,)`: False for an example with a non-finite value (NaN, +-Inf) in any
-float input (masks are not checked) or, for a model whose metadata's preprocessing is an image
-processor, a value more than `IMAGE_RANGE_TOLERANCE` of the pixel range outside that range
+float input (masks are not checked) or, for a model whose preprocessor prepares images,
+a value more than `IMAGE_RANGE_TOLERANCE` of the pixel range outside that range
 (digits, pixels in [0, 1]: below -0.5 or above 1.5). An invalid example's inputs are replaced by
 zeros before the model (its neighbours in the batch are unaffected) and its outputs are zeros,
 `class_ids` -1: always finite, so TF Serving's JSON stays valid. The TFLite conversion keeps the
@@ -48,7 +48,6 @@ import numpy as np
 import tensorflow as tf
 
 from perceiver_tf.data.preprocessing import pixel_range
-from perceiver_tf.data.processors import processor_from_config
 from perceiver_tf.export.atomic import publish_directory, remove_stale_temporaries
 from perceiver_tf.models import (
     PerceiverBackbone,
@@ -120,11 +119,12 @@ def input_specs(model: keras.Model) -> dict[str, tf.TensorSpec]:
 def accepted_ranges(model: keras.Model) -> dict[str, tuple[float, float]]:
     """`{input name: (low, high)}` of the values an example may hold beyond being finite.
 
-    Only `inputs` of a model whose metadata's preprocessing is an image processor has one: the
+    Only `inputs` of a model whose preprocessor prepares images has one: the
     pixel range `offset + scale * [0, 255]` widened by `IMAGE_RANGE_TOLERANCE` of its width (with per-channel
     `scale` / `offset` lists: the union of the channels' ranges, widened alike).
     """
-    config = getattr(model, "metadata", {}).get("preprocessing") or {}
+    preprocessor = getattr(model, "preprocessor", None)
+    config = preprocessor.config if preprocessor is not None else {}
     if config.get("modality") != "image":
         return {}
     low, high = pixel_range(config)
@@ -238,14 +238,14 @@ def bytes_signature(model: keras.Model) -> tuple[str, tf.types.experimental.Poly
         `(input_name, tf.function)`.
 
     Raises:
-        ValueError: no "preprocessing" in the metadata, a modality without a bytes decoder, or
+        ValueError: a model without a preprocessor, a modality without a bytes decoder, or
             a preprocessing config whose output shape is not the model's input shape.
     """
     backbone = _backbone(model)
-    config = getattr(model, "metadata", {}).get("preprocessing")
-    if not config:
-        raise ValueError("The model metadata has no 'preprocessing', so there is no raw-bytes signature to build.")
-    processor = processor_from_config(config)
+    preprocessor = getattr(model, "preprocessor", None)
+    if preprocessor is None:
+        raise ValueError("The model has no preprocessor, so there is no raw-bytes signature to build.")
+    config, processor = preprocessor.config, preprocessor.processor
     if processor.bytes_input is None:
         raise ValueError(f"No raw-bytes decoder for preprocessing modality {processor.modality!r} (several inputs "
                          "or video frames): serve it with serving_default.")
@@ -255,7 +255,7 @@ def bytes_signature(model: keras.Model) -> tuple[str, tf.types.experimental.Poly
         want is not None and want != got for want, got in zip(expected, produced)
     ):
         raise ValueError(
-            f"The {processor.modality} preprocessing in the metadata produces examples of shape {produced}, but the "
+            f"The model's {processor.modality} preprocessor produces examples of shape {produced}, but the "
             f"model takes {expected}. Received: preprocessing={config}"
         )
     input_name = processor.bytes_input

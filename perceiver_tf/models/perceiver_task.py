@@ -9,6 +9,7 @@ import keras
 from perceiver_tf.backend_support import default_jit_compile, resolve_jit_compile
 from perceiver_tf.layers.common import register
 from perceiver_tf.models.perceiver_backbone import PerceiverBackbone, deserialize_dtype
+from perceiver_tf.models.preprocessor import Preprocessor, preprocessor_from_config
 from perceiver_tf.models.presets import BACKBONE_KEYS, backbone_kwargs, get_preset
 
 
@@ -70,22 +71,44 @@ class PerceiverTask(keras.Model):
     `super().__init__(backbone, outputs, metadata=...)`. The backbone stays one nested layer
     ("backbone"), so its weights can be reused by another task (fine-tuning, a new head).
 
+    The task owns its preprocessing (`preprocessor`, a `Preprocessor` layer saved in the `.keras`
+    file); `metadata["preprocessing"]` shows its config and is never stored apart from it, so the
+    two cannot differ. A `metadata` with "preprocessing" (as models saved before the layer existed
+    hold) builds the preprocessor from it.
+
     Args:
         backbone: a `PerceiverBackbone`.
         outputs: the symbolic outputs built on the backbone's latents.
-        metadata: JSON-serialisable dict saved with the model (class names, modality, preprocessing).
+        metadata: JSON-serialisable dict saved with the model (class names, modality, ...).
+        preprocessor: a `Preprocessor` (default: from `metadata["preprocessing"]`, else none).
     """
 
     #: Constructor arguments of the subclass that `from_preset` may set (besides the backbone's).
     task_keys: tuple[str, ...] = ()
 
-    def __init__(self, backbone: PerceiverBackbone, outputs, metadata: dict | None = None, **kwargs):
+    def __init__(self, backbone: PerceiverBackbone, outputs, metadata: dict | None = None,
+                 preprocessor: Preprocessor | None = None, **kwargs):
         require_backbone(backbone)
         super().__init__(inputs=backbone.input, outputs=outputs, **kwargs)
         # The backbone's adapters check shapes in `__call__` with messages that name the axis.
         self.input_spec = None
         self.backbone = backbone
-        self.metadata = dict(metadata or {})
+        metadata = dict(metadata or {})
+        preprocessing = metadata.pop("preprocessing", None)
+        if preprocessor is None and preprocessing is not None:
+            preprocessor = preprocessor_from_config(preprocessing)
+        if preprocessor is not None and not isinstance(preprocessor, Preprocessor):
+            raise ValueError(f"`preprocessor` must be a perceiver_tf Preprocessor. Received: {type(preprocessor).__name__}")
+        self._stored_metadata = metadata
+        self.preprocessor = preprocessor
+
+    @property
+    def metadata(self) -> dict:
+        """What the model records besides its weights (a copy): class names, modality, the data it was
+        trained on, its recipe, ... and "preprocessing", the config of `preprocessor`."""
+        if self.preprocessor is None:
+            return dict(self._stored_metadata)
+        return {**self._stored_metadata, "preprocessing": self.preprocessor.config}
 
     def __call__(self, inputs, *args, **kwargs):
         # Checked before Keras wraps errors raised inside `call` with a dump of the arguments.
@@ -130,13 +153,16 @@ class PerceiverTask(keras.Model):
 
     def get_config(self):
         config = super().get_config()
-        config.update(backbone=keras.saving.serialize_keras_object(self.backbone), metadata=self.metadata)
+        config.update(backbone=keras.saving.serialize_keras_object(self.backbone), metadata=self._stored_metadata,
+                      preprocessor=keras.saving.serialize_keras_object(self.preprocessor))
         return config
 
     @classmethod
     def from_config(cls, config):
         config = deserialize_dtype(config)
         config["backbone"] = keras.saving.deserialize_keras_object(config["backbone"])
+        if config.get("preprocessor") is not None:
+            config["preprocessor"] = keras.saving.deserialize_keras_object(config["preprocessor"])
         return cls(**config)
 
     @classmethod

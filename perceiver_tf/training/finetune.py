@@ -88,7 +88,7 @@ def classifier_from_trained(
     otherwise a new head for `num_classes`, of the same kind (`HEAD_KEYS`: mean-pool or query
     decoder, activation), initialised as in a fresh model. The architecture, dtype policy and
     input shape are `model`'s: read the data with its preprocessing
-    (`processor_from_config(model.metadata["preprocessing"])`).
+    (`model.preprocessor`, which the new model owns too).
 
     Compile the result with a fresh optimizer (`compile_classifier`, whose `make_optimizer`
     also keeps weight decay off biases, LayerNorm and position tables); a smaller learning

@@ -52,7 +52,7 @@ def evaluate(model, data: str | os.PathLike | None = None, split: str = "auto", 
     import keras
 
     from perceiver_tf.data import DataOptions, PipelineOptions, batched, load_source
-    from perceiver_tf.data.model_inputs import processor_for
+    from perceiver_tf.data.model_inputs import processor_of
     from perceiver_tf.training.trainer import validation_map
 
     if split not in SPLITS:
@@ -62,7 +62,7 @@ def evaluate(model, data: str | os.PathLike | None = None, split: str = "auto", 
     if data_spec is None or data_spec == "arrays":
         raise OptionError(f"This model does not record a data source it can be read again from; pass "
                           f"{option_name('data')}.")
-    processor = processor_for(metadata)
+    processor = processor_of(model)
     multi_label = getattr(model, "multi_label", False)
     options = DataOptions(modality=processor.modality, processor=processor, skip_bad_files=skip_bad_files,
                           multi_label=multi_label)

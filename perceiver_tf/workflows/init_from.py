@@ -8,7 +8,12 @@ from dataclasses import replace
 
 from perceiver_tf.errors import OptionError, PerceiverError
 from perceiver_tf.option_names import command_line_names, option_name
-from perceiver_tf.workflows.model_files import REQUIRED_CONVERTED_METADATA, missing_metadata, read_keras_config
+from perceiver_tf.workflows.model_files import (
+    REQUIRED_CONVERTED_METADATA,
+    missing_metadata,
+    read_keras_config,
+    saved_metadata,
+)
 
 #: `DataOptions` fields an init model's preprocessing config sets (`{config key: field}`) when the
 #: user gives other data options (e.g. rand_augment) but not these.
@@ -52,7 +57,7 @@ def check_init_from(options) -> dict:
         kind = saved.get("class_name", "model") if isinstance(saved, dict) else "model"
         raise PerceiverError(f"{flag} {path!r} is a {kind}, not a perceiver_tf classifier; "
                              "pass a model.keras written by `perceiver-tf train`.")
-    metadata = config.get("metadata") or {}
+    metadata = saved_metadata(config)
     if metadata.get("modality") in REQUIRED_CONVERTED_METADATA:
         kind = "a masked language model" if metadata["modality"] == "text" else "an optical-flow model"
         raise PerceiverError(f"{flag} {path!r} is {kind}; {flag} takes an image, audio, point-cloud or "
@@ -81,11 +86,11 @@ def check_init_output(init_from: str, output_dir: str) -> None:
                           f"{output_dir!r}, whose files this run replaces; pass another {option_name('output_dir')}.")
 
 
-def init_data_options(options, data_options, metadata: dict):
+def init_data_options(options, data_options, init_model):
     """`(DataOptions, processor)` to read the data for a model fine-tuned from `options.init_from`.
 
     Without modality data options (`MODALITY_OPTIONS`: image_size, rand_augment, ...), the data is
-    read with the init model's own preprocessing (`processor_for(metadata)`): the input shape
+    read with the init model's own preprocessing (its `preprocessor`): the input shape
     matches. With some, the options are the user's, with what they leave open taken from the
     model's preprocessing; `check_init_preprocessing` then checks that the data is read as the
     model was trained (augmentation options such as rand_augment change no shape). rand_augment
@@ -95,15 +100,15 @@ def init_data_options(options, data_options, metadata: dict):
     Args:
         options: the run's `TrainOptions`.
         data_options: the `DataOptions` those give.
-        metadata: the init model's metadata.
+        init_model: the model fine-tuning starts from.
 
     Raises:
         OptionError: `modality` differs from the model's.
     """
-    from perceiver_tf.data.model_inputs import processor_for
+    from perceiver_tf.data.model_inputs import processor_of
     from perceiver_tf.data.options import MODALITY_OPTIONS, modality_options_set
 
-    processor = processor_for(metadata)
+    processor = processor_of(init_model)
     if options.modality and options.modality != processor.modality:
         raise OptionError(f"{option_name('modality')} {options.modality}: {option_name('init_from')} "
                           f"{options.init_from!r} reads {processor.modality} examples; remove "

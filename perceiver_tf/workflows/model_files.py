@@ -57,6 +57,16 @@ REQUIRED_METADATA = ("class_names", "modality", "preprocessing")
 REQUIRED_CONVERTED_METADATA = {"text": ("modality", "tokenizer"), "optical_flow": ("modality", "inputs")}
 
 
+def saved_metadata(config: dict) -> dict:
+    """The metadata a `.keras` file's model config (`config.json`'s "config") gives the loaded model:
+    its stored metadata, with its preprocessor's config as "preprocessing" (`PerceiverTask.metadata`)."""
+    metadata = dict(config.get("metadata") or {})
+    preprocessor = config.get("preprocessor")
+    if isinstance(preprocessor, dict) and isinstance(preprocessor.get("config"), dict):
+        metadata["preprocessing"] = preprocessor["config"].get("config")
+    return metadata
+
+
 def missing_metadata(metadata: dict) -> list[str]:
     """The `REQUIRED_METADATA` (or the `REQUIRED_CONVERTED_METADATA` of its modality) keys `metadata` lacks."""
     required = REQUIRED_CONVERTED_METADATA.get(metadata.get("modality"), REQUIRED_METADATA)

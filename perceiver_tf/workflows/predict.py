@@ -51,7 +51,7 @@ def predictions(model, inputs, top_k: int = 5, sample_rate: int | None = None) -
     """
     import tensorflow as tf
 
-    from perceiver_tf.data.model_inputs import model_input_from_file, processor_for
+    from perceiver_tf.data.model_inputs import model_input_from_file, processor_of
 
     if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
         raise OptionError(f"{option_name('top_k')} must be an integer >= 1, got {top_k!r}.")
@@ -63,7 +63,7 @@ def predictions(model, inputs, top_k: int = 5, sample_rate: int | None = None) -
     if metadata["modality"] == "text":
         paths = [_text_path(item) for item in items]
         return (fill_masks(model, metadata, path) for path in paths)
-    processor = processor_for(metadata)
+    processor = processor_of(model)
     from_file = tf.function(lambda path: model_input_from_file(processor, path))
     return (_predict_one(model, metadata, processor, from_file, item, top_k, sample_rate) for item in items)
 

@@ -125,8 +125,8 @@ def _train(spec: str, data, class_names, options: TrainOptions, output_dir: Path
     init_model = init_processor = None
     read_options = data_options(options)
     if options.init_from:
-        init_model, init_metadata = load_trained_model(options.init_from, flag="init_from")
-        read_options, init_processor = init_data_options(options, read_options, init_metadata)
+        init_model, _ = load_trained_model(options.init_from, flag="init_from")
+        read_options, init_processor = init_data_options(options, read_options, init_model)
     source = load_data(spec, data, class_names, read_options)
     if init_model is not None:
         check_init_preprocessing(options.init_from, source, init_processor)
@@ -283,7 +283,7 @@ def check_model_options(preset: str, overrides: dict) -> None:
                           "(see `perceiver-tf presets`).")
     if PRESETS[preset].task != "classifier":
         raise OptionError(f"{option_name('preset')} {preset!r} builds a {PRESETS[preset].task.replace('_', ' ')} "
-                          "model; training builds classifiers: pick another preset (its weights come from "
+                          "model; training trains classifiers: pick another preset (its weights come from "
                           "`perceiver-tf convert`).")
     valid = BACKBONE_KEYS | set(PerceiverClassifier.task_keys)
     set_by_data = {"num_classes", "multi_label", "input_shape", "input_kind", "metadata"}
