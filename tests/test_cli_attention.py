@@ -12,9 +12,9 @@ from PIL import Image
 import perceiver_tf as pt
 from perceiver_tf import visualize
 from perceiver_tf.cli import main
-from perceiver_tf.commands.attention import _prediction_text, _sequence_input
 from perceiver_tf.data import load_source, preprocess
 from perceiver_tf.testing.synthetic import write_image_folder, write_sensor_folder
+from perceiver_tf.workflows.attention import _prediction_text, _sequence_input
 
 TINY = dict(num_latents=8, latent_dim=16, num_blocks=2, num_self_attends_per_block=1, num_bands=2)
 HEAD = dict(head_kernel_initializer="glorot_uniform")  # a zero head would give every class the same probability

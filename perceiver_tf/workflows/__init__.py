@@ -8,7 +8,9 @@ their keywords. Names are imported from their modules on first use (`perceiver_t
 from perceiver_tf.lazy_exports import lazy_exports
 
 __all__, __getattr__, __dir__ = lazy_exports(__name__, {
+    "attention": ("plot_attention",),
     "evaluate": ("evaluate",),
+    "export": ("export_model",),
     "model_files": ("load_model",),
     "options": ("TrainOptions",),
     "predict": ("predict", "predictions"),
