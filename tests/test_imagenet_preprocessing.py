@@ -15,6 +15,7 @@ from perceiver_tf.data.model_inputs import describe_inputs
 from perceiver_tf.data.preprocessing import IMAGENET_MEAN, IMAGENET_STD, image_to_model_input, imagenet_preprocessing
 from perceiver_tf.data.video import VideoProcessor
 from perceiver_tf.export.saved_model import IMAGE_RANGE_TOLERANCE, accepted_ranges
+from perceiver_tf.models.preprocessor import ImagePreprocessor
 
 pytestmark = pytest.mark.tensorflow_only  # see pyproject.toml
 
@@ -144,7 +145,7 @@ def test_invalid_configs_raise_one_line_naming_the_key(change, key):
 
 def test_accepted_ranges_and_described_inputs_of_an_imagenet_model():
     config = imagenet_preprocessing()
-    low, high = accepted_ranges(types.SimpleNamespace(metadata={"preprocessing": config}))["inputs"]
+    low, high = accepted_ranges(types.SimpleNamespace(preprocessor=ImagePreprocessor(config)))["inputs"]
     lows, highs = -MEAN / STD, (1 - MEAN) / STD  # 0 and 255 normalised, per channel
     width = highs.max() - lows.min()
     assert low == pytest.approx(lows.min() - IMAGE_RANGE_TOLERANCE * width)
