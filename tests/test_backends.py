@@ -13,7 +13,6 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from perceiver_tf.backend_support import JIT_COMPILE_ENV
 from perceiver_tf.data.digits import load_digits_split

@@ -17,8 +17,8 @@ import tensorflow as tf
 from faults import crash_after_each_epoch
 
 import perceiver_tf
-from perceiver_tf.training import OutputDirectoryError, RunLock, compile_classifier, train_classifier
 from perceiver_tf.files import replace_atomically, write_json_atomic
+from perceiver_tf.training import OutputDirectoryError, RunLock, compile_classifier, train_classifier
 from perceiver_tf.training.callbacks import BestModelCheckpoint, StopWhenNoLongerBest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
