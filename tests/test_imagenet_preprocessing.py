@@ -155,7 +155,7 @@ def test_accepted_ranges_and_described_inputs_of_an_imagenet_model():
     assert holds == ("pixels normalised per channel, in [-2.118, 2.64]: (8-bit value / 255 - mean) / std, "
                      "mean [0.485, 0.456, 0.406], std [0.229, 0.224, 0.225]")
     assert describe_inputs(ImageProcessor((8, 8)))["inputs"]["holds"] == "pixels in [0, 1] (8-bit value / 255)"
-    scalar = accepted_ranges(types.SimpleNamespace(metadata={"preprocessing": ImageProcessor((8, 8)).config}))
+    scalar = accepted_ranges(types.SimpleNamespace(preprocessor=ImagePreprocessor(ImageProcessor((8, 8)).config)))
     assert scalar == {"inputs": (-0.5, 1.5)}
 
 
