@@ -2,13 +2,15 @@
 
 One import path: every public name is imported from its module on first use (PEP 562, the same
 `lazy_exports` as the subpackages), so `import perceiver_tf` and `perceiver-tf --help` load neither
-Keras nor TensorFlow until a name needs them. Using any model name registers perceiver_tf's classes
-for Keras serialisation; `perceiver_tf.load_model(path)` loads a saved model whatever was used
-before. TensorFlow's C++ INFO lines are off unless `TF_CPP_MIN_LOG_LEVEL` says otherwise.
+Keras nor TensorFlow until a name needs them. perceiver_tf's classes are registered for Keras
+deserialisation as soon as Keras is imported (`keras_registration`): after `import perceiver_tf`,
+`keras.saving.load_model` reads perceiver_tf models. TensorFlow's C++ INFO lines are off unless
+`TF_CPP_MIN_LOG_LEVEL` says otherwise.
 """
 
 import os as _os
 
+from perceiver_tf.keras_registration import register_when_keras_is_imported as _register_when_keras_is_imported
 from perceiver_tf.lazy_exports import lazy_exports as _lazy_exports
 
 _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")  # read once, when TensorFlow loads
@@ -41,6 +43,7 @@ _all, _getattr, __dir__ = _lazy_exports(__name__, {
     "workflows.train": ("TrainRun", "train"),
 })
 __all__ = [*_all, "__version__"]
+_register_when_keras_is_imported()
 
 
 def __getattr__(name: str):

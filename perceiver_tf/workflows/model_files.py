@@ -37,7 +37,9 @@ def load_trained_model(path: str, require_metadata: bool = True, flag: str = "mo
     read_keras_config(path, flag)
     import keras
 
-    import perceiver_tf.models  # noqa: F401 (registers every perceiver_tf class for Keras deserialisation)
+    from perceiver_tf.keras_registration import register_classes
+
+    register_classes()
 
     try:
         model = keras.saving.load_model(path)
