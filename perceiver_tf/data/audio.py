@@ -94,6 +94,13 @@ class AudioProcessor:
         return cls(config["sample_rate"], config["num_samples"] / config["sample_rate"], config.get("features", "waveform"),
                    config.get("patch_size", 128), **optional, **augmentation)
 
+    def with_options(self, options) -> "AudioProcessor":
+        """This processor with a run's `DataOptions` (the recipe's choices filled in): per-clip
+        normalisation (preprocessing, saved with the model) and the augmentations."""
+        config = {**self.config, **({"normalize": True} if options.normalize_audio else {})}
+        return AudioProcessor.from_config(config, time_shift=options.time_shift, gain_db=options.gain_db,
+                                          frequency_warp=options.frequency_warp)
+
     @property
     def input_shape(self) -> tuple[int, int]:
         return audio_input_shape(self.config)

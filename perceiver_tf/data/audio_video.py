@@ -43,6 +43,10 @@ class AudioVideoProcessor:
         self.audio, self.video = audio, video
         self.config = {"modality": "audio_video", "audio": audio.config, "video": video.config}
 
+    def with_options(self, options) -> "AudioVideoProcessor":
+        """Itself: every clip option is applied when the clips are read (`make_processor`)."""
+        return self
+
     @classmethod
     def from_config(cls, config: dict) -> "AudioVideoProcessor":
         return cls(AudioProcessor.from_config(config["audio"]), VideoProcessor.from_config(config["video"]))

@@ -82,6 +82,10 @@ class ImageProcessor:
     def _per_channel(self) -> bool:
         return any(isinstance(self.config[key], list) for key in ("scale", "offset"))
 
+    def with_options(self, options) -> "ImageProcessor":
+        """Itself: every image option is applied when the images are read (`make_processor`)."""
+        return self
+
     @classmethod
     def from_config(cls, config: dict, rand_augment: bool = False) -> "ImageProcessor":
         """The processor of a model's `metadata["preprocessing"]` (evaluation-time unless `rand_augment`)."""

@@ -115,6 +115,29 @@ class PointsProcessor:
         return cls(config["num_points"], align=config.get("align", "none"),
                    local_geometry=config.get("local_geometry", 0), **augmentation)
 
+    def with_options(self, options) -> "PointsProcessor":
+        """This processor with a run's `DataOptions` (the recipe's choices filled in): the point count,
+        alignment and local geometry it sets (preprocessing, saved with the model) and the augmentations."""
+        config = dict(self.config)
+        if options.num_points:
+            config["num_points"] = options.num_points
+        if options.point_align != "none":
+            config["align"] = options.point_align
+        if options.local_geometry:
+            config["local_geometry"] = options.local_geometry
+        return PointsProcessor.from_config(
+            config, rotate=options.rotate, jitter=options.jitter, scale_range=options.scale_range,
+            axis_scale_range=options.axis_scale_range, point_dropout=options.point_dropout,
+            frame_sample=options.frame_sample)
+
+    def redecode(self, previous):
+        """How rows cached by `previous` (a processor of the same clouds) become this one's decoded
+        rows, or `None` when they already are: local geometry added after the clouds were decoded
+        to xyz."""
+        if self.config.get("local_geometry") and not previous.config.get("local_geometry"):
+            return self.from_decoded
+        return None
+
     @property
     def input_shape(self) -> tuple[int, int]:
         channels = 3 + (LOCAL_GEOMETRY_FEATURES if self.config.get("local_geometry") else 0)

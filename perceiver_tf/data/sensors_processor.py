@@ -53,6 +53,10 @@ class SensorProcessor:
     def from_config(cls, config: dict) -> "SensorProcessor":
         return cls(config["num_steps"], config["channels"], config.get("center", False))
 
+    def with_options(self, options) -> "SensorProcessor":
+        """This processor with a run's `DataOptions` (the recipe's choices filled in): centring."""
+        return SensorProcessor.from_config({**self.config, **({"center": True} if options.center_recordings else {})})
+
     @property
     def input_shape(self) -> tuple[int, int]:
         return (self.config["num_steps"], self.config["channels"])

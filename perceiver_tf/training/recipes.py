@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from perceiver_tf.option_names import option
+
 #: Data sets with fewer training examples than this get the `tiny` preset, larger ones `small`. Measured:
 #: on 1,149-1,437 digit images tiny (with MixUp, 1,500 steps) beat small in half the time; not measured
 #: between 1,437 and this bound.
@@ -61,15 +63,21 @@ IMAGE_MIXUP_ALPHA = 0.2
 
 @dataclass(frozen=True)
 class RecipeChoice:
-    """One flag's value in a recipe, and why."""
+    """One option's value in a recipe, and why (`flag`: the option's `perceiver-tf train` flag, the key
+    `metrics.json` records it under)."""
 
     flag: str
     value: object
     reason: str
 
     def describe(self) -> str:
-        value = " ".join(str(v) for v in self.value) if isinstance(self.value, (tuple, list)) else self.value
-        return f"{self.flag} {value} ({self.reason})"
+        """`--preset tiny (why)` on the command line, `preset='tiny' (why)` from Python."""
+        name = self.flag[2:].replace("-", "_")
+        if isinstance(self.value, (tuple, list)):
+            shown = option(name, " ".join(str(v) for v in self.value), repr(tuple(self.value)))
+        else:
+            shown = option(name, str(self.value), repr(self.value))
+        return f"{shown} ({self.reason})"
 
 
 def preset_for(num_train: int | None) -> RecipeChoice:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from perceiver_tf.errors import OptionError
-from perceiver_tf.option_names import option
+from perceiver_tf.option_names import command_line_names, option
 from perceiver_tf.training.recipes import (
     RecipeChoice,
     audio_choices,
@@ -114,48 +114,20 @@ def _data_choices(source, open_flags: list[str], align: str | None = None) -> li
 
 
 def apply_recipe(options, source):
-    """`source` with its processor rebuilt from `options` (`DataOptions` of the flags, the recipe's
-    choices filled in): the preprocessing it chose (a cloud's alignment, a clip's normalisation, a
-    recording's centring) added to the processor's own, and the augmentations. Other modalities
-    (their flags are read when the data is loaded) are returned as they are."""
-    config = dict(source.processor.config)
-    if source.modality == "points":
-        import tensorflow as tf
+    """`source` with its processor rebuilt from `options` (`DataOptions`, the recipe's choices filled
+    in) by the processor itself (`with_options`): the preprocessing the recipe chose (a cloud's
+    alignment, a clip's normalisation, a recording's centring) and the augmentations. Rows the old
+    processor cached are re-decoded where the new one reads them differently (`redecode`: e.g. local
+    geometry added to point clouds decoded as xyz)."""
+    import tensorflow as tf
 
-        from perceiver_tf.data.points import PointsProcessor
-
-        if options.num_points:
-            config["num_points"] = options.num_points
-        if options.point_align != "none":
-            config["align"] = options.point_align
-        if options.local_geometry:
-            config["local_geometry"] = options.local_geometry
-        processor = PointsProcessor.from_config(
-            config, rotate=options.rotate, jitter=options.jitter, scale_range=options.scale_range,
-            axis_scale_range=options.axis_scale_range, point_dropout=options.point_dropout,
-            frame_sample=options.frame_sample)
-        if options.local_geometry and not source.processor.config.get("local_geometry"):
-            # The clouds were decoded to xyz: add the local geometry to the decoded (cached) rows.
-            add_geometry = lambda rows, label: (processor.from_decoded(rows), label)  # noqa: E731
-            parallel = tf.data.AUTOTUNE
-            return replace(source, processor=processor, train=source.train.map(add_geometry, parallel),
-                           val=source.val.map(add_geometry, parallel))
-    elif source.modality == "audio":
-        from perceiver_tf.data.audio import AudioProcessor
-
-        if options.normalize_audio:
-            config["normalize"] = True
-        processor = AudioProcessor.from_config(config, time_shift=options.time_shift, gain_db=options.gain_db,
-                                               frequency_warp=options.frequency_warp)
-    elif source.modality == "sensors":
-        from perceiver_tf.data.sensors_processor import SensorProcessor
-
-        if options.center_recordings:
-            config["center"] = True
-        processor = SensorProcessor.from_config(config)
-    else:
-        return source
-    return replace(source, processor=processor)
+    processor = source.processor.with_options(options)
+    redecode = getattr(processor, "redecode", lambda previous: None)(source.processor)
+    if redecode is None:
+        return replace(source, processor=processor)
+    decoded = lambda rows, label: (redecode(rows), label)  # noqa: E731
+    return replace(source, processor=processor, train=source.train.map(decoded, tf.data.AUTOTUNE),
+                   val=source.val.map(decoded, tf.data.AUTOTUNE))
 
 
 def none_if_auto(value):
@@ -174,6 +146,8 @@ def recipe_record(options, source, choices: list[RecipeChoice]) -> dict:
 
 def describe_recipe(choices: list[RecipeChoice]) -> str:
     """The training log's recipe line."""
+    given = "flag" if command_line_names() else "option"
     if not choices:
-        return "Recipe: every choice given by a flag."
-    return "Recipe (from the data; a flag overrides each): " + "; ".join(c.describe() for c in choices) + "."
+        return f"Recipe: every choice given by a{'n' if given == 'option' else ''} {given}."
+    return (f"Recipe (from the data; a{'n' if given == 'option' else ''} {given} overrides each): "
+            + "; ".join(c.describe() for c in choices) + ".")
