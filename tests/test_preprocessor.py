@@ -77,3 +77,17 @@ def test_each_modality_has_its_layer_and_refuses_another_modalitys_config():
     with pytest.raises(ValueError, match="must be a perceiver_tf Preprocessor"):
         PerceiverClassifier(_classifier({}).backbone, 3, preprocessor="not a layer")
     assert issubclass(SensorPreprocessor, Preprocessor)
+
+
+def test_an_image_with_alpha_is_read_as_its_file_would_be_and_a_batch_is_refused():
+    """RGBA / grey + alpha arrays lose their alpha (as decoding the file does); a batch given as one
+    example is a one-line error, not an image with as many channels as examples."""
+    rgb = ImagePreprocessor({**IMAGE_CONFIG, "channels": 3})
+    pixels = np.random.default_rng(2).integers(0, 256, (10, 12, 3), np.uint8)
+    rgba = np.concatenate([pixels, np.full((10, 12, 1), 7, np.uint8)], axis=-1)
+    np.testing.assert_array_equal(rgb(rgba), rgb(pixels))
+    grey = ImagePreprocessor(IMAGE_CONFIG)
+    np.testing.assert_array_equal(grey(np.stack([pixels[..., 0], pixels[..., 1]], -1)), grey(pixels[..., :1]))
+    with pytest.raises(ValueError, match=r"got shape \(3, 8, 8\)") as raised:
+        grey(np.zeros((3, 8, 8), np.uint8))
+    assert "\n" not in str(raised.value)

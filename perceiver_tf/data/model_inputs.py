@@ -151,9 +151,24 @@ def model_input_from_array(processor, example: np.ndarray, sample_rate: int | No
         raise ValueError(f"A {modality} model's preprocess() takes file paths{accepted}; got a {example.dtype} "
                          f"array of shape {example.shape} per example. (Float images are ambiguous: pass "
                          "uint8 pixels, or give inputs already in the model's range straight to the model.)")
-    if modality == "image" and example.ndim == 2:  # grey (H, W)
-        example = example[..., None]
+    if modality == "image":
+        example = _one_image(example)
     tensor = tf.constant(example)
     decoded = (processor.from_decoded(tensor, sample_rate or processor.config["sample_rate"]) if modality == "audio"
                else processor.from_decoded(tensor))
     return processor.prepare(decoded, False, tf.zeros([2], tf.int32))
+
+
+def _one_image(image: np.ndarray) -> np.ndarray:
+    """One uint8 image `(H, W)` or `(H, W, C)` with 1-4 channels -> `(H, W, 1 or 3)` (alpha dropped, as a
+    decoded file's).
+
+    Raises:
+        ValueError: any other shape (e.g. a batch given as one example), naming what is taken.
+    """
+    if image.ndim == 2:
+        return image[..., None]
+    if image.ndim != 3 or image.shape[-1] not in (1, 2, 3, 4):
+        raise ValueError(f"An image example is (H, W) or (H, W, C) with 1 to 4 channels; got shape {image.shape} "
+                         "(a batch is several examples: pass a list, or a (B, H, W, C) array to predict()).")
+    return image[..., : 1 if image.shape[-1] <= 2 else 3]

@@ -60,6 +60,11 @@ class Preprocessor(keras.layers.Layer):
             self._processor = processor_from_config(self._config)
         return self._processor
 
+    def __call__(self, example, sample_rate: int | None = None):
+        """`call`, without Keras' symbolic-call machinery (this layer prepares examples before a model,
+        never inside a graph of layers): errors reach the caller as the one-line `ValueError`s they are."""
+        return self.call(example, sample_rate)
+
     def call(self, example, sample_rate: int | None = None):
         """One decoded example -> its model input `(*input_shape)` (a dict per input for several).
 
@@ -79,12 +84,6 @@ class Preprocessor(keras.layers.Layer):
         from perceiver_tf.data.model_inputs import model_input_from_file
 
         return model_input_from_file(self.processor, tf.constant(str(path)) if not tf.is_tensor(path) else path)
-
-    def compute_output_spec(self, example, sample_rate=None):
-        shape = self.processor.input_shape
-        if isinstance(shape, dict):
-            return {name: keras.KerasTensor(tuple(s)) for name, s in shape.items()}
-        return keras.KerasTensor(tuple(shape))
 
     def get_config(self) -> dict:
         return {**super().get_config(), "config": self.config}
