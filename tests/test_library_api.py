@@ -166,3 +166,19 @@ def test_one_import_path_loads_nothing_heavy_until_a_name_is_used():
         result = subprocess.run([sys.executable, "-c", f"import sys; sys.argv[0] = {argv0!r}\n" + script],
                                 capture_output=True, text=True)
         assert result.returncode == 0, result.stderr[-2000:]
+
+
+@pytest.mark.parametrize("call, expected", [
+    (lambda out: perceiver_tf.predict("missing.keras", ["x.png"], top_k=0), "top_k: must be >= 1, got 0."),
+    (lambda out: perceiver_tf.evaluate("missing.keras", split="test"), "split 'test' is not one of: auto, val, all."),
+    (lambda out: perceiver_tf.evaluate("missing.keras", batch_size=0), "batch_size: must be >= 1, got 0."),
+    (lambda out: perceiver_tf.plot_attention("missing.keras", "x.png", out / "a.png", latents=0),
+     "latents: must be >= 1, got 0."),
+    (lambda out: perceiver_tf.export_model("missing.keras", out, version=-1), "version: must be >= 0, got -1."),
+])
+def test_the_other_workflows_check_their_options_before_the_model(call, expected, tmp_path):
+    """evaluate / predict / plot_attention / export_model refuse a bad value by its keyword, with the rule
+    the CLI's flag has, before they look for the model."""
+    with pytest.raises(perceiver_tf.OptionError) as raised:
+        call(tmp_path)
+    assert str(raised.value) == expected

@@ -16,7 +16,8 @@ import os
 
 from perceiver_tf.errors import PerceiverError
 from perceiver_tf.option_names import option_name
-from perceiver_tf.workflows.evaluate import trained_model
+from perceiver_tf.workflows.model_files import trained_model
+from perceiver_tf.workflows.values import positive_int
 
 
 def plot_attention(model, file: str | os.PathLike, out: str | os.PathLike, latents: int = 6) -> dict:
@@ -45,6 +46,7 @@ def plot_attention(model, file: str | os.PathLike, out: str | os.PathLike, laten
     from perceiver_tf.output_paths import writable_file
     from perceiver_tf.workflows.predict import non_finite_problem
 
+    positive_int.check("latents", latents)
     file, out = os.fspath(file), os.fspath(out)
     writable_file(out, option_name("out"))
     model, metadata = trained_model(model)

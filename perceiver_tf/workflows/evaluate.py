@@ -6,28 +6,11 @@ import os
 
 from perceiver_tf.errors import OptionError, PerceiverError
 from perceiver_tf.option_names import option_name
-from perceiver_tf.workflows.model_files import load_trained_model
+from perceiver_tf.workflows.model_files import trained_model
+from perceiver_tf.workflows.values import check_choice, positive_int
 
 #: The values of `split`.
 SPLITS = ("auto", "val", "all")
-
-
-def trained_model(model, flag: str = "model"):
-    """`(model, metadata)` of a `keras.Model` or a `.keras` path, with the metadata of a training run.
-
-    Raises:
-        PerceiverError: a path that is not such a model, or a model without that metadata.
-    """
-    if isinstance(model, (str, os.PathLike)):
-        return load_trained_model(os.fspath(model), flag=flag)
-    from perceiver_tf.workflows.model_files import missing_metadata
-
-    metadata = getattr(model, "metadata", None)
-    missing = missing_metadata(metadata) if isinstance(metadata, dict) else ["metadata"]
-    if missing:
-        raise PerceiverError(f"This model lacks metadata {missing}: pass a model trained with perceiver_tf.train "
-                             "(or `perceiver-tf train`), or its model.keras.")
-    return model, metadata
 
 
 def evaluate(model, data: str | os.PathLike | None = None, split: str = "auto", batch_size: int = 64,
@@ -46,7 +29,7 @@ def evaluate(model, data: str | os.PathLike | None = None, split: str = "auto", 
         `{"accuracy" (or "map" and "pr_auc" for multi-label models), "loss", "examples", "split", "data"}`.
 
     Raises:
-        OptionError: no data given for a model that does not record its own, or a bad split.
+        OptionError: no data given for a model that does not record its own, a bad split or batch size.
         PerceiverError: a model or data that cannot be read (one line).
     """
     import keras
@@ -55,8 +38,8 @@ def evaluate(model, data: str | os.PathLike | None = None, split: str = "auto", 
     from perceiver_tf.data.model_inputs import processor_of
     from perceiver_tf.training.trainer import validation_map
 
-    if split not in SPLITS:
-        raise OptionError(f"{option_name('split')} {split!r} is not one of: {', '.join(SPLITS)}.")
+    check_choice("split", split, SPLITS)
+    positive_int.check("batch_size", batch_size)
     model, metadata = trained_model(model)
     data_spec = os.fspath(data) if data is not None else metadata.get("data")
     if data_spec is None or data_spec == "arrays":

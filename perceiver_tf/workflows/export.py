@@ -9,7 +9,7 @@ from pathlib import Path
 from perceiver_tf.errors import OptionError, PerceiverError
 from perceiver_tf.export.quantization import DEFAULT_CALIBRATION_EXAMPLES, QUANTIZATIONS
 from perceiver_tf.option_names import option, option_name
-from perceiver_tf.workflows.values import check_choice
+from perceiver_tf.workflows.values import check_choice, non_negative_int, positive_int
 
 FORMATS = ("saved_model", "tflite")
 
@@ -43,6 +43,9 @@ def export_model(model, output: str | os.PathLike, format: str = "saved_model", 
 
     check_choice("format", format, FORMATS)
     check_choice("quantize", quantize, QUANTIZATIONS)
+    if version is not None:
+        non_negative_int.check("version", version)
+    positive_int.check("calibration_examples", calibration_examples)
     output = os.fspath(output)
     if format == "saved_model":
         writable_directory(output, option_name("output"))

@@ -35,22 +35,36 @@ def load_trained_model(path: str, require_metadata: bool = True, flag: str = "mo
             "modality", "preprocessing").
     """
     read_keras_config(path, flag)
-    import keras
-
-    from perceiver_tf.keras_registration import register_classes
-
-    register_classes()
+    import keras  # importing perceiver_tf registered its classes for Keras (`keras_registration`)
 
     try:
         model = keras.saving.load_model(path)
     except (ValueError, TypeError, KeyError, OSError) as error:
         raise PerceiverError(f"{option_name(flag)} {path!r} does not load as a Keras model ({error_reason(error)}); "
                            "re-save it with the perceiver_tf version that wrote it, or train it again.") from error
-    metadata = getattr(model, "metadata", {})
-    missing = missing_metadata(metadata)
-    if require_metadata and missing:
-        raise PerceiverError(f"{path!r} lacks metadata {missing}; train it with `perceiver-tf train`.")
-    return model, metadata
+    return model, (_checked_metadata(model, repr(path)) if require_metadata else getattr(model, "metadata", {}))
+
+
+def trained_model(model):
+    """`(model, metadata)` of a `keras.Model` or a `.keras` path, with the metadata of a training run
+    (what evaluate, predict and plot_attention take).
+
+    Raises:
+        PerceiverError: a path that is not such a model, or a model without that metadata.
+    """
+    if isinstance(model, (str, os.PathLike)):
+        return load_trained_model(os.fspath(model))
+    return model, _checked_metadata(model, "this model")
+
+
+def _checked_metadata(model, named: str) -> dict:
+    """`model.metadata`, or a `PerceiverError` naming the model (`named`) and the keys of the contract it lacks."""
+    metadata = getattr(model, "metadata", None)
+    missing = missing_metadata(metadata) if isinstance(metadata, dict) else ["metadata"]
+    if missing:
+        raise PerceiverError(f"{named} lacks metadata {missing}; train it with perceiver_tf.train or "
+                             "`perceiver-tf train`.")
+    return metadata
 
 
 #: What `perceiver-tf train` records in every model's metadata and the other commands read.

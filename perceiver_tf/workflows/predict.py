@@ -15,8 +15,8 @@ from collections.abc import Iterator
 import numpy as np
 
 from perceiver_tf.errors import OptionError, PerceiverError
-from perceiver_tf.option_names import option_name
-from perceiver_tf.workflows.evaluate import trained_model
+from perceiver_tf.workflows.model_files import trained_model
+from perceiver_tf.workflows.values import positive_int
 
 #: A multi-label model reports every class whose probability reaches this.
 MULTI_LABEL_THRESHOLD = 0.5
@@ -53,8 +53,7 @@ def predictions(model, inputs, top_k: int = 5, sample_rate: int | None = None) -
 
     from perceiver_tf.data.model_inputs import model_input_from_file, processor_of
 
-    if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
-        raise OptionError(f"{option_name('top_k')} must be an integer >= 1, got {top_k!r}.")
+    positive_int.check("top_k", top_k)
     model, metadata = trained_model(model)
     items = _as_items(inputs)
     if metadata["modality"] == "optical_flow":

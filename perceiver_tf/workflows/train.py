@@ -106,7 +106,8 @@ def train(data="digits", output_dir: str | os.PathLike | None = None, *, class_n
 
 
 def _is_in_memory(data) -> bool:
-    return (isinstance(data, (tuple, list)) and len(data) == 2) or type(data).__name__.endswith("Dataset")
+    """A pair `(x, y)`, or a dataset `_dataset_arrays` can read (a `tf.data.Dataset`)."""
+    return (isinstance(data, (tuple, list)) and len(data) == 2) or hasattr(data, "as_numpy_iterator")
 
 
 def _train(spec: str, data, class_names, options: TrainOptions, output_dir: Path, strategy, is_chief: bool,
