@@ -3,8 +3,8 @@
 Each kind of source lives in its own module and registers itself (`source.register_source`):
 `digits` (built-in, offline), `tfds:NAME[:SPLIT]`, TFRecord files (`*.tfrecord`, a glob, or a
 folder of them), a CSV manifest of files and (multi-)labels, an `.npz` file with arrays `x` and
-`y`, and a class-per-sub-folder directory of images / audio / point clouds / sensor recordings
-(or audio + video clip folders). In-memory arrays: `array_source.from_arrays`.
+`y`, a UCR/UEA `.ts` file of labelled series (`ts_source`), and a class-per-sub-folder directory
+of images / audio / point clouds / sensor recordings (or audio + video clip folders). In-memory arrays: `array_source.from_arrays`.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from perceiver_tf.data import (  # noqa: F401 (importing a kind's module registe
     npz_source,
     tfds_source,
     tfrecord_source,
+    ts_source,
 )
 from perceiver_tf.data.options import DataOptions
 from perceiver_tf.data.source import DataSource, SourceKind, registered_sources
