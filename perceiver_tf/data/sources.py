@@ -4,7 +4,8 @@ Each kind of source lives in its own module and registers itself (`source.regist
 `digits` (built-in, offline), `tfds:NAME[:SPLIT]`, TFRecord files (`*.tfrecord`, a glob, or a
 folder of them), a CSV manifest of files and (multi-)labels, an `.npz` file with arrays `x` and
 `y`, a UCR/UEA `.ts` file of labelled series (`ts_source`), and a class-per-sub-folder directory
-of images / audio / point clouds / sensor recordings (or audio + video clip folders). In-memory arrays: `array_source.from_arrays`.
+of images / audio / point clouds / sensor recordings (or audio + video clip folders). In-memory
+arrays: `array_source.from_arrays`.
 """
 
 from __future__ import annotations
