@@ -175,6 +175,9 @@ def _add_train_parser(subparsers) -> None:
     output.add_argument("--output-dir", default=None, help="Default: saved_models/<data name>.")
     output.add_argument("--restart", action="store_true",
                         help="Discard the output directory's backup/ (an interrupted run) and train from scratch.")
+    output.add_argument("--overwrite", action="store_true",
+                        help="Replace the finished run in --output-dir (its model.keras, metrics, history); "
+                        "without it such a directory is refused.")
     output.add_argument("--no-tensorboard", action="store_true", help="Do not write TensorBoard logs.")
     output.add_argument("--verbose", default="auto", type=verbosity,
                         help="Progress: auto (a progress bar on a terminal, one line per epoch otherwise), "

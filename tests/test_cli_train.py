@@ -1,6 +1,7 @@
 """`perceiver-tf train / predict` on bad input (every modality end to end: tests/modality_matrix.py)."""
 
 import json
+import shlex
 import sys
 
 import pytest
@@ -33,6 +34,7 @@ def test_train_rejects_bad_sources_clearly(tmp_path, capsys):
     (tmp_path / "only" / "one" / "a.png").write_bytes(b"x")
     assert main(["train", "--data", str(tmp_path / "only"), "--output-dir", str(tmp_path / "o")]) == 1
     assert "single class" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()  # a run that failed before writing anything leaves no folder (nor .lock)
     assert main(["train", "--data", "tfds:not_a_real_dataset_123", "--output-dir", str(tmp_path / "o")]) == 1
     assert "Unknown TFDS dataset" in capsys.readouterr().err
 
@@ -53,3 +55,28 @@ def test_train_without_tensorboard_says_so_in_one_line_and_trains(tmp_path, caps
     assert (out / "logs").is_dir() == installed
     assert notes == ([] if installed else [f"warning: {TENSORBOARD_MISSING}"])
     assert ("tensorboard --logdir" in printed.out) == installed
+
+
+@pytest.mark.tensorflow_only  # the CLI's files are the same under JAX
+def test_a_finished_run_is_kept_and_every_printed_next_command_runs(tmp_path, capsys, monkeypatch):
+    """Training again into a finished run's directory is refused (model.keras byte-identical) until
+    --overwrite; each command train prints runs as printed, from the directory train ran in."""
+    monkeypatch.chdir(tmp_path)
+    flags = ["--output-dir", "run", *TINY_TRAIN_FLAGS, "--epochs", "1", "--verbose", "0", "--no-tensorboard"]
+    assert main(["train", *flags]) == 0
+    printed = capsys.readouterr().out
+    commands = [shlex.split(line) for line in printed.splitlines() if line.startswith("  perceiver-tf ")]
+    assert [c[1] for c in commands] == ["evaluate", "predict", "attention", "export"], printed
+    for command in commands:
+        assert main(command[1:]) == 0, command
+    assert (tmp_path / "attention.png").is_file() and (tmp_path / "run_serving" / "1").is_dir()
+    capsys.readouterr()
+
+    model = (tmp_path / "run" / "model.keras").read_bytes()
+    assert main(["train", *flags, "--seed", "1"]) == 1
+    error = capsys.readouterr().err
+    assert error.startswith("error: run holds a finished run (model.keras of ") and "--overwrite" in error, error
+    assert "validation accuracy" in error and "--output-dir" in error and error.count("\n") == 1
+    assert (tmp_path / "run" / "model.keras").read_bytes() == model
+    assert main(["train", *flags, "--seed", "1", "--overwrite"]) == 0
+    assert (tmp_path / "run" / "model.keras").read_bytes() != model

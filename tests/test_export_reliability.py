@@ -338,3 +338,28 @@ def test_export_flag_and_path_mistakes_areone_error_line(flags, status, expected
     argv = ["export", "--model", str(tmp_path / "missing.keras"), "--output", str(tmp_path / "out"), *flags]
     assert run_cli(argv) == status
     assert expected in one_error_line(capsys)
+
+
+@pytest.mark.e2e
+def test_an_existing_export_is_replaced_only_when_asked(image_model, tmp_path, capsys):
+    """An existing .tflite file or SavedModel version is refused (left byte-identical) without --overwrite,
+    and replaced with it; the SavedModel is swapped in whole, leaving no temporary."""
+    model_path = tmp_path / "m.keras"
+    image_model.save(model_path)
+    tflite, base = tmp_path / "m.tflite", tmp_path / "serving"
+    tflite.write_bytes(b"previous")
+    (base / "1").mkdir(parents=True)
+    (base / "1" / "mine.txt").write_text("a version of the user's")
+    for argv, existing in ((["--format", "tflite", "--output", str(tflite)], tflite),
+                           (["--output", str(base), "--version", "1"], base / "1" / "mine.txt")):
+        before = existing.read_bytes()
+        assert run_cli(["export", "--model", str(model_path), *argv]) == 1
+        assert one_error_line(capsys) == (f"error: {argv[-1] if 'tflite' in argv else base / '1'} exists; pass "
+                                          f"another {'--output' if 'tflite' in argv else '--version (or none: the next version)'}"
+                                          ", or --overwrite to replace it.")
+        assert existing.read_bytes() == before
+        assert run_cli(["export", "--model", str(model_path), *argv, "--overwrite"]) == 0
+        capsys.readouterr()
+    assert tflite.read_bytes()[4:8] == b"TFL3"
+    assert sorted(os.listdir(base)) == ["1"] and (base / "1" / "saved_model.pb").exists()
+    assert not (base / "1" / "mine.txt").exists()

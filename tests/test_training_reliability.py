@@ -118,7 +118,34 @@ def test_a_second_run_is_refused_while_the_first_holds_the_lock(lock_holder):
         with RunLock(out):  # re-entrant within one process: shares the hold
             pass
         assert lock.held and _lock_taken_elsewhere(out)  # the inner release kept the outer hold
-    assert not _lock_taken_elsewhere(out)
+    assert not (out / ".lock").exists()  # released; the directory held nothing else, so no trace is left
+    (out / "notes.txt").write_text("a file of the user's")
+    with RunLock(out):
+        pass
+    assert (out / ".lock").exists() and not _lock_taken_elsewhere(out)  # beside other files the lock file stays
+
+
+def test_a_lock_file_unlinked_by_its_last_holder_is_not_locked_again(tmp_path, monkeypatch):
+    """A run that opened `.lock` just before its last holder unlinked it (leaving the directory empty)
+    must lock the file now at that path, or two runs would hold two files of one name."""
+    import fcntl
+
+    from perceiver_tf.training import run_lock
+
+    out = tmp_path / "run"
+    out.mkdir()
+    real_flock, calls = fcntl.flock, []
+
+    def unlinked_first(file, operation):  # the holder's release happens between our open and our flock
+        if not calls:
+            (out / ".lock").unlink()
+        calls.append(operation)
+        return real_flock(file, operation)
+
+    monkeypatch.setattr(run_lock.fcntl, "flock", unlinked_first)
+    with RunLock(out):
+        monkeypatch.setattr(run_lock.fcntl, "flock", real_flock)
+        assert len(calls) == 2 and _lock_taken_elsewhere(out)  # retried, and holds the file the path names
 
 
 def _lock_taken_elsewhere(out) -> bool:

@@ -38,6 +38,8 @@ def add_export_parser(subparsers) -> None:
     )
     parser.add_argument("--calibration-examples", type=positive_int, default=DEFAULT_CALIBRATION_EXAMPLES,
                         help="int8 calibration examples drawn from --representative-data.")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="Replace an existing --version or .tflite file (refused without it).")
     parser.add_argument("--verbose", action="store_true", help="Show the TFLite converter's log lines.")
     parser.set_defaults(handler=run_export)
 
@@ -48,6 +50,12 @@ def run_export(args) -> int:
 
     summary = export_model(args.model, args.output, args.format, version=args.version, quantize=args.quantize,
                            representative_data=args.representative_data,
-                           calibration_examples=args.calibration_examples, verbose=args.verbose)
-    print(json.dumps(summary, indent=2))
+                           calibration_examples=args.calibration_examples, verbose=args.verbose,
+                           overwrite=args.overwrite)
+    print(summary_json(summary))
     return 0
+
+
+def summary_json(summary: dict) -> str:
+    """`summary` as JSON with one line per key (a list, such as the operators, stays on its line)."""
+    return "{\n" + ",\n".join(f"  {json.dumps(key)}: {json.dumps(value)}" for key, value in summary.items()) + "\n}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 from dataclasses import fields
 
 from perceiver_tf.errors import OptionError
@@ -36,28 +37,28 @@ def run(args) -> int:
     options["set"] = parse_overrides(args.set)
     run = train(args.data, args.output_dir, **options)
     if run.wrote_files:
-        print(next_steps(str(run.output_dir), run.metrics["modality"],
+        print(next_steps(str(run.output_dir), run.example_files,
                          tensorboard=not args.no_tensorboard and tensorboard_installed()))
     return 0
 
 
-#: A file of each modality to try `predict` / `attention` on.
-_EXAMPLE_FILES = {"image": "photo.png", "audio": "clip.wav", "points": "cloud.ply", "sensors": "recording.csv",
-                  "audio_video": "clip_folder/"}
-
-
-def next_steps(output_dir: str, modality: str, tensorboard: bool = True) -> str:
-    """What to do with a finished run: where its files are and the commands that use them."""
-    model = os.path.join(output_dir, "model.keras")
-    example = _EXAMPLE_FILES.get(modality, "FILE")
+def next_steps(output_dir: str, example_files: list, tensorboard: bool = True) -> str:
+    """What to do with a finished run: where its files are and the commands that use them, each of
+    which runs as printed (`predict` and `attention` on one of the validation examples written to
+    `examples/`; without one, as for audio + video, those two lines are left out)."""
+    model = shlex.quote(os.path.join(output_dir, "model.keras"))
+    examples = ", examples/ (validation examples to try)" if example_files else ""
     lines = [
         f"Files in {output_dir}/: model.keras (the best epoch's weights with early stopping, else the last), best.keras (best epoch; best.keras.json: its epoch and "
-        f"score), metrics.json, history.csv{', logs/' if tensorboard else ''}. Next:",
+        f"score), metrics.json, history.csv{', logs/' if tensorboard else ''}{examples}. Next:",
         f"  perceiver-tf evaluate --model {model}",
-        f"  perceiver-tf predict --model {model} {example}",
-        f"  perceiver-tf attention --model {model} --out attention.png {example}",
-        f"  perceiver-tf export --model {model} --format saved_model --output {output_dir}_serving",
     ]
+    if example_files:
+        example = shlex.quote(str(example_files[0]))
+        lines += [f"  perceiver-tf predict --model {model} {example}",
+                  f"  perceiver-tf attention --model {model} --out attention.png {example}"]
+    lines.append(f"  perceiver-tf export --model {model} --format saved_model "
+                 f"--output {shlex.quote(output_dir + '_serving')}")
     if tensorboard:
-        lines.append(f"  tensorboard --logdir {os.path.join(output_dir, 'logs')}")
+        lines.append(f"  tensorboard --logdir {shlex.quote(os.path.join(output_dir, 'logs'))}")
     return "\n".join(lines)

@@ -162,3 +162,16 @@ def write_bytes_atomic(path: str | os.PathLike, content: bytes) -> Path:
         os.replace(temporary, path)
     _fsync(path.parent)
     return path
+
+
+def swap_directory(staged: Path, target: Path) -> None:
+    """Put the complete folder `staged` in the place of the existing `target`, then delete the old one.
+
+    `target` is missing only between two renames (never half-written); the old folder waits under a
+    temporary name that `remove_stale_temporaries` clears should this process die before deleting it.
+    """
+    old = target.with_name(temporary_name(f"replaced-{target.name}"))
+    os.rename(target, old)
+    os.rename(staged, target)
+    _fsync(target.parent)
+    remove_path(old)

@@ -14,7 +14,9 @@ Signatures:
   (16-bit PCM WAV, any length, rate and channel count), `points_bytes` (little-endian float32
   xyz triples, any point count) or `sensor_bytes` (little-endian float32 `(T, C)` rows, any T).
   Decoding and preprocessing run in the graph with the processors the training pipeline used
-  (`perceiver_tf.data.processors`). No `tf.py_function`.
+  (`perceiver_tf.data.processors`). No `tf.py_function`. A sensor model trained with step masks
+  (`SensorProcessor(mask_padding=True)`) masks the steps that padding adds to a short recording,
+  as evaluation does; its `serving_default` takes `input_mask` bool `(B, T)`, True on real steps.
 
 Outputs: classifiers return `probabilities` float32 `(B, K)` (softmax, or independent sigmoids
 for multi-label models), `logits` float32 `(B, K)` and `class_ids` int64 `(B,)`; Perceiver IO
@@ -48,7 +50,7 @@ import numpy as np
 import tensorflow as tf
 
 from perceiver_tf.data.preprocessing import pixel_range
-from perceiver_tf.export.atomic import publish_directory, remove_stale_temporaries
+from perceiver_tf.export.atomic import publish_directory, remove_stale_temporaries, swap_directory, temporary_name
 from perceiver_tf.models import (
     PerceiverBackbone,
     PerceiverClassifier,
@@ -260,13 +262,16 @@ def bytes_signature(model: keras.Model) -> tuple[str, tf.types.experimental.Poly
         )
     input_name = processor.bytes_input
     example_spec = tf.TensorSpec(produced, tf.float32)
+    masked = getattr(processor, "masks_padding", False)  # examples come with their step mask (sensors)
+    if masked:
+        example_spec = {"inputs": example_spec, "input_mask": tf.TensorSpec(produced[:1], tf.bool)}
     no_seed = tf.zeros([2], tf.int32)
 
     @tf.function(input_signature=[tf.TensorSpec((None,), tf.string, name=input_name)])
     def serve(encoded):
         examples = tf.map_fn(lambda item: processor.prepare(processor.decode_bytes(item), False, no_seed), encoded,
                              fn_output_signature=example_spec)
-        if not backbone.use_input_mask:
+        if masked or not backbone.use_input_mask:
             return model_outputs(model, examples)
         mask = tf.ones(tf.shape(examples)[:2], tf.bool)  # every decoded element is real
         return model_outputs(model, {"inputs": examples, "input_mask": mask})
@@ -327,7 +332,7 @@ def write_saved_model(model: keras.Model, path: str | os.PathLike, include_bytes
 
 
 def export_saved_model(
-    model: keras.Model, export_base: str | os.PathLike, version: int | None = None
+    model: keras.Model, export_base: str | os.PathLike, version: int | None = None, overwrite: bool = False
 ) -> SavedModelExport:
     """Export `model` in the TF Serving layout `export_base/<version>/`, atomically.
 
@@ -337,12 +342,14 @@ def export_saved_model(
         model: a `PerceiverBackbone` or a task on one.
         export_base: the model's base directory (TF Serving's `--model_base_path`).
         version: the integer version; `None`: one more than the largest existing version.
+        overwrite: replace an existing `version` (written completely beside it first, then swapped in).
 
     Returns:
         A `SavedModelExport` describing the written version.
 
     Raises:
-        ValueError: a bad `version`, or that version exists (before the write, or it appeared during it).
+        ValueError: a bad `version`, or that version exists (before the write, or it appeared during it)
+            and `overwrite` is false.
     """
     if version is not None and (isinstance(version, bool) or not isinstance(version, int) or version < 0):
         raise ValueError(f"`version` must be a non-negative integer. Received: version={version!r}")
@@ -350,6 +357,12 @@ def export_saved_model(
     if version is None:
         version = next_version(export_base)
     target = Path(export_base) / str(version)
+    if target.exists() and overwrite:
+        staged = target.with_name(temporary_name(f"replacement-{version}"))
+        export = write_saved_model(model, staged)
+        swap_directory(staged, target)
+        return dataclasses.replace(export, path=target, version=version)
     if target.exists():
-        raise ValueError(f"Version {version} already exists at {target}; pick another `version` or omit it.")
+        raise ValueError(f"Version {version} already exists at {target}; pick another `version`, omit it, or pass "
+                         "`overwrite=True` to replace it.")
     return dataclasses.replace(write_saved_model(model, target), version=version)

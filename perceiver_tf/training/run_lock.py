@@ -2,8 +2,10 @@
 
 The lock file holds its holder's pid, host, start time and command line, so a second run is
 refused at once with a message naming the run in its way. The kernel releases a `flock` when its
-holder dies (even by SIGKILL), so a killed run never blocks the next one; the file itself stays
-(removing it would let two runs lock two different files of the same name).
+holder dies (even by SIGKILL), so a killed run never blocks the next one. A run that leaves nothing
+else in the directory (it failed before writing a file) removes the lock file on release, while
+still holding it; a run that locked a file just unlinked that way sees that the path no longer
+names its file and locks the new one instead, so two runs never hold two files of the same name.
 """
 
 from __future__ import annotations
@@ -86,25 +88,34 @@ class RunLock:
             _HELD[key][1] += 1
             self._key = key
             return self
-        file = open(self.path, "a+")  # noqa: SIM115 (kept open while held); "a+": never truncate a holder's record
-        try:
-            fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            file.close()
-            raise OutputDirectoryError(
-                f"output directory {self.output_dir} is in use by another training run "
-                f"({holder_description(read_holder(self.output_dir))}); wait for it to finish or choose another "
-                "--output-dir"
-            ) from None
-        except BaseException:
-            file.close()
-            raise
+        file = self._lock_file()
         file.truncate(0)
         json.dump(_this_process(), file)
         file.flush()
         _HELD[key] = [file, 1]
         self._key = key
         return self
+
+    def _lock_file(self):
+        """The lock file, opened and `flock`ed: retried while the file it locked was unlinked meanwhile
+        by a holder that left the directory empty (`release`)."""
+        while True:
+            file = open(self.path, "a+")  # noqa: SIM115 (kept open while held); "a+": never truncate a holder's record
+            try:
+                fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                if _names_open_file(self.path, file):
+                    return file
+                file.close()
+            except BlockingIOError:
+                file.close()
+                raise OutputDirectoryError(
+                    f"output directory {self.output_dir} is in use by another training run "
+                    f"({holder_description(read_holder(self.output_dir))}); wait for it to finish or choose "
+                    "another --output-dir"
+                ) from None
+            except BaseException:
+                file.close()
+                raise
 
     def release(self) -> None:
         """Let go of the hold; the last holder in this process empties the record and releases the lock."""
@@ -117,6 +128,8 @@ class RunLock:
         file = _HELD.pop(key)[0]
         try:
             file.truncate(0)
+            if [p.name for p in self.output_dir.iterdir()] == [LOCK_FILE]:  # nothing else: leave no trace
+                self.path.unlink(missing_ok=True)
             fcntl.flock(file, fcntl.LOCK_UN)
         finally:
             file.close()
@@ -126,6 +139,16 @@ class RunLock:
 
     def __exit__(self, *exc_info) -> None:
         self.release()
+
+
+def _names_open_file(path: Path, file) -> bool:
+    """Whether `path` is (still) the file `file` has open."""
+    try:
+        named = os.stat(path)
+    except FileNotFoundError:
+        return False
+    opened = os.fstat(file.fileno())
+    return (named.st_dev, named.st_ino) == (opened.st_dev, opened.st_ino)
 
 
 def _this_process() -> dict:

@@ -117,8 +117,9 @@ def validation_map(model: keras.Model, validation_data) -> float:
     return mean_average_precision(np.concatenate(labels), np.concatenate(scores))
 
 
-def _holds_checkpoint(backup_dir: Path) -> bool:
-    """Whether `backup_dir` holds an interrupted run's weights or epoch counter (not just its `run.json`)."""
+def holds_checkpoint(work_dir: Path) -> bool:
+    """Whether `work_dir/backup/` holds an interrupted run's weights or epoch counter (not just its `run.json`)."""
+    backup_dir = Path(work_dir) / BACKUP_DIR
     return backup_dir.is_dir() and any(path.name != RUN_FILE for path in backup_dir.iterdir())
 
 
@@ -138,7 +139,7 @@ def _prepare_work_dir(work_dir: Path, fingerprint: dict, restart: bool) -> None:
     backup_dir = work_dir / BACKUP_DIR
     for folder in (work_dir, backup_dir):
         remove_orphaned_temporaries(folder)
-    if restart or not _holds_checkpoint(backup_dir):
+    if restart or not holds_checkpoint(work_dir):
         _clear_previous_run(work_dir)
     else:
         check_resumable(backup_dir, fingerprint)

@@ -16,7 +16,8 @@ FORMATS = ("saved_model", "tflite")
 
 def export_model(model, output: str | os.PathLike, format: str = "saved_model", version: int | None = None,
                  quantize: str = "none", representative_data: str | None = None,
-                 calibration_examples: int = DEFAULT_CALIBRATION_EXAMPLES, verbose: bool = False) -> dict:
+                 calibration_examples: int = DEFAULT_CALIBRATION_EXAMPLES, verbose: bool = False,
+                 overwrite: bool = False) -> dict:
     """Export `model` for serving, as `perceiver-tf export` does.
 
     Args:
@@ -30,6 +31,7 @@ def export_model(model, output: str | os.PathLike, format: str = "saved_model", 
             preprocessor) or a `.npy` file of model inputs; default the model's training data.
         calibration_examples: how many calibration examples to draw.
         verbose: show the TFLite converter's log lines.
+        overwrite: replace an existing SavedModel `version` or `.tflite` file; without it they are refused.
 
     Returns:
         The summary `perceiver-tf export` prints: format, path, version / bytes, signatures / operators.
@@ -49,12 +51,17 @@ def export_model(model, output: str | os.PathLike, format: str = "saved_model", 
     output = os.fspath(output)
     if format == "saved_model":
         writable_directory(output, option_name("output"))
+        taken = Path(output) / str(version) if version is not None else None
     else:
-        writable_file(tflite_path(output, quantize), option_name("output"))
+        taken = writable_file(tflite_path(output, quantize), option_name("output"))
+    if taken is not None and taken.exists() and not overwrite:
+        instead = (f"pass another {option_name('version')} (or none: the next version)" if format == "saved_model"
+                   else f"pass another {option_name('output')}")
+        raise PerceiverError(f"{taken} exists; {instead}, or {option_name('overwrite')} to replace it.")
     if isinstance(model, (str, os.PathLike)):
         model, _ = load_trained_model(os.fspath(model), require_metadata=False)
     if format == "saved_model":
-        return _export_saved_model(model, output, version)
+        return _export_saved_model(model, output, version, overwrite)
     return _export_tflite(model, output, quantize, representative_data, calibration_examples, verbose)
 
 
@@ -98,11 +105,11 @@ def tflite_path(output: str, quantize: str) -> Path:
     return path if path.suffix == ".tflite" else path / f"model_{quantize}.tflite"
 
 
-def _export_saved_model(model, output: str, version: int | None) -> dict:
+def _export_saved_model(model, output: str, version: int | None, overwrite: bool) -> dict:
     from perceiver_tf.export.saved_model import export_saved_model
 
     try:
-        export = export_saved_model(model, output, version=version)
+        export = export_saved_model(model, output, version=version, overwrite=overwrite)
     except ValueError as error:
         raise PerceiverError(str(error)) from error
     summary = {"format": "saved_model", "path": str(export.path), "version": export.version,

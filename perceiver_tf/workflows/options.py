@@ -139,6 +139,7 @@ class TrainOptions:
     jit_compile: bool | None = None
     # output
     restart: bool = False
+    overwrite: bool = False
     no_tensorboard: bool = False
     verbose: str | int = "auto"
 

@@ -13,7 +13,7 @@ import hashlib
 import math
 import os
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +47,8 @@ class TrainRun:
         recipe: `{"flags": the value of each option a recipe may choose, "chosen": {flag: why}}`.
         output_dir: the folder holding the run's files.
         wrote_files: whether this process wrote them (under multi-worker training only the chief does).
+        example_files: validation examples written back as files the model reads (`examples/`), to
+            try `predict` and `attention` on (none for audio + video).
     """
 
     model: object
@@ -55,6 +57,7 @@ class TrainRun:
     recipe: dict
     output_dir: Path
     wrote_files: bool = True
+    example_files: list[Path] = field(default_factory=list)
 
 
 def train(data="digits", output_dir: str | os.PathLike | None = None, *, class_names: list[str] | None = None,
@@ -96,13 +99,54 @@ def train(data="digits", output_dir: str | os.PathLike | None = None, *, class_n
                                                                                         options.init_from)
     if options.init_from:
         check_init_output(options.init_from, output_dir)
+    created = not os.path.exists(output_dir)
     output_dir = writable_directory(output_dir, option_name("output_dir"))
-    # MultiWorkerMirroredStrategy must exist before any other TensorFlow op runs.
-    strategy, is_chief, worker_id = make_strategy(options.strategy, options.tpu, options.cpu_devices)
-    from perceiver_tf.training.run_lock import RunLock
+    try:
+        # MultiWorkerMirroredStrategy must exist before any other TensorFlow op runs.
+        strategy, is_chief, worker_id = make_strategy(options.strategy, options.tpu, options.cpu_devices)
+        from perceiver_tf.training.run_lock import RunLock
 
-    with RunLock(output_dir) if is_chief else contextlib.nullcontext():  # a busy directory fails before the data loads
-        return _train(spec or IN_MEMORY, data, class_names, options, output_dir, strategy, is_chief, worker_id)
+        with RunLock(output_dir) if is_chief else contextlib.nullcontext():  # a busy directory fails before the data loads
+            if is_chief:
+                check_finished_run(output_dir, options)
+            return _train(spec or IN_MEMORY, data, class_names, options, output_dir, strategy, is_chief, worker_id)
+    except BaseException:
+        if created:  # a run that failed before writing anything leaves no empty folder behind
+            with contextlib.suppress(OSError):
+                output_dir.rmdir()
+        raise
+
+
+def check_finished_run(output_dir: Path, options: TrainOptions) -> None:
+    """Refuse to replace a finished run's `model.keras` unless asked to (`overwrite`); an interrupted
+    run's backup resumes as before (`restart` discards the backup, never a finished model).
+
+    Raises:
+        PerceiverError: `output_dir` holds a finished run; the message names it and the two ways on.
+    """
+    from perceiver_tf.training.trainer import METRICS_FILE, MODEL_FILE, holds_checkpoint
+
+    model = output_dir / MODEL_FILE
+    if options.overwrite or not model.exists() or (holds_checkpoint(output_dir) and not options.restart):
+        return
+    raise PerceiverError(f"{output_dir} holds a finished run ({_run_summary(model, output_dir / METRICS_FILE)}); "
+                         f"keep it and pass another {option_name('output_dir')}, or pass "
+                         f"{option_name('overwrite')} to replace it.")
+
+
+def _run_summary(model: Path, metrics: Path) -> str:
+    """`model.keras of 2026-12-07 13:00, validation accuracy 0.9690` (what metrics.json says, if readable)."""
+    import datetime
+    import json
+
+    written = datetime.datetime.fromtimestamp(model.stat().st_mtime).strftime("%Y-%m-%d %H:%M")
+    try:
+        scores = json.loads(metrics.read_text())
+    except (OSError, ValueError):
+        scores = {}
+    score = next((f", validation {name} {scores[key]:.4f}" for key, name in
+                  (("val_accuracy", "accuracy"), ("val_map", "mAP")) if isinstance(scores.get(key), float)), "")
+    return f"{model.name} of {written}{score}"
 
 
 def _is_in_memory(data) -> bool:
@@ -117,6 +161,7 @@ def _train(spec: str, data, class_names, options: TrainOptions, output_dir: Path
 
     from perceiver_tf.backend_support import backend, mixed_precision_policy, resolve_jit_compile
     from perceiver_tf.data import PipelineOptions, batched
+    from perceiver_tf.data.example_files import write_example_files
     from perceiver_tf.training import compile_classifier, head_summary, train_classifier
     from perceiver_tf.workflows.model_files import load_trained_model
 
@@ -190,8 +235,10 @@ def _train(spec: str, data, class_names, options: TrainOptions, output_dir: Path
              else f"validation accuracy: {result.val_accuracy:.4f}")
     print(f"{score}  (loss {result.val_loss:.4f}, {result.epochs} epochs, "
           f"{result.train_seconds:.0f} s{resumed}); model saved to {result.model_path}")
+    examples = (write_example_files(source.val, source.processor, source.class_names, output_dir) if is_chief
+                else [])
     return TrainRun(model, {**model.metadata, **asdict(result)}, read_history(output_dir) if is_chief else {},
-                    record, output_dir, wrote_files=is_chief)
+                    record, output_dir, wrote_files=is_chief, example_files=examples)
 
 
 def _new_model(options: TrainOptions, source, metadata: dict):
@@ -202,7 +249,8 @@ def _new_model(options: TrainOptions, source, metadata: dict):
         return build_classifier(
             options.preset, source.processor.input_shape, len(source.class_names),
             input_kind=source.processor.input_kind, metadata=metadata,
-            **{"multi_label": source.multi_label, **position_options(source.processor), **options.set},
+            **{"multi_label": source.multi_label, **position_options(source.processor),
+               **sequence_options(source.processor, options), **options.set},
         )
     except (ValueError, TypeError) as error:
         raise OptionError(f"{option_name('preset')} {options.preset} with {option_name('set')} "
@@ -302,6 +350,10 @@ def check_source_options(options: TrainOptions, source) -> None:
     if options.cutmix and source.modality != "image":
         raise OptionError(f"{option_name('cutmix')} cuts image patches, but this data is {source.modality}; remove it "
                           f"({option_name('mixup')} works for every single-input modality).")
+    sequence = [name for name in ("sequence_tokens", "sequence_patch_size") if getattr(options, name) is not None]
+    if sequence and source.modality != "sensors":
+        raise OptionError(f"{option_name(sequence[0])} tokenises sensor recordings, but this data is "
+                          f"{source.modality}; remove it.")
     if options.mixup and source.modality == "audio_video":
         raise OptionError(f"{option_name('mixup')} mixes one input tensor; audio + video examples have two: remove it.")
 
@@ -311,6 +363,17 @@ def position_options(processor) -> dict:
     permuted alike (`ImageAdapter(pixel_permutation_seed=...)`, the paper's permuted ImageNet)."""
     seed = processor.config.get("pixel_permutation_seed")
     return {} if seed is None else {"pixel_permutation_seed": seed}
+
+
+def sequence_options(processor, options: TrainOptions) -> dict:
+    """Model arguments of sensor recordings: their tokens (`SequenceAdapter`), and the step mask that keeps
+    padded steps out of the cross-attention where the preprocessing marks them (`masks_padding`)."""
+    if processor.modality != "sensors":
+        return {}
+    tokens = {"sequence_tokens": options.sequence_tokens} if options.sequence_tokens else {}
+    if options.sequence_patch_size:
+        tokens["patch_size"] = options.sequence_patch_size
+    return {**tokens, **({"use_input_mask": True} if processor.masks_padding else {})}
 
 
 def data_options(options: TrainOptions):
@@ -361,8 +424,8 @@ def keras_verbosity(verbose: str | int) -> int:
 
 #: Options a resumed run may change (the epoch count, patience), and those that change no result
 #: (logging, devices).
-_NOT_SETTINGS = {"epochs", "early_stopping", "restart", "verbose", "no_tensorboard", "strategy", "tpu", "cpu_devices",
-                 "set"}
+_NOT_SETTINGS = {"epochs", "early_stopping", "restart", "overwrite", "verbose", "no_tensorboard", "strategy", "tpu",
+                 "cpu_devices", "set"}
 
 
 def run_settings(spec: str, options: TrainOptions) -> dict:
