@@ -260,7 +260,8 @@ def main(argv: list[str] | None = None) -> int:
     except (Exception, KeyboardInterrupt) as error:
         if args.debug:
             raise
-        return report(error)
+        output = getattr(args, "output_dir", None) or getattr(args, "output", None) or getattr(args, "out", None)
+        return report(error, args.command, output)
 
 
 if __name__ == "__main__":

@@ -228,3 +228,44 @@ def test_running_out_of_memory_suggests_a_smaller_run(monkeypatch, capsys):
     assert main(["presets"]) == 1
     line = one_error_line(capsys)
     assert "out of memory (OOM when allocating" in line and "smaller --batch-size" in line
+
+
+@pytest.mark.e2e
+def test_a_full_disk_says_so_and_what_rerunning_does(monkeypatch, tmp_path, capsys):
+    """Not "out of memory" (TensorFlow reports a full disk as ResourceExhaustedError): the disk, where,
+    and each command's way on."""
+    import importlib
+
+    import tensorflow as tf
+
+    train, export = (importlib.import_module(f"perceiver_tf.workflows.{name}") for name in ("train", "export"))
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(train, "train", full_disk)
+    assert main(["train", "--output-dir", str(tmp_path / "run")]) == 1
+    assert one_error_line(capsys) == (f"error: the disk is full writing {tmp_path / 'run'} ([Errno 28] No space "
+                                      "left on device); free space or pass another --output-dir; rerunning the same "
+                                      "command resumes from the last completed epoch")
+
+    def full_disk_in_tensorflow(*args, **kwargs):
+        raise tf.errors.ResourceExhaustedError(None, None, "serving/1/variables: No space left on device")
+
+    monkeypatch.setattr(export, "export_model", full_disk_in_tensorflow)
+    assert main(["export", "--model", "m.keras", "--output", "serving"]) == 1
+    assert one_error_line(capsys) == ("error: the disk is full (serving/1/variables: No space left on device); free "
+                                      "space or pass another --output; nothing was half-written")  # path named once
+
+
+@pytest.mark.e2e
+def test_files_that_cannot_be_read_are_listed_under_the_error(tmp_path, capsys):
+    from perceiver_tf.testing.synthetic import write_image_folder
+
+    write_image_folder(str(tmp_path / "data"), per_class=3, size=8)
+    (tmp_path / "data" / "left" / "broken.png").write_bytes(b"not a png")
+    assert main(["train", "--data", str(tmp_path / "data"), "--output-dir", str(tmp_path / "run")]) == 1
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0] == (f"error: --data '{tmp_path / 'data'}': 1 image file(s) could not be decoded; fix or remove "
+                        "them, or pass --skip-bad-files:"), lines
+    assert len(lines) == 2 and lines[1].startswith(f"  {tmp_path / 'data' / 'left' / 'broken.png'}: "), lines
