@@ -138,12 +138,15 @@ def machine_info() -> dict:
     }
 
 
-def write_results(name: str, payload: dict) -> Path:
-    """Write `payload` (plus machine info and a timestamp) to results/<name>.json."""
-    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    path = RESULTS_DIR / f"{name}.json"
+def write_results(name: str, payload: dict, path: Path | None = None) -> Path:
+    """Write `payload` (plus machine info and a timestamp) to `path` (default results/<name>.json), through
+    a temporary file renamed into place: a reader never sees half a file."""
+    path = Path(path) if path is not None else RESULTS_DIR / f"{name}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
     payload = {"benchmark": name, "time_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "machine": machine_info(), **payload}
-    path.write_text(json.dumps(payload, indent=2) + "\n")
+    temporary = path.with_name(f"{path.name}.tmp{os.getpid()}")
+    temporary.write_text(json.dumps(payload, indent=2) + "\n")
+    os.replace(temporary, path)
     return path
 
 
