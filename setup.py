@@ -39,6 +39,8 @@ setup(
         "plots": ["matplotlib>=3.7,<4"],
         # notebooks/: Jupyter to open and run them (plots included).
         "notebooks": ["jupyterlab>=4,<5", "ipykernel>=6.29,<8", "matplotlib>=3.7,<4"],
+        # The documentation site (mkdocs.yml): `mkdocs serve`, `mkdocs build --strict`.
+        "docs": ["mkdocs>=1.6,<2", "mkdocstrings[python]>=0.26,<2", "mkdocs-material>=9.5,<10"],
         "dev": ["pytest>=8,<10", "pytest-timeout>=2.3,<3", "pytest-xdist>=3.5,<4", "nbclient>=0.10,<0.11", "nbformat>=5.10,<6", "ipykernel>=6.29,<8"],
         # perceiver_tf.convert: read transformers checkpoints (safetensors) and fetch hub ids.
         "convert": ["safetensors>=0.4,<1", "huggingface_hub>=0.23,<3"],
