@@ -303,6 +303,40 @@ def tasks_section(data: dict) -> list[str]:
     return lines + [""]
 
 
+def timeseries_section(data: dict) -> list[str]:
+    """The real-data time-series table (`bench_timeseries`): developed and held-out data sets apart."""
+    sources = sorted({figure["source"] for row in data["rows"] for figure in row["published"].values()})
+    rows = [{**row, "ours": row["test_accuracy"], "FCN": row["fcn_accuracy"], "ROCKET": row["rocket_accuracy"],
+             "1-NN DTW": row.get("dtw_accuracy"), "DTW window": row["dtw_window"],
+             "published 1-NN DTW": row["published"].get("1-NN DTW", {}).get("accuracy"),
+             "n train/test": f"{row['num_train']}/{row['num_test']}"} for row in data["rows"]]
+    columns = ["dataset", "n train/test", "length", "channels", "classes", "ours", "FCN", "ROCKET", "1-NN DTW",
+               "published 1-NN DTW", "train_seconds", "epochs", "fcn_epochs", "DTW window"]
+    lines = [
+        "## Real time series: UCR/UEA archive, official test splits",
+        "",
+        f"`python -m benchmarks.bench_timeseries` ({data['time_utc']}, git {data['git_head']}): `{data['command']}`"
+        + (" (a `--quick` smoke run: not a result)" if data["quick"] else "") + ". Ours: `perceiver_tf.train` with only "
+        "the data and output folder given (validation: a seeded 20% of the training file), scored on every test series "
+        "by `perceiver_tf.evaluate`; `train_seconds` and `epochs` are its. In the same run on the same series (the whole "
+        f"training file): ROCKET ({data['settings']['rocket_kernels']:,} kernels, ridge), 1-NN DTW_D (full window or a "
+        "Sakoe-Chiba band of that many steps; skipped over its compute budget) and the FCN of Wang et al. 2017 "
+        "(`fcn_epochs` from a compute budget, at most their 2,000). Accuracies on the test split; `-`: not run or "
+        "no verified published figure. Published figures: " + "; ".join(sources) + ".",
+        "",
+    ]
+    for group in ("developed", "held-out", "given"):
+        chosen = [row for row in rows if row["group"] == group]
+        if chosen:
+            lines += [f"**{group}** data sets" + (" (never used to tune a recipe)" if group == "held-out" else "") + ":",
+                      "", markdown_table(chosen, columns), ""]
+    lines += ["What the recipe chose per data set (`metrics.json`'s `recipe`):", ""]
+    for row in data["rows"]:
+        chosen = ", ".join(f"{flag} {value}" for flag, value in (row.get("recipe") or {}).get("flags", {}).items())
+        lines.append(f"- {row['dataset']}: {chosen}")
+    return lines + [""]
+
+
 def gpu_section(data: dict | None) -> list[str]:
     lines = ["## GPU (Keras JAX backend)", ""]
     if data is None:
@@ -378,6 +412,7 @@ def main() -> None:
                           ("training_memory", training_memory_section),
                           ("defaults_tensorflow_cpu", defaults_section),
                           ("time_to_accuracy", time_to_accuracy_section), ("tasks", tasks_section),
+                          ("timeseries", timeseries_section),
                           ("backends", backends_section), ("export", export_section)):
         data = load(name)
         lines += section(data) if data else [f"## {name}", "", f"Not run: results/{name}.json is missing.", ""]
