@@ -22,4 +22,5 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
                 "simulate_accelerometer"),
     "source": ("DataSource", "SourceKind", "register_source"),
     "sources": ("load_source", "source_kinds"),
+    "ts_format": ("TsData", "TsFormatError", "read_ts", "write_ts"),
 })
