@@ -37,6 +37,13 @@ def _masked_points(rng, n=3, points=20):
     return {"inputs": rng.uniform(-1, 1, (n, points, 3)).astype("float32"), "input_mask": mask}
 
 
+def _masked_recordings(rng, n=3, steps=30, channels=3):
+    """Recordings of 10-30 steps padded to 30 with garbage (large values), and their step masks."""
+    mask = np.arange(steps)[None, :] < rng.integers(10, steps + 1, (n, 1))
+    values = np.where(mask[..., None], rng.normal(size=(n, steps, channels)), rng.normal(0, 100, (n, steps, channels)))
+    return {"inputs": values.astype("float32"), "input_mask": mask}
+
+
 def _audio_video_inputs(rng, n=3):
     return {"audio": rng.normal(size=(n, 32, 1)).astype("float32"),
             "video": rng.normal(size=(n, 2, 4, 4, 1)).astype("float32"),
@@ -61,6 +68,11 @@ CASES = {
                                              max_resolution=1120), _masked_points),
     "sensor_query_decoder_classifier": (_classifier((16, 6), 4, "sequence", decoder="query", num_bands=4),
                                         _normal(3, 16, 6)),
+    "sensor_channel_tokens_masked_classifier": (_classifier((30, 3), 3, "sequence", sequence_tokens="channels",
+                                                            patch_size=4, use_input_mask=True, num_bands=3),
+                                                _masked_recordings),
+    "sensor_conv_tokens_classifier": (_classifier((30, 3), 3, "sequence", sequence_tokens="conv", patch_size=4,
+                                                  preprocessor_channels=8, num_bands=3), _normal(3, 30, 3)),
     "video_patch_classifier": (_classifier((4, 8, 8, 1), 2, "video", patch_size=(2, 4, 4), num_bands=3),
                                _normal(3, 4, 8, 8, 1)),
     "array_classifier": (_classifier((10, 4), 3, "array"), _normal(3, 10, 4)),
@@ -75,6 +87,7 @@ WEIGHT_COUNTS = {
     "image_classifier": (55, 5331), "conv_stem_image_classifier": (60, 7895),
     "learned_position_image_classifier": (56, 3891), "raw_audio_multi_label_classifier": (55, 5571),
     "masked_points_classifier": (55, 640383), "sensor_query_decoder_classifier": (74, 6894),
+    "sensor_channel_tokens_masked_classifier": (55, 5751), "sensor_conv_tokens_classifier": (58, 5317),
     "video_patch_classifier": (55, 18264), "array_classifier": (55, 3483), "audio_video_classifier": (57, 9956),
     "perceiver_io_multi_task": (94, 9816), "autoencoder": (73, 7883),
 }

@@ -31,6 +31,8 @@ class InputAdapter(keras.layers.Layer):
         example_rank: rank of one example (batch excluded); `None` accepts any rank >= 2.
         layout: the example's axes in words, for error messages.
         variable_axes: axes (0-based, batch excluded) that may be `None` (a variable element count).
+        reads_input_mask: `call` takes `input_mask=` (the backbone's element mask of this input, shaped
+            `(B, mask_length())`) and `element_mask` maps it to the byte array's elements.
 
     Args:
         input_shape: one example's shape without the batch axis, e.g. `(224, 224, 3)`.
@@ -47,6 +49,7 @@ class InputAdapter(keras.layers.Layer):
     example_rank: ClassVar[int | None] = None
     layout: ClassVar[str] = "(elements, channels)"
     variable_axes: ClassVar[tuple[int, ...]] = ()
+    reads_input_mask: ClassVar[bool] = False
 
     def __init__(self, input_shape, example_dtype: str = "float32", **kwargs):
         kwargs.setdefault("autocast", False)
@@ -104,6 +107,15 @@ class InputAdapter(keras.layers.Layer):
     def element_grid(self) -> tuple[int, ...] | None:
         """The byte array's M elements as a grid (row-major), e.g. `(H, W)`; `None`: an unordered set."""
         return None
+
+    def mask_length(self) -> int | None:
+        """Entries of this input's element mask (`use_input_mask`): one per byte-array element here
+        (`None`: as variable as the element count)."""
+        return self.compute_output_shape((None, *self.example_shape))[1]
+
+    def element_mask(self, mask):
+        """This input's mask `(B, mask_length())` -> the byte array's element mask `(B, M)` (the same here)."""
+        return mask
 
     def build(self, inputs_shape):
         self.check_example_shape(tuple(inputs_shape[1:]), self.name)

@@ -42,6 +42,13 @@ def _adapter_spec(name: str, spec, dtype) -> InputAdapter:
     return make_adapter(spec.pop("input_kind"), spec.pop("input_shape"), dtype=dtype, name=f"{name}_adapter", **spec)
 
 
+def _run_adapter(adapter: InputAdapter, data, mask):
+    """`adapter(data)`, given its element mask too where it reads one (`reads_input_mask`)."""
+    if mask is not None and adapter.reads_input_mask:
+        return adapter(data, input_mask=mask)
+    return adapter(data)
+
+
 @register
 class PerceiverBackbone(keras.Model):
     """The Perceiver as a functional backbone: any modality (or several) in, latents `(B, N, D)` out.
@@ -76,9 +83,12 @@ class PerceiverBackbone(keras.Model):
             "conv" or "conv1x1", and the "conv" stem's max-pool and conv paddings (`ImageAdapter`).
         pixel_permutation_seed: images whose pixels come in a fixed permuted order: position features
             permuted alike (`ImageAdapter`; the paper's permuted ImageNet).
+        sequence_tokens: time series `(T, C)`: "steps", "patches", "conv" or "channels" tokens, with
+            `patch_size` steps per token and `preprocessor_channels` conv filters (`SequenceAdapter`);
+            their `input_mask` is per time step `(B, T)`.
         vocab_size / embedding_channels / max_positions: token ids (`TextAdapter`).
         adapters: one `InputAdapter`, or `{name: InputAdapter | {"input_kind", "input_shape", ...}}`.
-        use_input_mask: add bool element masks (False marks padding).
+        use_input_mask: add bool element masks (False marks padding; per time step for sequences).
         use_modality_mask: (several inputs) add the whole-modality mask; a False entry hides every
             element of that input from the encoder (missing modality, modality dropout).
         modality_embedding_channels: (several inputs) the widest input gets this many learned
@@ -112,6 +122,7 @@ class PerceiverBackbone(keras.Model):
         conv_pool_padding: str | None = None,
         conv_padding: str | None = None,
         pixel_permutation_seed: int | None = None,
+        sequence_tokens: str | None = None,
         vocab_size: int | None = None,
         embedding_channels: int | None = None,
         max_positions: int | None = None,
@@ -183,11 +194,12 @@ class PerceiverBackbone(keras.Model):
 
         # === Functional Model ===
         data = {name: keras.Input(shape=a.example_shape, dtype=a.example_dtype, name=name) for name, a in resolved.items()}
-        arrays = {name: adapter(data[name]) for name, adapter in resolved.items()}
         masks = {}
         if use_input_mask:
-            masks = {name: keras.Input(shape=(array.shape[1],), dtype="bool", name=SINGLE_MASK if single else mask_name(name))
-                     for name, array in arrays.items()}
+            masks = {name: keras.Input(shape=(a.mask_length(),), dtype="bool",
+                                       name=SINGLE_MASK if single else mask_name(name))
+                     for name, a in resolved.items()}
+        arrays = {name: _run_adapter(adapter, data[name], masks.get(name)) for name, adapter in resolved.items()}
         modality_mask = None
         if use_modality_mask:
             modality_mask = keras.Input(shape=(len(resolved),), dtype="bool", name=MODALITY_MASK)
@@ -236,6 +248,8 @@ class PerceiverBackbone(keras.Model):
             keep = masks.get(name)
             if keep is None:
                 keep = ops.ones_like(array[:, :, 0], dtype="bool")
+            else:
+                keep = self.adapters[name].element_mask(keep)
             if modality_mask is not None:  # masks are bool: Inputs of dtype bool, or converted by `byte_array`
                 keep = ops.logical_and(keep, modality_mask[:, index : index + 1])
             parts.append(keep)
@@ -280,9 +294,9 @@ class PerceiverBackbone(keras.Model):
         """
         self.check_inputs(inputs)
         data, masks, modality_mask = self.split_inputs(inputs)
-        arrays = {name: adapter(ops.convert_to_tensor(data[name], adapter.example_dtype))
-                  for name, adapter in self.adapters.items()}
         masks = {name: ops.convert_to_tensor(mask, "bool") for name, mask in masks.items()}
+        arrays = {name: _run_adapter(adapter, ops.convert_to_tensor(data[name], adapter.example_dtype), masks.get(name))
+                  for name, adapter in self.adapters.items()}
         if modality_mask is not None:
             modality_mask = ops.convert_to_tensor(modality_mask, "bool")
         return self._join(arrays, masks, modality_mask)

@@ -14,8 +14,8 @@ ENCODER_KEYS = tuple(n for n in inspect.signature(PerceiverEncoder.__init__).par
 ADAPTER_KEYS = (
     "patch_size", "position_encoding", "num_bands", "max_resolution", "spacing", "concat_pos", "sine_only",
     "learned_position_channels", "learned_position_projection", "preprocessor", "preprocessor_channels",
-    "conv_pool_padding", "conv_padding", "pixel_permutation_seed", "vocab_size", "embedding_channels",
-    "max_positions",
+    "conv_pool_padding", "conv_padding", "pixel_permutation_seed", "sequence_tokens", "vocab_size",
+    "embedding_channels", "max_positions",
 )
 #: Every `PerceiverBackbone` argument a preset or an override may set.
 BACKBONE_KEYS = frozenset(ENCODER_KEYS + ADAPTER_KEYS + ("use_input_mask", "use_modality_mask",
