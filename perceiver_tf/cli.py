@@ -106,6 +106,14 @@ def _add_train_parser(subparsers) -> None:
     series.add_argument("--center-recordings", action=argparse.BooleanOptionalAction, default=None,
                         help="Subtract each sensor recording's per-channel mean (static offsets such as gravity). "
                              "Default (recipe): on when such offsets hold a quarter or more of the variance.")
+    series.add_argument("--sequence-tokens", choices=VALUES["sequence_tokens"], default=None,
+                        help="How a sensor recording becomes tokens: steps (one per time step), patches (every "
+                             "--sequence-patch-size steps of all channels), conv (a Conv1D stem pooled over that "
+                             "many steps) or channels (each channel's patch a token of its own, with its channel "
+                             "index in the position features). Default (recipe): channels.")
+    series.add_argument("--sequence-patch-size", type=VALUES["sequence_patch_size"], default=None, metavar="STEPS",
+                        help="Time steps per sensor token (--sequence-tokens patches, conv, channels). "
+                             "Default (recipe): --num-steps / 16, at least 1.")
     series.add_argument("--num-frames", type=VALUES["num_frames"], default=8,
                         help="Frames per video clip (audio + video data).")
     model = parser.add_argument_group("model")

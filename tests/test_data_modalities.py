@@ -31,14 +31,15 @@ def test_sensor_folder_mixes_csv_and_npy_and_pads_to_the_longest(tmp_path):
     assert source.modality == "sensors" and source.processor.input_kind == "sequence"
     assert source.processor.input_shape == (max(lengths), 5) and source.class_names == names
     x, _ = _first_batch(source)
-    assert x.shape[1:] == (max(lengths), 5)
-    # Evaluation pads at the end with zeros (centre crop of a longer one); a recording's rows are unchanged.
+    assert x["inputs"].shape[1:] == (max(lengths), 5) and x["input_mask"].shape[1:] == (max(lengths),)
+    # Evaluation pads at the end with zeros (centre crop of a longer one), masked; a recording's rows are unchanged.
     path = sorted((tmp_path / names[0]).iterdir())[0]
     series = load_time_series(path)
     prepared = source.processor.prepare(source.processor.decode_file(tf.constant(str(path))), False,
-                                        tf.zeros([2], tf.int32)).numpy()
-    np.testing.assert_allclose(prepared[: len(series)], series, atol=1e-5)
-    assert not prepared[len(series):].any()
+                                        tf.zeros([2], tf.int32))
+    np.testing.assert_allclose(prepared["inputs"][: len(series)], series, atol=1e-5)
+    assert not prepared["inputs"][len(series):].numpy().any()
+    assert prepared["input_mask"].numpy().tolist() == [True] * len(series) + [False] * (max(lengths) - len(series))
     assert load_source(str(tmp_path), DataOptions(num_steps=8)).processor.input_shape == (8, 5)
 
 
@@ -86,7 +87,7 @@ def test_multi_label_manifest_gives_multi_hot_labels(tmp_path):
     assert source.multi_label and source.class_names == sorted(MULTI_LABEL_CLASSES)
     assert (source.num_train, source.num_val) == (15, 5)
     x, y = _first_batch(source, training=True)
-    assert x.shape[1:] == (32, 3) and y.dtype == tf.float32 and y.shape[1:] == (3,)
+    assert x["inputs"].shape[1:] == (32, 3) and y.dtype == tf.float32 and y.shape[1:] == (3,)
     seen = {tuple(row) for row in y.numpy()}
     expected = {tuple(float(c in names) for c in sorted(MULTI_LABEL_CLASSES)) for names in labels}
     assert seen <= expected  # every row is some file's multi-hot label set
@@ -101,8 +102,7 @@ def test_mixup_blends_multi_hot_label_sets(tmp_path):
     options = PipelineOptions(15, one_hot=True)
     plain = next(iter(batched(source.train, source.processor, True, 3, options)))
     mixed = next(iter(batched(source.train, source.processor, True, 3, replace(options, mixup_alpha=0.4))))
-    x, y = (t.numpy() for t in plain)
-    mixed_x, mixed_y = (t.numpy() for t in mixed)
+    (x, y), (mixed_x, mixed_y) = ((t["inputs"].numpy(), labels.numpy()) for t, labels in (plain, mixed))
     lam = np.linalg.lstsq((x - x[::-1]).reshape(-1, 1), (mixed_x - x[::-1]).reshape(-1), rcond=None)[0][0]
     assert 0.0 < lam < 1.0 and not np.allclose(mixed_y, y)
     np.testing.assert_allclose(mixed_y, lam * y + (1 - lam) * y[::-1], atol=1e-5)  # soft multi-hot targets

@@ -184,12 +184,13 @@ def test_recordings_dominated_by_static_offsets_are_centred(seed):
     from perceiver_tf.training.recipes import offset_share, sensor_choices
 
     worn, _ = simulate_accelerometer(80, num_channels=6, seed=seed)  # gravity: a random offset per recording
-    (choice,) = sensor_choices(list(worn))
+    choice, *tokens = sensor_choices(list(worn), 128)
     assert choice.flag == "--center-recordings" and choice.value is True
+    assert [(c.flag, c.value) for c in tokens] == [("--sequence-tokens", "channels"), ("--sequence-patch-size", 8)]
     t = np.arange(64)[:, None] / 64
     rng = np.random.default_rng(seed)
     tones = [np.sin(2 * np.pi * 6 * t + rng.uniform(0, 6, 3)) + rng.normal(0, 0.3, (64, 3)) for _ in range(40)]
-    assert offset_share(tones) < 0.05 and sensor_choices(tones)[0].value is False
+    assert offset_share(tones) < 0.05 and sensor_choices(tones, 64)[0].value is False
 
 
 def test_audio_recipe_normalises_and_warps_log_mel_and_shifts_any_clip():

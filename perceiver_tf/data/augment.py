@@ -49,3 +49,11 @@ def mix_batch(inputs, labels, seed, mixup_alpha: float = 0.0, cutmix_alpha: floa
     if cutmix_alpha:
         return cutmix(inputs, labels, seed, cutmix_alpha)
     return mixup(inputs, labels, seed, mixup_alpha)
+
+
+def mix_masked_batch(inputs: dict[str, tf.Tensor], labels: tf.Tensor, seed: tf.Tensor,
+                     mixup_alpha: float) -> tuple[dict[str, tf.Tensor], tf.Tensor]:
+    """MixUp of masked recordings `{"inputs": (B, T, C), "input_mask": bool (B, T)}`: padded steps hold
+    zeros, so a blended step is real where either example's step is."""
+    mixed, labels = mixup(inputs["inputs"], labels, seed, mixup_alpha)
+    return {"inputs": mixed, "input_mask": inputs["input_mask"] | tf.reverse(inputs["input_mask"], [0])}, labels

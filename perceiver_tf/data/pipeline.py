@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import tensorflow as tf
 
-from perceiver_tf.data.augment import mix_batch
+from perceiver_tf.data.augment import mix_batch, mix_masked_batch
 from perceiver_tf.data.errors import environment_problem, error_reason
 from perceiver_tf.option_names import option
 
@@ -139,14 +139,16 @@ def batched(examples: tf.data.Dataset, processor, training: bool, num_classes: i
     dataset = prepared.batch(options.batch_size)
     cutmix_alpha = options.cutmix_alpha if processor.input_kind == "image" else 0.0
     if training and (options.mixup_alpha or cutmix_alpha):
-        if isinstance(prepared.element_spec[0], dict):
+        masked = isinstance(prepared.element_spec[0], dict)
+        if masked and set(prepared.element_spec[0]) != {"inputs", "input_mask"}:
             raise ValueError("MixUp/CutMix mix one input tensor; they are not available for several inputs.")
         if not options.one_hot:
             raise ValueError("MixUp/CutMix need one-hot labels: set `one_hot=True`.")
+        mix = ((lambda x, y, s: mix_masked_batch(x, y, s, options.mixup_alpha)) if masked  # recordings + step masks
+               else (lambda x, y, s: mix_batch(x, y, s, options.mixup_alpha, cutmix_alpha)))
         batch_seeds = tf.data.Dataset.random(seed=seed + 1, rerandomize_each_iteration=True).batch(2)
         dataset = tf.data.Dataset.zip((dataset, batch_seeds)).map(
-            lambda batch, s: mix_batch(*batch, tf.cast(s % (2**31 - 1), tf.int32), options.mixup_alpha, cutmix_alpha),
-            num_parallel_calls=AUTOTUNE,
+            lambda batch, s: mix(*batch, tf.cast(s % (2**31 - 1), tf.int32)), num_parallel_calls=AUTOTUNE,
         )
     if options.batch_multiple > 1:
         dataset = dataset.map(lambda x, y: pad_to_multiple(x, y, options.batch_multiple), num_parallel_calls=AUTOTUNE)

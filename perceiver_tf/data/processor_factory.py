@@ -56,7 +56,7 @@ def make_processor(modality: str, options: DataOptions, sample_shape: tuple | No
     if modality == "sensors":
         steps, channels = sample_shape
         return SensorProcessor(options.num_steps or min(steps, DEFAULT_MAX_SENSOR_STEPS), channels,
-                               options.center_recordings)
+                               options.center_recordings, mask_padding=True)
     size, channels = _fitted_size(sample_shape, options)  # audio_video
     return AudioVideoProcessor(_audio_processor(options), VideoProcessor(size, channels, options.num_frames))
 

@@ -36,22 +36,29 @@ class SensorProcessor:
         center: subtract each recording's per-channel mean before cropping (static offsets such as
             gravity on an accelerometer, or a sensor's bias, then carry no weight). Preprocessing: saved
             in the config, applied in training, evaluation and serving.
+        mask_padding: `prepare` also returns which steps are real, for a model built with
+            `use_input_mask=True` that masks the padded steps out of its cross-attention:
+            `{"inputs": (num_steps, C), "input_mask": bool (num_steps,)}`. Without it (models
+            trained before masks existed), padded zeros are read as data.
     """
 
     modality = "sensors"
     input_kind = "sequence"
     bytes_input = "sensor_bytes"
 
-    def __init__(self, num_steps: int, channels: int, center: bool = False):
+    def __init__(self, num_steps: int, channels: int, center: bool = False, mask_padding: bool = False):
         if num_steps < 1 or channels < 1:
             raise ValueError(f"`num_steps` and `channels` must be >= 1. Received: {num_steps}, {channels}")
         self.config = {"modality": "sensors", "num_steps": int(num_steps), "channels": int(channels)}
         if center:
             self.config["center"] = True
+        if mask_padding:
+            self.config["mask_padding"] = True
 
     @classmethod
     def from_config(cls, config: dict) -> "SensorProcessor":
-        return cls(config["num_steps"], config["channels"], config.get("center", False))
+        return cls(config["num_steps"], config["channels"], config.get("center", False),
+                   config.get("mask_padding", False))
 
     def with_options(self, options) -> "SensorProcessor":
         """This processor with a run's `DataOptions` (the recipe's choices filled in): centring."""
@@ -60,6 +67,11 @@ class SensorProcessor:
     @property
     def input_shape(self) -> tuple[int, int]:
         return (self.config["num_steps"], self.config["channels"])
+
+    @property
+    def masks_padding(self) -> bool:
+        """Whether examples come with their step mask (the model then needs `use_input_mask=True`)."""
+        return self.config.get("mask_padding", False)
 
     def decode_file(self, path: tf.Tensor) -> tf.Tensor:
         """A `.csv` / `.npy` file -> float32 `(T, C)` (the cacheable form)."""
@@ -73,8 +85,13 @@ class SensorProcessor:
     def from_decoded(self, series: tf.Tensor) -> tf.Tensor:
         return tf.cast(series, tf.float32)
 
-    def prepare(self, series: tf.Tensor, training: bool, seed: tf.Tensor) -> tf.Tensor:
-        """`(T, C)` -> `(num_steps, C)`: centred (when configured), then cropped or zero-padded."""
+    def prepare(self, series: tf.Tensor, training: bool, seed: tf.Tensor) -> tf.Tensor | dict[str, tf.Tensor]:
+        """`(T, C)` -> `(num_steps, C)`: centred (when configured), then cropped or zero-padded; with
+        `mask_padding`, `{"inputs": that, "input_mask": bool (num_steps,)}`, True on the recording's steps."""
+        num_steps = self.config["num_steps"]
         if self.config.get("center", False):
             series = series - tf.reduce_mean(series, axis=0, keepdims=True)
-        return fixed_length(series, self.config["num_steps"], seed=seed if training else None)
+        example = fixed_length(series, num_steps, seed=seed if training else None)
+        if not self.masks_padding:
+            return example
+        return {"inputs": example, "input_mask": tf.range(num_steps) < tf.shape(series)[0]}

@@ -217,6 +217,47 @@ def write_sensor_folder(root: str, per_class: int = 10, num_channels: int = 6, s
     return sorted(ACTIVITY_CLASS_NAMES)
 
 
+#: Frequency-coded sensor classes: the tone each recording's channels carry, in Hz.
+FREQUENCY_CLASSES = {"1hz": 1.0, "2.5hz": 2.5, "4hz": 4.0}
+
+
+def frequency_recordings(num_examples: int, num_channels: int = 6, steps=(90, 130), sampling_rate: float = 25.0,
+                         noise: float = 0.3, seed: int = 0) -> tuple[list[np.ndarray], np.ndarray]:
+    """Noisy sinusoids whose frequency is the class (`FREQUENCY_CLASSES`: 1 / 2.5 / 4 Hz at 25 Hz).
+
+    Every channel has its own random phase and amplitude (0.5-2) and Gaussian noise; recordings have
+    a random length in `steps` (inclusive). Nothing but the frequency tells the classes apart: no
+    offset, no amplitude and no length differ between them on average, so a model must read the
+    local shape of the signal over several steps (per-step tokens give it one value per channel).
+
+    Returns:
+        `(recordings, labels)`: a list of float32 `(T_i, num_channels)` arrays and int32 labels
+        (indices into `FREQUENCY_CLASSES`), the classes in turn.
+    """
+    rng = np.random.default_rng(seed)
+    frequencies = list(FREQUENCY_CLASSES.values())
+    labels = np.arange(num_examples, dtype=np.int32) % len(frequencies)
+    recordings = []
+    for label in labels:
+        t = np.arange(int(rng.integers(steps[0], steps[1] + 1)))[:, None] / sampling_rate
+        amplitude = rng.uniform(0.5, 2.0, num_channels)
+        phase = rng.uniform(0, 2 * np.pi, num_channels)
+        wave = amplitude * np.sin(2 * np.pi * frequencies[label] * t + phase)
+        recordings.append((wave + rng.normal(0, noise, wave.shape)).astype(np.float32))
+    return recordings, labels
+
+
+def write_frequency_folder(root: str, per_class: int = 30, seed: int = 0, **kwargs) -> list[str]:
+    """`frequency_recordings` as CSV files `root/<class>/NNN.csv` (`kwargs`: its other arguments)."""
+    recordings, labels = frequency_recordings(per_class * len(FREQUENCY_CLASSES), seed=seed, **kwargs)
+    names = list(FREQUENCY_CLASSES)
+    for index, (series, label) in enumerate(zip(recordings, labels)):
+        folder = os.path.join(root, names[label])
+        os.makedirs(folder, exist_ok=True)
+        np.savetxt(os.path.join(folder, f"{index // len(names):03d}.csv"), series, delimiter=",", fmt="%.5f")
+    return sorted(names)
+
+
 #: Audio + video classes: (tone in Hz, brightness change over the clip).
 AUDIO_VIDEO_CLASSES = {"low_brightening": (330.0, 1.0), "high_darkening": (2200.0, -1.0)}
 

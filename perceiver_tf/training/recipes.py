@@ -44,6 +44,10 @@ MIN_EIGENVALUE_GAP = 0.15
 EXAMINED_EXAMPLES = 256
 #: Sensor recordings are centred when their per-recording means hold at least this share of the variance.
 OFFSET_SHARE_TO_CENTER = 0.25
+#: Sensor recordings become per-channel tokens (`SequenceAdapter(sequence_tokens="channels")`) of about
+#: `num_steps / SEQUENCE_TOKENS_ALONG_TIME` steps each (at least 1), measured on noisy sinusoids of 1 / 2.5 / 4 Hz
+#: (6 channels, 90-130 steps at 25 Hz, 72 training recordings; `python -m benchmarks.bench_sequence_tokens`).
+SEQUENCE_TOKENS, SEQUENCE_TOKENS_ALONG_TIME = "channels", 16
 #: Point-cloud augmentations (besides rotation) every point recipe uses: mild per-axis scaling,
 #: 1% jitter, and up to 20% point dropout (PointNet++'s).
 POINT_AUGMENTATION = {"axis_scale": (0.8, 1.25), "jitter": 0.01, "point_dropout": 0.2}
@@ -229,15 +233,32 @@ def offset_share(recordings: list[np.ndarray]) -> float:
     return between / max(between + within, 1e-12)
 
 
-def sensor_choices(recordings: list[np.ndarray]) -> list[RecipeChoice]:
+def sensor_choices(recordings: list[np.ndarray], num_steps: int, tokens: str | None = None) -> list[RecipeChoice]:
     """Centre recordings whose static offsets (per-recording means) hold `OFFSET_SHARE_TO_CENTER` or more
     of the variance: a model would otherwise tell recordings apart by their offsets (e.g. how a
-    wearable happened to be oriented) instead of by what happens over time."""
+    wearable happened to be oriented) instead of by what happens over time. Then the tokens of
+    `sequence_token_choices` (`tokens`: the kind already given, or `None` to choose it)."""
     share = offset_share(recordings) if recordings else 0.0
     center = share >= OFFSET_SHARE_TO_CENTER
     verdict = "at least" if center else "below"
     return [RecipeChoice("--center-recordings", center, f"per-recording offsets hold {share:.0%} of the variance, "
-                                                       f"{verdict} {OFFSET_SHARE_TO_CENTER:.0%}")]
+                                                       f"{verdict} {OFFSET_SHARE_TO_CENTER:.0%}"),
+            *sequence_token_choices(num_steps, tokens)]
+
+
+def sequence_token_choices(num_steps: int, tokens: str | None = None) -> list[RecipeChoice]:
+    """Per-channel tokens (`SEQUENCE_TOKENS`) of `num_steps / SEQUENCE_TOKENS_ALONG_TIME` steps: with one token
+    per time step a single cross-attention sees one value per channel and cannot read a local frequency
+    or shape (measured: noisy sinusoids of 1 / 2.5 / 4 Hz stayed at chance, 0.28-0.35, where per-channel
+    patches of 8 steps reached 1.0). `tokens` given as "steps": no patch size to choose."""
+    choices = [] if tokens else [RecipeChoice("--sequence-tokens", SEQUENCE_TOKENS,
+                                              "each channel's run of steps is a token: the cross-attention reads "
+                                              "local shape and frequency, channel by channel")]
+    if (tokens or SEQUENCE_TOKENS) != "steps":
+        size = max(1, round(num_steps / SEQUENCE_TOKENS_ALONG_TIME))
+        choices.append(RecipeChoice("--sequence-patch-size", size,
+                                    f"{num_steps} steps per example in about {SEQUENCE_TOKENS_ALONG_TIME} tokens"))
+    return choices
 
 
 def sample_examples(dataset, count: int | None) -> list[np.ndarray]:

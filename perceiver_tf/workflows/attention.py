@@ -80,6 +80,9 @@ def plot_attention(model, file: str | os.PathLike, out: str | os.PathLike, laten
         path = visualize.plot_image_attention(example, maps, out, grid=adapters["inputs"].element_grid,
                                               input_label=label, **common)
     elif modality in ("audio", "sensors"):
+        if isinstance(example, dict):  # a recording with its step mask: the plot shows every step
+            example = example["inputs"]
+        maps = _over_time(maps, adapters["inputs"].element_grid)
         path = visualize.plot_sequence_attention(maps, out, **_sequence_input(modality, preprocessing, example,
                                                                                    maps[0].shape[-1]), **common)
     elif modality == "points":
@@ -114,6 +117,13 @@ def _prediction_text(model, class_names, probabilities) -> str:
         top = f"none above {MULTI_LABEL_THRESHOLD} (top: {class_names[best]}, p = {probabilities[best]:.2f})"
         return "labels: " + (", ".join(labels) if labels else top)
     return f"predicted: {class_names[best]} (p = {probabilities[best]:.2f})"
+
+
+def _over_time(maps: list, grid: tuple[int, ...]) -> list:
+    """Attention maps `(..., M)` over time: per-channel tokens (`grid` (time, channel)) summed over the channels."""
+    if len(grid) < 2:
+        return maps
+    return [m.reshape(*m.shape[:-1], grid[0], -1).sum(-1) for m in maps]
 
 
 def _sequence_input(modality: str, preprocessing: dict, example, num_elements: int) -> dict:

@@ -46,11 +46,12 @@ def check_init_from(options) -> dict:
             a training run (one line, as evaluate reports it).
     """
     path, flag = options.init_from, option_name("init_from")
-    given = [option_name(name) for name in ("preset", "set") if getattr(options, name)]
+    given = [option_name(name) for name in ("preset", "set", "sequence_tokens", "sequence_patch_size")
+             if getattr(options, name)]
     if given:
         raise OptionError(f"{flag} takes the architecture from {path!r}: remove {' and '.join(given)} "
-                          f"({option_name('preset')} and {option_name('set')} choose the architecture of a model "
-                          "trained from scratch).")
+                          f"({option_name('preset')}, {option_name('set')} and the sequence tokens choose the "
+                          "architecture of a model trained from scratch).")
     saved = read_keras_config(path, "init_from")
     config = saved.get("config") if isinstance(saved, dict) else None
     if not isinstance(config, dict) or not isinstance(config.get("backbone"), dict):

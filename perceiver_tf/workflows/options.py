@@ -51,6 +51,8 @@ VALUE_RULES = {
     "point_dropout": below_one,
     "frame_sample": below_one,
     "num_steps": positive_int,
+    "sequence_tokens": ("steps", "patches", "conv", "channels"),
+    "sequence_patch_size": positive_int,
     "num_frames": positive_int,
     "epochs": positive_int,
     "early_stopping": non_negative_int,
@@ -111,6 +113,8 @@ class TrainOptions:
     # sensor streams and video clips
     num_steps: int | None = None
     center_recordings: bool | None = None
+    sequence_tokens: str | None = None
+    sequence_patch_size: int | None = None
     num_frames: int = 8
     # model
     preset: str | None = None
@@ -197,6 +201,10 @@ class TrainOptions:
         if self.tpu and self.strategy not in ("auto", "tpu"):
             raise OptionError(f"{option_name('tpu')} names a TPU for {option('strategy', 'tpu', repr('tpu'))}, "
                               f"but {option_name('strategy')} is {self.strategy!r}.")
+        if self.sequence_tokens == "steps" and self.sequence_patch_size not in (None, 1):
+            raise OptionError(f"{option('sequence_patch_size', str(self.sequence_patch_size))} groups time steps into "
+                              f"tokens, but {option('sequence_tokens', 'steps', repr('steps'))} makes one token per "
+                              "step: choose patches, conv or channels, or drop the patch size.")
         if self.freeze_backbone and not self.init_from:
             raise OptionError(f"{option_name('freeze_backbone')} keeps a trained model's backbone: add "
                               f"{option('init_from', 'MODEL.keras', repr('MODEL.keras'))}.")

@@ -32,11 +32,14 @@ RECIPE_DATA_FLAGS = {
                "--point-dropout": "point_dropout", "--frame-sample": "frame_sample"},
     "audio": {"--normalize-audio": "normalize_audio", "--time-shift": "time_shift",
               "--frequency-warp": "frequency_warp"},
-    "sensors": {"--center-recordings": "center_recordings"},
+    "sensors": {"--center-recordings": "center_recordings", "--sequence-tokens": "sequence_tokens",
+                "--sequence-patch-size": "sequence_patch_size"},
     "image": {"--mixup": "mixup"},
 }
 #: Options that set preprocessing (saved with the model): a fine-tuned model keeps its own.
 PREPROCESSING_FLAGS = ("--num-points", "--align", "--local-geometry", "--normalize-audio", "--center-recordings")
+#: Data options that shape the model (its tokens): a fine-tuned model keeps its own architecture.
+ARCHITECTURE_FLAGS = ("--sequence-tokens", "--sequence-patch-size")
 
 
 def _left_out(options, dest: str) -> bool:
@@ -78,10 +81,12 @@ def _open_data_choices(options, source) -> list[RecipeChoice]:
     change. A given --cutmix leaves MixUp off."""
     flags = RECIPE_DATA_FLAGS.get(source.modality, {})
     open_flags = [flag for flag, dest in flags.items()
-                  if _left_out(options, dest) and not (options.init_from and flag in PREPROCESSING_FLAGS)
+                  if _left_out(options, dest)
+                  and not (options.init_from and flag in PREPROCESSING_FLAGS + ARCHITECTURE_FLAGS)
                   and not (flag == "--mixup" and options.cutmix)]
     chosen = []
-    for choice in _data_choices(source, open_flags, _decided_alignment(options, source)) if open_flags else []:
+    for choice in _data_choices(source, open_flags, _decided_alignment(options, source),
+                                options.sequence_tokens) if open_flags else []:
         if choice.flag in open_flags:
             setattr(options, flags[choice.flag], choice.value)
             chosen.append(choice)
@@ -96,10 +101,11 @@ def _decided_alignment(options, source) -> str | None:
     return options.align
 
 
-def _data_choices(source, open_flags: list[str], align: str | None = None) -> list[RecipeChoice]:
+def _data_choices(source, open_flags: list[str], align: str | None = None,
+                  sequence_tokens: str | None = None) -> list[RecipeChoice]:
     """The recipe's data choices for `source`'s modality; the data is examined only for the flags
     that need it (a point cloud's rotation, a recording's centring) when they are open. `align`:
-    `_decided_alignment`."""
+    `_decided_alignment`; `sequence_tokens`: the given tokens of sensor recordings, if any."""
     if source.modality == "points":
         # xyz only: decoded rows may carry local-geometry features after the coordinates.
         clouds = [rows[:, :3] for rows in sample_examples(source.train, source.num_train)] \
@@ -107,7 +113,8 @@ def _data_choices(source, open_flags: list[str], align: str | None = None) -> li
         choices = point_cloud_choices(clouds if "--rotate" in open_flags else [], align)
         return [num_points_for([len(cloud) for cloud in clouds])] + choices if clouds else choices
     if source.modality == "sensors":
-        return sensor_choices(sample_examples(source.train, source.num_train))
+        recordings = sample_examples(source.train, source.num_train) if "--center-recordings" in open_flags else []
+        return sensor_choices(recordings, source.processor.config["num_steps"], sequence_tokens)
     if source.modality == "image":
         return image_choices()
     return audio_choices(source.processor.config["features"])
