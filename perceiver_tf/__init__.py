@@ -4,16 +4,21 @@ One import path: every public name is imported from its module on first use (PEP
 `lazy_exports` as the subpackages), so `import perceiver_tf` and `perceiver-tf --help` load neither
 Keras nor TensorFlow until a name needs them. perceiver_tf's classes are registered for Keras
 deserialisation as soon as Keras is imported (`keras_registration`): after `import perceiver_tf`,
-`keras.saving.load_model` reads perceiver_tf models. TensorFlow's C++ INFO lines are off unless
-`TF_CPP_MIN_LOG_LEVEL` says otherwise.
+`keras.saving.load_model` reads perceiver_tf models. TensorFlow's native log lines (its start-up
+lines, C++ warnings such as a failed file read's `NOT_FOUND` beside the Python error) stay out of
+the terminal, unless `TF_CPP_MIN_LOG_LEVEL` was set before perceiver_tf's import: then it decides.
 """
 
 import os as _os
 
+from perceiver_tf.import_hooks import wrap_first_import as _wrap_first_import
 from perceiver_tf.keras_registration import register_when_keras_is_imported as _register_when_keras_is_imported
 from perceiver_tf.lazy_exports import lazy_exports as _lazy_exports
+from perceiver_tf.native_log import quiet_tensorflow_import as _quiet_tensorflow_import
 
-_os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")  # read once, when TensorFlow loads
+if "TF_CPP_MIN_LOG_LEVEL" not in _os.environ:
+    _os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"  # read once, when TensorFlow loads: errors only
+    _wrap_first_import("tensorflow", _quiet_tensorflow_import)  # absl's start-up lines ignore the level
 
 __version__ = "0.2.0"
 

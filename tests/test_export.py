@@ -44,8 +44,8 @@ from perceiver_tf.export import (
     tflite_interpreter,
     write_saved_model,
 )
-from perceiver_tf.export.native_log import native_stderr_captured
 from perceiver_tf.export.saved_model import bytes_signature
+from perceiver_tf.native_log import native_stderr_captured
 from perceiver_tf.testing import run_signatures_in_fresh_process
 
 pytestmark = pytest.mark.tensorflow_only  # see pyproject.toml

@@ -2,6 +2,7 @@
 `perceiver-tf train / evaluate / predict` give, from folders, files and raw arrays."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -153,19 +154,38 @@ def test_bad_options_are_one_line_naming_the_keyword(keywords, expected, tmp_pat
 
 
 @pytest.mark.e2e
-def test_one_import_path_loads_nothing_heavy_until_a_name_is_used():
+@pytest.mark.parametrize("first", ["keras", "tensorflow"])
+def test_one_import_path_loads_nothing_heavy_until_a_name_is_used(first):
     """`import perceiver_tf` (and the CLI's module) load neither Keras nor TensorFlow, however Python
-    was started; importing Keras afterwards registers every perceiver_tf class for `load_model`."""
+    was started; importing Keras afterwards (directly, or TensorFlow first, which only looks Keras up)
+    registers every perceiver_tf class for `load_model`, and TensorFlow's native start-up lines and
+    C++ warnings stay out of stderr."""
     script = ("import sys\nimport perceiver_tf, perceiver_tf.cli\n"
               "assert 'keras' not in sys.modules and 'tensorflow' not in sys.modules, 'loaded early'\n"
               "assert 'train' in perceiver_tf.__all__ and 'build_classifier' in dir(perceiver_tf)\n"
-              "import keras\n"
+              f"import {first}\nimport keras\n"
               "for name in ('PerceiverClassifier', 'ImagePreprocessor', 'ClassCrossentropy', 'CrossAttention'):\n"
-              "    assert keras.saving.get_registered_object('perceiver_tf>' + name) is not None, name\n")
+              "    assert keras.saving.get_registered_object('perceiver_tf>' + name) is not None, name\n"
+              "import tensorflow as tf\n"
+              "try:\n    tf.io.read_file('/no/such/file.png')\nexcept tf.errors.NotFoundError:\n    pass\n")
+    env = {name: value for name, value in os.environ.items() if name != "TF_CPP_MIN_LOG_LEVEL"}
     for argv0 in ("-c", "perceiver-tf"):
         result = subprocess.run([sys.executable, "-c", f"import sys; sys.argv[0] = {argv0!r}\n" + script],
-                                capture_output=True, text=True)
+                                capture_output=True, text=True, env=env)
         assert result.returncode == 0, result.stderr[-2000:]
+        assert result.stderr == ""
+
+
+@pytest.mark.e2e
+def test_a_log_level_the_user_set_is_left_to_tensorflow():
+    """With `TF_CPP_MIN_LOG_LEVEL` set before perceiver_tf, TensorFlow's own lines are as without it."""
+    def native_lines(script):
+        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "0"}
+        result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True)
+        return [line.split("]")[-1] for line in result.stderr.splitlines() if "port.cc" in line]
+
+    alone = native_lines("import tensorflow")
+    assert native_lines("import perceiver_tf, tensorflow") == alone
 
 
 @pytest.mark.parametrize("call, expected", [

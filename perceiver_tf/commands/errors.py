@@ -10,7 +10,6 @@ import warnings
 
 from perceiver_tf.errors import PerceiverError
 
-
 #: What a full disk means for each command's files, after "free space or ...".
 _DISK_FULL_WAY_ON = {
     "train": "pass another --output-dir; rerunning the same command resumes from the last completed epoch",

@@ -44,13 +44,13 @@ import numpy as np
 import tensorflow as tf
 
 from perceiver_tf.export.atomic import write_bytes_atomic
-from perceiver_tf.export.native_log import native_stderr_captured
 from perceiver_tf.export.quantization import DEFAULT_CALIBRATION_EXAMPLES, QUANTIZATIONS
 from perceiver_tf.export.saved_model import (
     SERVING_DEFAULT,
     input_specs,
     write_saved_model,
 )
+from perceiver_tf.native_log import native_stderr_captured
 
 #: TFLite operators an int8 export keeps in float32 (see the module docstring for the measurements).
 INT8_FLOAT_OPS = ("BATCH_MATMUL", "SOFTMAX")

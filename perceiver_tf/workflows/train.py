@@ -319,22 +319,21 @@ def default_output_dir(data: str, init_from: str | None = None) -> str:
 
 
 def check_model_options(preset: str, overrides: dict) -> None:
-    """Reject an unknown preset or `set` key before any data is read.
+    """Reject an unknown preset or `set` key before any data is read (and before TensorFlow loads).
 
     Raises:
         OptionError: naming the valid presets or keys.
     """
-    from perceiver_tf.models import PRESETS, PerceiverClassifier
-    from perceiver_tf.models.presets import BACKBONE_KEYS
+    from perceiver_tf.model_options import BACKBONE_KEYS, CLASSIFIER_KEYS, PRESET_TASKS
 
-    if preset not in PRESETS:
-        raise OptionError(f"unknown {option_name('preset')} {preset!r}; valid presets: {', '.join(PRESETS)} "
+    if preset not in PRESET_TASKS:
+        raise OptionError(f"unknown {option_name('preset')} {preset!r}; valid presets: {', '.join(PRESET_TASKS)} "
                           "(see `perceiver-tf presets`).")
-    if PRESETS[preset].task != "classifier":
-        raise OptionError(f"{option_name('preset')} {preset!r} builds a {PRESETS[preset].task.replace('_', ' ')} "
+    if PRESET_TASKS[preset] != "classifier":
+        raise OptionError(f"{option_name('preset')} {preset!r} builds a {PRESET_TASKS[preset].replace('_', ' ')} "
                           "model; training trains classifiers: pick another preset (its weights come from "
                           "`perceiver-tf convert`).")
-    valid = BACKBONE_KEYS | set(PerceiverClassifier.task_keys)
+    valid = BACKBONE_KEYS | CLASSIFIER_KEYS
     set_by_data = {"num_classes", "multi_label", "input_shape", "input_kind", "metadata"}
     unknown = sorted(set(overrides) - valid)
     if unknown:
