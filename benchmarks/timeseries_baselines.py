@@ -245,9 +245,11 @@ def fcn_classify(train: list[np.ndarray], train_labels: np.ndarray, test: list[n
     return model.predict([x_test, mask(test_len)], batch_size=64, verbose=0).argmax(axis=1)
 
 
-def fcn_epochs(num_train: int, length: int, channels: int, flop_budget: float, max_epochs: int = 2000,
-               batch_size: int = 16) -> int:
-    """FCN epochs for a training-compute budget (`flop_budget` FLOPs, a training step costing about 3x
-    the forward pass), at most Wang et al.'s 2,000, at least 1."""
+def fcn_epochs(num_train: int, length: int, channels: int, flop_budget: float, step_budget: int,
+               max_epochs: int = 2000, batch_size: int = 16) -> int:
+    """FCN epochs within a training-compute budget: `flop_budget` FLOPs (a training step costing about 3x
+    the forward pass) and `step_budget` optimizer steps (on short series a step's fixed cost dominates),
+    at most Wang et al.'s 2,000, at least 1."""
     per_epoch = 3 * fcn_flops_per_example(length, channels) * num_train
-    return int(max(1, min(max_epochs, math.floor(flop_budget / per_epoch))))
+    steps_per_epoch = math.ceil(num_train / min(batch_size, num_train))
+    return int(max(1, min(max_epochs, flop_budget // per_epoch, step_budget // steps_per_epoch)))

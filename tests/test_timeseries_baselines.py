@@ -101,9 +101,10 @@ def test_rocket_and_dtw_learn_an_easy_problem():
 def test_fcn_compute_budget():
     per_example = baselines.fcn_flops_per_example(100, 2)
     assert per_example == 2 * 100 * (8 * 2 * 128 + 5 * 128 * 256 + 3 * 256 * 128)
-    assert baselines.fcn_epochs(50, 100, 2, flop_budget=3 * per_example * 50 * 7.5) == 7
-    assert baselines.fcn_epochs(50, 100, 2, flop_budget=1.0) == 1
-    assert baselines.fcn_epochs(50, 100, 2, flop_budget=1e20) == 2000
+    assert baselines.fcn_epochs(50, 100, 2, flop_budget=3 * per_example * 50 * 7.5, step_budget=10**6) == 7
+    assert baselines.fcn_epochs(50, 100, 2, flop_budget=1e20, step_budget=41) == 10  # 4 steps (of 16) an epoch
+    assert baselines.fcn_epochs(50, 100, 2, flop_budget=1.0, step_budget=10**6) == 1
+    assert baselines.fcn_epochs(50, 100, 2, flop_budget=1e20, step_budget=10**6) == 2000
 
 
 @pytest.mark.slow
