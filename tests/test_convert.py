@@ -8,6 +8,7 @@ with `save_pretrained` and converted; the converted model must give transformers
 from __future__ import annotations
 
 import json
+import shutil
 
 import keras
 import numpy as np
@@ -82,7 +83,7 @@ def test_masked_lm_ignores_padding_like_transformers(checkpoints):
                                atol=1e-5)
 
 
-def test_image_metadata_carries_class_names_and_imagenet_preprocessing(checkpoints):
+def test_image_metadata_carries_class_names_and_imagenet_preprocessing(checkpoints, tmp_path):
     folder, _ = checkpoints["fourier"]
     model = convert_transformers(folder, image_size=14)
     assert model.metadata["class_names"] == ["cat", "dog", "fish"]
@@ -90,8 +91,14 @@ def test_image_metadata_carries_class_names_and_imagenet_preprocessing(checkpoin
     assert prep["image_size"] == [14, 14] and prep["resize_method"] == "bicubic" and prep["crop_fraction"] == 224 / 256
     assert model.metadata["converted_from"] == {"source": str(folder), "architecture": CASES["fourier"][0],
                                                 "gelu": "exact"}
-    # Without preprocessor_config.json: the ImageNet models' 224 x 224 input.
-    assert convert_transformers(folder).input_shape == (None, 224, 224, 3)
+    # Without preprocessor_config.json: config.json's image_size (224 x 224 without one).
+    config = json.loads((folder / "config.json").read_text())
+    assert convert_transformers(folder).input_shape == (None, config["image_size"], config["image_size"], 3)
+    for size, expected in ((32, 32), (None, 224)):
+        json_file = tmp_path / "config" / "config.json"
+        shutil.copytree(folder, json_file.parent, dirs_exist_ok=True)
+        json_file.write_text(json.dumps({k: v for k, v in {**config, "image_size": size}.items() if v is not None}))
+        assert convert_transformers(json_file.parent).input_shape == (None, expected, expected, 3)
 
 
 def test_preprocessor_config_sets_the_input_size_and_crop(checkpoints, tmp_path):

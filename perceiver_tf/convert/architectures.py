@@ -28,7 +28,8 @@ GELU_VARIANTS = ("exact", "tanh")
 HIDDEN_ACTS = {"gelu": "exact", "gelu_new": "tanh", "gelu_pytorch_tanh": "tanh"}
 #: State-dict key suffixes with no Keras counterpart: torch's batch-norm step counter.
 NOT_NEEDED = ("num_batches_tracked",)
-#: The ImageNet models' resize target and centre-crop fraction when there is no preprocessor_config.json.
+#: The ImageNet models' resize target and centre-crop fraction when neither preprocessor_config.json nor
+#: config.json's `image_size` says otherwise.
 DEFAULT_IMAGE_SIZE, DEFAULT_CROP_FRACTION = 224, 224 / 256
 
 
@@ -140,8 +141,9 @@ def assign_encoder(assigner: WeightAssigner, encoder) -> None:
 
 
 def _image_settings(checkpoint: Checkpoint, learned: bool, image_size: int | None) -> tuple[int, float]:
-    """`(side, crop fraction)` of the model input: the preprocessor config's, else ImageNet's 224 and 224/256."""
-    size, fraction = DEFAULT_IMAGE_SIZE, DEFAULT_CROP_FRACTION
+    """`(side, crop fraction)` of the model input: `image_size` if given, else the preprocessor config's
+    size and crop, else config.json's `image_size` (224 without one), with ImageNet's 224/256 crop."""
+    size, fraction = int(checkpoint.config.get("image_size") or DEFAULT_IMAGE_SIZE), DEFAULT_CROP_FRACTION
     prep = checkpoint.preprocessor or {}
     if isinstance(prep.get("size"), dict) and "height" in prep["size"]:
         size = int(prep["size"]["height"])
