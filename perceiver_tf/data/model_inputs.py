@@ -47,7 +47,12 @@ def describe_inputs(processor) -> dict:
     shapes = processor.input_shape if isinstance(processor.input_shape, dict) else {"inputs": processor.input_shape}
     parts = {"audio": processor.audio, "video": processor.video} if processor.modality == "audio_video" else {
         "inputs": processor}
-    return {name: {"dtype": "float32", "shape": list(shapes[name]), "holds": _holds(parts[name])} for name in shapes}
+    described = {name: {"dtype": "float32", "shape": list(shapes[name]), "holds": _holds(parts[name])}
+                 for name in shapes}
+    if getattr(processor, "masks_padding", False):  # sensor recordings with their step masks
+        described["input_mask"] = {"dtype": "bool", "shape": list(shapes["inputs"][:1]),
+                                   "holds": "True on the recording's time steps, False on the padding after it"}
+    return described
 
 
 def _holds(processor) -> str:

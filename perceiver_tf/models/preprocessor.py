@@ -116,7 +116,8 @@ class PointsPreprocessor(Preprocessor):
 @register
 class SensorPreprocessor(Preprocessor):
     """Sensor recordings `(T, C)` (or CSV / NPY files) -> `(num_steps, C)`: cropped or zero-padded
-    in time, centred where the model was trained so."""
+    in time, centred where the model was trained so; with `mask_padding` (models trained since step
+    masks exist) `{"inputs": (num_steps, C), "input_mask": bool (num_steps,)}`, True on real steps."""
 
     modality = "sensors"
 
