@@ -87,7 +87,7 @@ ROCKET_KERNELS = 10_000
 DTW_CELL_BUDGET, MIN_DTW_BAND = 3e9, 0.1
 #: Training FLOPs and optimizer steps the FCN may spend per data set (each about a minute on 2 shared cores;
 #: measured: 5,900 steps of 16 series of 24 steps took 230 s).
-FCN_FLOP_BUDGET, FCN_STEP_BUDGET = 2e12, 1000
+FCN_FLOP_BUDGET, FCN_STEP_BUDGET = 3e12, 1000
 #: `--quick`: our epochs, ROCKET's kernels and the FCN's epochs for a smoke test.
 QUICK_EPOCHS, QUICK_KERNELS, QUICK_FCN_EPOCHS = 2, 200, 2
 
