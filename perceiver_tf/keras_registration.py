@@ -14,7 +14,7 @@ import contextlib
 import importlib
 import sys
 
-from perceiver_tf.import_hooks import wrap_first_import
+from perceiver_tf.import_hooks import track_package_imports, wrap_first_import
 
 
 def register_classes() -> None:
@@ -25,9 +25,10 @@ def register_classes() -> None:
 
 @contextlib.contextmanager
 def _then_register():
-    """Keras' import, then `register_classes` (not when the import fails)."""
+    """Keras' import, then `register_classes` (not when the import fails): at once, or, when a perceiver_tf
+    module's import is what imported Keras, once that import has finished (`import_hooks.PackageImports`)."""
     yield
-    register_classes()
+    track_package_imports("perceiver_tf").after_current_imports(register_classes)
 
 
 def register_when_keras_is_imported() -> None:
@@ -35,4 +36,5 @@ def register_when_keras_is_imported() -> None:
     if "keras" in sys.modules:
         register_classes()
     else:
+        track_package_imports("perceiver_tf")
         wrap_first_import("keras", _then_register)

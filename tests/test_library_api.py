@@ -154,16 +154,17 @@ def test_bad_options_are_one_line_naming_the_keyword(keywords, expected, tmp_pat
 
 
 @pytest.mark.e2e
-@pytest.mark.parametrize("first", ["keras", "tensorflow"])
+@pytest.mark.parametrize("first", ["import keras", "import tensorflow", "perceiver_tf.ImageAdapter",
+                                   "from perceiver_tf.layers import CrossAttention"])
 def test_one_import_path_loads_nothing_heavy_until_a_name_is_used(first):
     """`import perceiver_tf` (and the CLI's module) load neither Keras nor TensorFlow, however Python
-    was started; importing Keras afterwards (directly, or TensorFlow first, which only looks Keras up)
-    registers every perceiver_tf class for `load_model`, and TensorFlow's native start-up lines and
-    C++ warnings stay out of stderr."""
+    was started; importing Keras afterwards (directly, through TensorFlow, which only looks Keras up
+    first, or through a perceiver_tf module that needs it) registers every perceiver_tf class for
+    `load_model`, and TensorFlow's native start-up lines and C++ warnings stay out of stderr."""
     script = ("import sys\nimport perceiver_tf, perceiver_tf.cli\n"
               "assert 'keras' not in sys.modules and 'tensorflow' not in sys.modules, 'loaded early'\n"
               "assert 'train' in perceiver_tf.__all__ and 'build_classifier' in dir(perceiver_tf)\n"
-              f"import {first}\nimport keras\n"
+              f"{first}\nimport keras\n"
               "for name in ('PerceiverClassifier', 'ImagePreprocessor', 'ClassCrossentropy', 'CrossAttention'):\n"
               "    assert keras.saving.get_registered_object('perceiver_tf>' + name) is not None, name\n"
               "import tensorflow as tf\n"
