@@ -147,3 +147,6 @@ def test_test_file_with_other_labels_or_channels_is_refused(tmp_path):
         load_source(train)
     with pytest.raises(ValueError, match="holds sensor recordings, not image"):
         load_source(train, DataOptions(modality="image"))
+    write_ts(tmp_path / "single.ts", [np.zeros((3, 1)), np.ones((3, 1))], ["a", "b"])
+    with pytest.raises(ValueError, match=r"single\.ts: no series to validate on"):
+        load_source(str(tmp_path / "single.ts"))

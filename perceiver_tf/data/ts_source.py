@@ -38,7 +38,7 @@ def load_ts(path: str, options: DataOptions) -> DataSource:
     Raises:
         ValueError: a malformed file (`TsFormatError`, naming the file and line), a file without
             class labels or with missing values, a test file whose labels or channel count differ
-            from the training file's, or options of another modality.
+            from the training file's, no series left to validate on, or options of another modality.
     """
     if options.modality not in (None, "sensors"):
         raise ValueError(f"A .ts file holds sensor recordings, not {options.modality}; remove "
@@ -51,6 +51,9 @@ def load_ts(path: str, options: DataOptions) -> DataSource:
         train_index, val_index = stratified_split(labels, options.validation_fraction, options.seed)
         pick = lambda index: ([train.series[i] for i in index], labels[index])  # noqa: E731
         (train_series, train_labels), (val_series, val_labels) = pick(train_index), pick(val_index)
+        if not val_series:
+            raise ValueError(f"{path}: no series to validate on (every class has a single series); put a "
+                             f"{TEST_SUFFIX} file beside a {TRAIN_SUFFIX} one, or add series.")
     else:
         test = _labelled(test_path)
         _check_matches(test, test_path, train, path)
