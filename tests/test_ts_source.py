@@ -11,7 +11,7 @@ pytestmark = pytest.mark.tensorflow_only  # see pyproject.toml
 
 UNIVARIATE = """# A comment line
 % another comment
-@problemName Tiny
+@problemName\tTiny
 @timeStamps false
 @missing true
 @univariate true

@@ -100,8 +100,8 @@ def read_ts(path: str | os.PathLike) -> TsData:
                 in_data = True
                 _check_header(path, header)
             else:
-                tag, _, value = line.partition(" ")
-                _read_tag(path, number, tag, value.strip(), header)
+                tag, *value = line.split(None, 1)
+                _read_tag(path, number, tag, value[0].strip() if value else "", header)
     if not in_data:
         raise TsFormatError(path, number, "no @data line: not a .ts file")
     if not series:
