@@ -43,7 +43,9 @@ def predictions(model, inputs, top_k: int = 5, sample_rate: int | None = None) -
 
     Returns:
         One dict per input, in order: `{"file" (paths only), "top_k": [{"class", "probability"}],
-        "labels" (multi-label models: the classes with probability >= 0.5)}` or `{["file"], "error"}`.
+        "labels" (multi-label models: the classes with probability >= 0.5), "conversions" (what
+        preprocessing changed: "colour -> grey", "resized 64x64 -> 8x8", ...), "unusual" (how the
+        input differs from the training examples, when it does)}` or `{["file"], "error"}`.
 
     Raises:
         OptionError: `top_k` below 1, or inputs of a kind the model cannot take.
@@ -104,7 +106,24 @@ def _predict_one(model, metadata: dict, processor, from_file, item, top_k: int, 
         if not is_file:  # an array of the wrong kind is the caller's mistake, the same for every example
             raise OptionError(str(error)) from None
         return {**named, "error": f"cannot read {metadata['modality']} file: {error_reason(error)}"}
-    return {**named, **classify(model, metadata["class_names"], example, top_k)}
+    line = {**named, **classify(model, metadata["class_names"], example, top_k)}
+    if "error" not in line:
+        line.update(_notes(metadata, processor, item, example, sample_rate))
+    return line
+
+
+def _notes(metadata: dict, processor, item, example, sample_rate: int | None) -> dict:
+    """`{"conversions": [...], "unusual": [...]}` of a classified input, each only when not empty
+    (`input_notes`): what preprocessing changed, and how the input differs from the training data."""
+    from perceiver_tf.workflows.input_notes import conversions, raw_properties, unusual
+
+    try:
+        raw = raw_properties(processor.modality, item, sample_rate)
+    except (OSError, ValueError):  # read once already; a property that cannot be read again is no note
+        raw = {}
+    notes = {"conversions": conversions(processor.config, raw),
+             "unusual": unusual(metadata.get("input_statistics"), example)}
+    return {key: value for key, value in notes.items() if value}
 
 
 def classify(model, class_names: list[str], example, top_k: int) -> dict:

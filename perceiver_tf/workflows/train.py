@@ -28,6 +28,7 @@ from perceiver_tf.workflows.init_from import (
     check_init_preprocessing,
     init_data_options,
 )
+from perceiver_tf.workflows.input_notes import training_input_statistics
 from perceiver_tf.workflows.options import DEFAULT_PRESET, TrainOptions
 from perceiver_tf.workflows.recipe import apply_recipe, choose_recipe, describe_recipe, none_if_auto, recipe_record
 from perceiver_tf.workflows.strategy import describe_strategy, make_strategy
@@ -198,7 +199,8 @@ def _train(spec: str, data, class_names, options: TrainOptions, output_dir: Path
     steps_per_epoch = (math.ceil(source.num_train / options.batch_size) if source.num_train
                        else int(train_data.reduce(0, lambda n, _: n + 1)))
     record = recipe_record(options, source, recipe)
-    metadata = {**source.metadata, "data": spec, "recipe": record}
+    metadata = {**source.metadata, "data": spec, "recipe": record,
+                "input_statistics": training_input_statistics(source)}
     with strategy.scope():
         model = (_fine_tuned_model(init_model, options, source, metadata) if init_model is not None
                  else _new_model(options, source, metadata))
