@@ -264,16 +264,16 @@ def main(argv: list[str] | None = None) -> Path:
     names = args.datasets if args.datasets is not None else ([] if args.files else list(DEFAULT_DATASETS))
     data_sets = [archive_files(name, args.cache) for name in names] + [given_files(f) for f in args.files]
     command = "python -m benchmarks.bench_timeseries " + " ".join(argv if argv is not None else sys.argv[1:])
-    rows = []
-    with tempfile.TemporaryDirectory(prefix="bench_timeseries_") as work:
-        for data in data_sets:
-            rows.append(score(data, Path(work), args.quick))
     payload = {"command": command.strip(), "git_head": git_head(), "quick": args.quick, "held_out": list(HELD_OUT),
                "settings": {"rocket_kernels": QUICK_KERNELS if args.quick else ROCKET_KERNELS,
                             "dtw_cell_budget": DTW_CELL_BUDGET, "fcn_flop_budget": FCN_FLOP_BUDGET,
                             "fcn_step_budget": FCN_STEP_BUDGET},
-               "rows": rows}
-    path = write_results("timeseries", payload, args.output)
+               "rows": []}
+    with tempfile.TemporaryDirectory(prefix="bench_timeseries_") as work:
+        for data in data_sets:  # the file is rewritten after each data set: a run cut short keeps its rows
+            payload["rows"].append(score(data, Path(work), args.quick))
+            payload["complete"] = len(payload["rows"]) == len(data_sets)
+            path = write_results("timeseries", payload, args.output)
     print(f"wrote {path}")
     return path
 

@@ -319,7 +319,8 @@ def timeseries_section(data: dict) -> list[str]:
         "## Real time series: UCR/UEA archive, official test splits",
         "",
         f"`python -m benchmarks.bench_timeseries` ({data['time_utc']}, git {data['git_head']}): `{data['command']}`"
-        + (" (a `--quick` smoke run: not a result)" if data["quick"] else "") + ". Ours: `perceiver_tf.train` with only "
+        + (" (a `--quick` smoke run: not a result)" if data["quick"] else "")
+        + ("" if data.get("complete", True) else " (cut short: the data sets it finished)") + ". Ours: `perceiver_tf.train` with only "
         "the data and output folder given (validation: a seeded 20% of the training file), scored on every test series "
         "by `perceiver_tf.evaluate`; `train_seconds` and `epochs` are its. In the same run on the same series (the whole "
         f"training file): ROCKET ({data['settings']['rocket_kernels']:,} kernels, ridge), 1-NN DTW_D (full window or a "

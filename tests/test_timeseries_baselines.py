@@ -126,7 +126,7 @@ def test_benchmark_quick_run_writes_its_rows(tmp_path):
     output = bench_timeseries.main(["--files", str(tmp_path / "Waves_TRAIN.ts"), "--quick",
                                     "--output", str(tmp_path / "timeseries.json")])
     results = json.loads(output.read_text())
-    assert results["quick"] and results["git_head"] and results["command"].endswith("--quick --output "
+    assert results["quick"] and results["complete"] and results["git_head"] and results["command"].endswith("--quick --output "
                                                                                     f"{tmp_path / 'timeseries.json'}")
     (row,) = results["rows"]
     assert {k: row[k] for k in ("dataset", "group", "num_train", "num_test", "length", "channels", "classes")} == {
