@@ -72,3 +72,27 @@ def test_predict_notes_a_photo_given_to_the_digits_model(tmp_path, capsys, monke
     note = [line for line in printed.err.splitlines() if line.startswith("note: ")]
     assert note == ["note: photo.png: colour -> grey, resized 64x64 -> 8x8; unlike the training data: "
                     + "; ".join(second["unusual"])]
+
+
+def test_a_truncated_wav_is_named_in_training_and_in_predict(tmp_path):
+    import tensorflow as tf
+
+    from perceiver_tf.data import DataOptions, load_source
+    from perceiver_tf.data.errors import DataWarning
+    from perceiver_tf.data.wav import truncation
+
+    for name in ("low", "high"):
+        (tmp_path / "data" / name).mkdir(parents=True)
+        for n in range(2):
+            wav = tf.audio.encode_wav(tf.zeros([1600, 1]), 16000).numpy()
+            (tmp_path / "data" / name / f"{n}.wav").write_bytes(wav)
+    whole = tmp_path / "data" / "low" / "0.wav"
+    cut = tmp_path / "data" / "low" / "1.wav"
+    cut.write_bytes(cut.read_bytes()[:-1000])
+    assert truncation(whole) is None
+    assert truncation(cut) == "holds 2,200 of the 3,200 data bytes its header declares"
+    with pytest.warns(DataWarning, match=r"^1 WAV file\(s\) end before their data does .*: .*low/1\.wav holds 2,200"):
+        load_source(str(tmp_path / "data"), DataOptions(clip_seconds=0.1))
+    raw = raw_properties("audio", str(cut))
+    assert raw["seconds"] == pytest.approx(0.06875) and conversions(AUDIO, raw)[0] == (
+        "read up to the end of a truncated file (it holds 2,200 of the 3,200 data bytes its header declares)")

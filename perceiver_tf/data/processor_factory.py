@@ -21,6 +21,7 @@ from perceiver_tf.data.pipeline import find_unreadable, probe_files
 from perceiver_tf.data.points import DEFAULT_NUM_POINTS, PointsProcessor
 from perceiver_tf.data.sensors_processor import SensorProcessor, recording_shape
 from perceiver_tf.data.video import VideoProcessor, clip_frame_shape
+from perceiver_tf.data.wav import truncation
 from perceiver_tf.option_names import option
 
 #: Longest image side used when `image_size` is not given and images are larger.
@@ -73,6 +74,8 @@ def processor_for_files(modality: str, paths: list[str], options: DataOptions) -
     """
     probes = {"image": lambda path: image_file_shape(path, options.channels or 0), "sensors": recording_shape,
               "audio_video": clip_frame_shape}
+    if modality == "audio":
+        _warn_of_truncated_wavs(paths)
     if options.processor is not None or modality not in probes:
         processor = make_processor(modality, options)
         return processor, find_unreadable(paths, processor.decode_file)
@@ -89,6 +92,16 @@ def processor_for_files(modality: str, paths: list[str], options: DataOptions) -
     if modality == "audio_video":  # the frame sizes came from one frame per clip: now decode the clips whole
         unreadable = find_unreadable(paths, processor.decode_file)
     return processor, unreadable
+
+
+def _warn_of_truncated_wavs(paths: list[str], shown: int = 5) -> None:
+    """A `DataWarning` naming the WAV files that end inside their data chunk (read up to their last whole frame)."""
+    truncated = {path: why for path in paths if path.lower().endswith(".wav") and (why := truncation(path))}
+    if truncated:
+        listed = "; ".join(f"{path} {why}" for path, why in list(truncated.items())[:shown])
+        more = f" (and {len(truncated) - shown} more)" if len(truncated) > shown else ""
+        warnings.warn(f"{len(truncated)} WAV file(s) end before their data does and are read up to their last "
+                      f"whole frame: {listed}{more}.", DataWarning, stacklevel=3)
 
 
 def _fitted_size(sample_shape: tuple, options: DataOptions) -> tuple[tuple[int, int], int]:

@@ -2,10 +2,14 @@
 
 Reads 8-, 16-, 24- and 32-bit PCM and 32- / 64-bit IEEE float, plain or WAVE_FORMAT_EXTENSIBLE,
 with any chunks (LIST, fact, ...) around "fmt " and "data". Any other encoding fails with an error
-naming it (e.g. "12-bit PCM WAV is not supported; convert to 16-bit PCM").
+naming it (e.g. "12-bit PCM WAV is not supported; convert to 16-bit PCM"). `truncation` tells, in
+Python, whether a file ends inside its data chunk (it is then read up to its last whole frame).
 """
 
 from __future__ import annotations
+
+import os
+import struct
 
 import tensorflow as tf
 
@@ -98,3 +102,32 @@ def decode_wav(encoded: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         frames = tf.minimum(size, length - data) // frame_bytes
         samples = _samples(tf.strings.substr(encoded, data, frames * frame_bytes), branch)
     return tf.reshape(samples, [-1, tf.cast(channels, tf.int32)]), tf.cast(rate, tf.int32)
+
+
+#: Data-chunk sizes of a recording still being written (its final size unknown): not a truncation.
+_STREAMING_SIZES = (0, 0xFFFFFFFF)
+
+
+def truncation(path: str | os.PathLike) -> str | None:
+    """Why the WAV file at `path` is shorter than its header says ("holds 1,000 of the 4,000 data bytes
+    its header declares"), or None: a whole file, a streaming header, or not a WAV file this can parse
+    (decoding reports those)."""
+    try:
+        with open(path, "rb") as file:
+            size = os.fstat(file.fileno()).st_size
+            head = file.read(12)
+            if len(head) < 12 or head[:4] != b"RIFF" or head[8:] != b"WAVE":
+                return None
+            offset = 12
+            while offset + 8 <= size:
+                file.seek(offset)
+                chunk_id, chunk_size = struct.unpack("<4sI", file.read(8))
+                if chunk_id == b"data":
+                    held = size - offset - 8
+                    if held >= chunk_size or chunk_size in _STREAMING_SIZES:
+                        return None
+                    return f"holds {held:,} of the {chunk_size:,} data bytes its header declares"
+                offset += 8 + chunk_size + chunk_size % 2
+    except OSError:
+        return None
+    return None

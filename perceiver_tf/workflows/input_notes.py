@@ -73,7 +73,8 @@ def unusual(statistics: dict | None, example) -> list[str]:
 
 def raw_properties(modality: str, item, sample_rate: int | None = None) -> dict:
     """What an input (a file path or a raw array) was before preprocessing: images `{"size", "channels"}`,
-    audio `{"rate", "channels", "seconds"}`, sensors `{"steps"}`, points `{"points"}` (`{}` otherwise)."""
+    audio `{"rate", "channels", "seconds", ["truncated"]}`, sensors `{"steps"}`, points `{"points"}`
+    (`{}` otherwise)."""
     is_file = isinstance(item, (str, os.PathLike))
     if modality == "image":
         if is_file:
@@ -87,7 +88,11 @@ def raw_properties(modality: str, item, sample_rate: int | None = None) -> dict:
     if modality == "audio":
         samples, rate = _audio(item, sample_rate) if is_file else (np.asarray(item), sample_rate)
         channels = 1 if samples.ndim == 1 else samples.shape[1]
-        return {"rate": int(rate), "channels": int(channels), "seconds": len(samples) / rate} if rate else {}
+        from perceiver_tf.data.wav import truncation
+
+        truncated = truncation(item) if is_file else None
+        return ({"rate": int(rate), "channels": int(channels), "seconds": len(samples) / rate,
+                 **({"truncated": truncated} if truncated else {})} if rate else {})
     if modality == "sensors":
         from perceiver_tf.data.sensors import load_time_series
 
@@ -143,7 +148,7 @@ def _image_conversions(config: dict, raw: dict) -> list[str]:
 
 
 def _audio_conversions(config: dict, raw: dict) -> list[str]:
-    notes = []
+    notes = [f"read up to the end of a truncated file (it {raw['truncated']})"] if raw.get("truncated") else []
     rate = config["sample_rate"]
     if raw["channels"] > 1:
         notes.append(f"{raw['channels']} channels -> mono")
