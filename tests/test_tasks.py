@@ -103,14 +103,11 @@ def test_task_harness(name, tmp_path):
     run_task_test(build, make_inputs(np.random.default_rng(0)), tmp_path, weight_counts=WEIGHT_COUNTS[name])
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="issue 32: task heads and decoders compute in float32 under a mixed policy")
 @pytest.mark.parametrize("name", list(CASES))
 def test_every_task_layer_follows_the_mixed_policy(name):
-    """Fails today: a functional `keras.Model` drops its `dtype`, so `PerceiverBackbone.dtype_policy` is
-    float32, and the task layers built with it (heads, decoders, output queries, the task model itself)
-    compute in float32 under "mixed_bfloat16". The backbone's own layers pass (checked in test_task_harness).
-    Strict: once fixed, this XPASS fails until the mark goes."""
+    """A functional `keras.Model` ignores its `dtype`, so the backbone and the task set their policy
+    themselves: the task layers built with `backbone.dtype_policy` (heads, decoders, output queries,
+    the task model itself) compute in bfloat16 under "mixed_bfloat16", as the backbone's layers do."""
     build, make_inputs = CASES[name]
     model = build(dtype="mixed_bfloat16")
     model(make_inputs(np.random.default_rng(0)))

@@ -140,3 +140,7 @@ class ElementSetAdapter(InputAdapter):
 
     def compute_output_shape(self, inputs_shape):
         return self.positions.compute_output_shape(inputs_shape)
+
+    def mask_length(self) -> int | None:
+        """One mask entry per element: M (`None` for sets of any size), known before the layer is built."""
+        return self.example_shape[0]

@@ -159,8 +159,10 @@ class FourierPositionEncoding(keras.layers.Layer):
         return ops.concatenate([ops.cast(flat, dtype), ops.cast(features, dtype)], axis=-1)
 
     def compute_output_shape(self, inputs_shape):
+        """Known before `build` too: the position axes are the coordinates, or the index axes `(B, *index, C)`."""
         batch, elements, channels = flattened_shape(inputs_shape)
-        return (batch, elements, channels + self.num_position_channels)
+        axes = self.coordinate_channels or len(inputs_shape) - 2
+        return (batch, elements, channels + num_fourier_channels(axes, self.num_bands, self.concat_pos, self.sine_only))
 
     def get_config(self):
         config = super().get_config()

@@ -217,6 +217,8 @@ class PerceiverBackbone(keras.Model):
             if modality_mask is not None:
                 model_inputs[MODALITY_MASK] = modality_mask
         super().__init__(inputs=model_inputs, outputs=latents, dtype=dtype, **kwargs)
+        if dtype is not None:  # a functional model ignores `dtype`: the task layers built from it read it here
+            self.dtype_policy = keras.dtype_policies.get(dtype)
         # Shapes are checked in `__call__` by the adapters, with messages that name the axis.
         self.input_spec = None
 

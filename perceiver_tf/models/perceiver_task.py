@@ -90,6 +90,7 @@ class PerceiverTask(keras.Model):
                  preprocessor: Preprocessor | None = None, **kwargs):
         require_backbone(backbone)
         super().__init__(inputs=backbone.input, outputs=outputs, **kwargs)
+        self.dtype_policy = backbone.dtype_policy  # the backbone's policy (a functional model ignores `dtype`)
         # The backbone's adapters check shapes in `__call__` with messages that name the axis.
         self.input_spec = None
         self.backbone = backbone
