@@ -114,6 +114,9 @@ def test_sequence_options_that_do_not_fit_are_option_errors(tmp_path):
     with pytest.raises(OptionError, match="sequence_tokens tokenises sensor recordings, but this data "
                                           "is image; remove it"):
         pt.train((np.zeros((4, 8, 8), "uint8"), np.arange(4) % 2), tmp_path / "run2", sequence_tokens="patches")
+    with pytest.raises(OptionError, match="use_input_mask=False: sensor recordings come with their step masks"):
+        pt.train((np.zeros((4, 8, 2)), np.arange(4) % 2), tmp_path / "run3", modality="sensors",
+                 set={"use_input_mask": False})
 
 
 def test_sensor_processor_masks_the_padding_and_describes_the_mask():

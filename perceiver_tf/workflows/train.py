@@ -355,6 +355,9 @@ def check_source_options(options: TrainOptions, source) -> None:
     if sequence and source.modality != "sensors":
         raise OptionError(f"{option_name(sequence[0])} tokenises sensor recordings, but this data is "
                           f"{source.modality}; remove it.")
+    if getattr(source.processor, "masks_padding", False) and options.set.get("use_input_mask") is False:
+        raise OptionError(f"{option_name('set')} use_input_mask=False: sensor recordings come with their step masks "
+                          "(padding is kept out of the cross-attention); remove it.")
     if options.mixup and source.modality == "audio_video":
         raise OptionError(f"{option_name('mixup')} mixes one input tensor; audio + video examples have two: remove it.")
 
