@@ -193,6 +193,25 @@ def test_recordings_dominated_by_static_offsets_are_centred(seed):
     assert offset_share(tones) < 0.05 and sensor_choices(tones, 64)[0].value is False
 
 
+@pytest.mark.parametrize("seed", [0, 5])
+def test_offsets_that_tell_the_classes_apart_are_kept(seed):
+    """Offsets that differ between classes (a recording's level is its class) are what separates them:
+    not centred; offsets that vary within every class alike (gravity, orientation) are."""
+    from perceiver_tf.training.recipes import offsets_between_classes, sensor_choices
+
+    rng = np.random.default_rng(seed)
+    labels = [int(i % 3) for i in range(60)]
+    shapes = [np.sin(np.linspace(0, 6, 50))[:, None] + rng.normal(0, 0.2, (50, 2)) for _ in labels]
+    by_class = [shape + 3.0 * label for shape, label in zip(shapes, labels)]
+    by_chance = [shape + rng.normal(0, 3.0, 2) for shape in shapes]
+    assert offsets_between_classes(by_class, labels) > 0.9 and offsets_between_classes(by_chance, labels) < 0.2
+    kept, centred = sensor_choices(by_class, 50, labels=labels)[0], sensor_choices(by_chance, 50, labels=labels)[0]
+    assert kept.value is False and "tell the classes apart: kept" in kept.reason
+    assert centred.value is True and "vary within classes more: centred" in centred.reason
+    assert sensor_choices(by_class, 50)[0].value is True  # without labels: the offsets' share alone
+    assert offsets_between_classes(by_class, [np.eye(3)[label] for label in labels]) is None  # multi-hot
+
+
 def test_audio_recipe_normalises_and_warps_log_mel_and_shifts_any_clip():
     log_mel = {choice.flag: choice.value for choice in audio_choices("log_mel")}
     assert log_mel == {"--normalize-audio": True, "--time-shift": 0.1, "--frequency-warp": 0.1}

@@ -113,8 +113,9 @@ def _data_choices(source, open_flags: list[str], align: str | None = None,
         choices = point_cloud_choices(clouds if "--rotate" in open_flags else [], align)
         return [num_points_for([len(cloud) for cloud in clouds])] + choices if clouds else choices
     if source.modality == "sensors":
-        recordings = sample_examples(source.train, source.num_train) if "--center-recordings" in open_flags else []
-        return sensor_choices(recordings, source.processor.config["num_steps"], sequence_tokens)
+        recordings, labels = (sample_examples(source.train, source.num_train, with_labels=True)
+                              if "--center-recordings" in open_flags else ([], []))
+        return sensor_choices(recordings, source.processor.config["num_steps"], sequence_tokens, labels)
     if source.modality == "image":
         return image_choices()
     return audio_choices(source.processor.config["features"])
