@@ -305,7 +305,7 @@ def tasks_section(data: dict) -> list[str]:
 
 def timeseries_section(data: dict) -> list[str]:
     """The real-data time-series table (`bench_timeseries`): developed and held-out data sets apart."""
-    sources = sorted({figure["source"] for row in data["rows"] for figure in row["published"].values()})
+    sources = list(dict.fromkeys(figure["source"] for row in data["rows"] for figure in row["published"].values()))
     rows = [{**row, "ours": row["test_accuracy"], "FCN": row["fcn_accuracy"], "ROCKET": row["rocket_accuracy"],
              "1-NN DTW": row.get("dtw_accuracy"), "DTW window": row["dtw_window"],
              **{f"published {method}": row["published"].get(method, {}).get("accuracy") for method in ("FCN", "1-NN DTW")},
