@@ -184,8 +184,8 @@ def test_unknown_tfds_name_and_source(tmp_path):
         load_source(str(notes))
     assert str(raised.value) == (
         f"Unknown data {str(notes)!r}: expected 'digits', 'tfds:NAME[:SPLIT]', TFRecord file(s) (a file, a glob or "
-        "a folder of them), a .csv manifest (file,labels), an .npz file with arrays x and y, or a folder with one "
-        "sub-folder per class.")
+        "a folder of them), a .csv manifest (file,labels), an .npz file with arrays x and y, a UCR/UEA .ts file of "
+        "labelled series, or a folder with one sub-folder per class.")
 
 
 @pytest.mark.parametrize("spec", ["/no/such/folder", "/no/such/train.csv", "/no/such/*.tfrecord"])
@@ -204,10 +204,11 @@ def test_a_registered_source_kind_is_asked_after_the_built_in_ones(monkeypatch):
     register_source("pairs", lambda spec: spec.startswith("pairs:"),
                     lambda spec, options: from_arrays(np.zeros((8, 4, 4)), np.arange(8) % 2, options=options),
                     "'pairs:...'")
-    assert [kind.name for kind in source_kinds()] == ["digits", "tfds", "tfrecord", "csv", "npz", "folder", "pairs"]
+    assert [kind.name for kind in source_kinds()] == ["digits", "tfds", "tfrecord", "csv", "npz", "ts", "folder",
+                                                            "pairs"]
     assert load_source("pairs:anything", DataOptions(validation_fraction=0.5)).num_val == 4
-    with pytest.raises(ValueError, match=r"an \.npz file with arrays x and y, a folder with one sub-folder per class, "
-                                         r"or 'pairs:\.\.\.'\.$"):
+    with pytest.raises(ValueError, match=r"a UCR/UEA \.ts file of labelled series, a folder with one sub-folder per "
+                                         r"class, or 'pairs:\.\.\.'\.$"):
         load_source(os.path.abspath(__file__))
 
 

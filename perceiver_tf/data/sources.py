@@ -28,7 +28,7 @@ from perceiver_tf.option_names import option_name
 
 #: The built-in kinds (registered by the modules above), asked first and in this order: `digits`
 #: and `tfds:` before any file of that name; a folder of TFRecords is TFRecords, not a class folder.
-BUILT_IN_ORDER = ("digits", "tfds", "tfrecord", "csv", "npz", "folder")
+BUILT_IN_ORDER = ("digits", "tfds", "tfrecord", "csv", "npz", "ts", "folder")
 
 
 def source_kinds() -> list[SourceKind]:
