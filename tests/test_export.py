@@ -338,7 +338,8 @@ def test_cli_exports_saved_model_versions_and_tflite(trained, tmp_path, capsys):
                  "--output", str(tmp_path)]) == 2
     assert "--quantize int8 needs --representative-data" in one_error_line(capsys)
     assert main(["export", "--model", str(model_path), "--output", str(base), "--version", "1"]) == 1
-    assert "Version 1 already exists" in one_error_line(capsys)
+    assert one_error_line(capsys) == (f"error: {base / '1'} exists; pass another --version (or none: the next "
+                                      "version), or --overwrite to replace it.")
 
 
 @pytest.mark.slow
