@@ -81,7 +81,8 @@ def test_a_jax_process_without_tensorflow_trains_and_its_model_reloads_under_ten
     model = keras.models.load_model(tmp_path / "model.keras")
     assert model.jit_compile is False and os.environ[JIT_COMPILE_ENV] == "0"
     x = np.load(tmp_path / "x.npy")
-    np.testing.assert_allclose(np.asarray(model(x)), np.load(tmp_path / "outputs.npy"), atol=1e-5)
+    # float32 round-off between the backends' kernels (observed: 1.5e-5 on a logit of 2.25)
+    np.testing.assert_allclose(np.asarray(model(x)), np.load(tmp_path / "outputs.npy"), rtol=1e-5, atol=1e-5)
 
 
 def test_without_tensorflow_the_cli_names_what_to_install(tmp_path):
