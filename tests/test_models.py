@@ -226,3 +226,28 @@ def test_presets_command_prints_a_table_of_every_preset(capsys):
     rows = {line.split()[0]: line.split()[1] for line in lines[1:]}
     assert rows == {name: f"{preset.params:,}" for name, preset in pt.PRESETS.items()}
     assert "audio + video" in next(line for line in lines if line.startswith("audioset_av"))
+
+
+def test_keras_trainers_run_the_model_in_training_mode(rng):
+    """`fit` / `train_on_batch` call the model with `training=True` (Keras passes it only to a model
+    whose `call` declares it). With a learning rate of 0 the weights stay put, so the training loss
+    equals the evaluation loss exactly when nothing behaves differently in training: not without
+    dropout, yes with it; and the conv stem's batch normalisation updates its moving statistics."""
+    x = rng.normal(size=(4, 16, 16, 3)).astype("float32")
+    y = np.arange(4) % 5
+
+    def compiled(**overrides):
+        model = tiny_model((16, 16, 3), **overrides)
+        model.compile(optimizer=keras.optimizers.SGD(0.0), loss="sparse_categorical_crossentropy")
+        return model
+
+    for rate in (0.0, 0.5):
+        model = compiled(dropout_rate=rate)
+        train_loss, test_loss = float(model.train_on_batch(x, y)), float(model.test_on_batch(x, y))
+        assert (train_loss == pytest.approx(test_loss, rel=1e-5)) == (rate == 0.0), (rate, train_loss, test_loss)
+    model = compiled(preprocessor="conv")
+    (adapter,) = model.backbone.adapters.values()
+    moving_mean = adapter.conv_stem.batchnorm.moving_mean
+    before = np.array(moving_mean)
+    model.train_on_batch(x, y)
+    assert np.abs(np.array(moving_mean) - before).max() > 1e-3, "batch statistics were not updated"

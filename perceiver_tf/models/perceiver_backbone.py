@@ -308,10 +308,14 @@ class PerceiverBackbone(keras.Model):
         self.check_inputs(inputs)
         return super().__call__(inputs, *args, **kwargs)
 
-    def call(self, inputs, *args, **kwargs):
+    def call(self, inputs, training=None, mask=None, **kwargs):
         # Checked again here: JAX's fit/evaluate/predict run `stateless_call`, which bypasses `__call__`.
+        # `training` is named in the signature: Keras' trainers pass `training=True` only to a model
+        # whose `call` declares it (`_call_has_training_arg`); hidden in `**kwargs` it was never passed,
+        # so `fit` ran dropout, batch normalisation and the cross-attention's recomputed gradient as
+        # in inference.
         self.check_inputs(inputs)
-        return super().call(inputs, *args, **kwargs)
+        return super().call(inputs, training=training, mask=mask, **kwargs)
 
     # --- config and presets ----------------------------------------------------------------
 
