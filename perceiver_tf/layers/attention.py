@@ -68,6 +68,8 @@ class PerceiverAttention(keras.layers.Layer):
             masked get a zero output (not an average of padding).
         return_attention_scores: also return the probabilities `(B, h, N, M)`.
         training: enables attention dropout.
+        value_norm: optional LayerNorm applied to `value` first; on the chunked path it runs
+            chunk by chunk inside the loop (never over all M at once).
 
     Returns:
         `(B, N, output_channels)`, and the attention probabilities if requested.
@@ -142,7 +144,7 @@ class PerceiverAttention(keras.layers.Layer):
         # An unknown (traced) length is chunked: the loop handles any length.
         return not isinstance(key_length, int) or key_length > self.attention_chunk_size
 
-    def call(self, query, value, value_mask=None, return_attention_scores=False, training=None):
+    def call(self, query, value, value_mask=None, return_attention_scores=False, training=None, value_norm=None):
         qk_head_dim, v_head_dim = self._head_dims
         q = self._split_heads(self.query_dense(query), qk_head_dim)
         keep = None if value_mask is None else ops.cast(value_mask, "bool")
@@ -151,8 +153,10 @@ class PerceiverAttention(keras.layers.Layer):
         probabilities = None
         if not needs_probabilities and self._use_chunks(ops.shape(value)[1]):
             # Keys and values are projected chunk by chunk too: only the raw inputs are whole.
-            attended = self._chunked_attend(q, value, keep, training)
+            attended = self._chunked_attend(q, value, keep, training, value_norm)
         else:
+            if value_norm is not None:
+                value = value_norm(value)
             k = self._split_heads(self.key_dense(value), qk_head_dim)
             v = self._split_heads(self.value_dense(value), v_head_dim)
             if not needs_probabilities and self.use_fused_attention and qk_head_dim == v_head_dim:
@@ -184,13 +188,17 @@ class PerceiverAttention(keras.layers.Layer):
         dropped = self.attention_dropout(probabilities, training=training)
         return ops.einsum("bhnm,bmhd->bnhd", dropped, v), probabilities
 
-    def _chunked_attend(self, q, value, keep, training):
+    def _chunked_attend(self, q, value, keep, training, value_norm):
         """Online-softmax attention over chunks of `value` `(B, M, Ckv)` -> `(B, N, h, dv)`.
 
         In training the gradient recomputes each chunk (`chunked_attention`), so memory does
-        not grow with the number of chunks in the backward pass either.
+        not grow with the number of chunks in the backward pass either. `value_norm` (a
+        LayerNorm) is applied chunk by chunk as well.
         """
         dtype = self.compute_dtype
+        input_norm = None
+        if value_norm is not None:
+            input_norm = (ops.cast(value_norm.gamma, "float32"), ops.cast(value_norm.beta, "float32"), value_norm.epsilon)
         weights = ops.ones(ops.shape(value)[:2], "float32") if keep is None else ops.cast(keep, "float32")
         attended = chunked_attention(
             self._scaled(q),
@@ -201,6 +209,7 @@ class PerceiverAttention(keras.layers.Layer):
             num_heads=self.num_heads,
             chunk_size=self.attention_chunk_size,
             recompute_gradients=bool(training),
+            input_norm=input_norm,
         )
         return ops.transpose(ops.cast(attended, dtype), (0, 2, 1, 3))
 

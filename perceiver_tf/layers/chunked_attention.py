@@ -14,6 +14,12 @@ differentiation of the loop would store every chunk's probabilities). With `P = 
     dV = P^T dO,   dP = dO V^T,   dS = P * (dP - rowsum(dO * O)),   dq = dS K,   dK = dS^T q,
 
 and the projections' gradients `dW = x^T dK`, `db = sum dK`, `dx = dK W_k^T + dV W_v^T`.
+
+With `input_norm` the inputs' LayerNorm runs inside the loop too (`x = x_hat * gamma + beta`,
+`x_hat = (u - mean(u)) / sqrt(var(u) + eps)` of each raw input row `u`), so nothing of size M
+but the raw inputs exists in either pass: its gradients are `dgamma = sum dx * x_hat`,
+`dbeta = sum dx` and `du = (g - mean(g) - x_hat mean(g * x_hat)) / sqrt(var(u) + eps)` with
+`g = dx * gamma`.
 """
 
 from __future__ import annotations
@@ -48,6 +54,7 @@ def chunked_attention(
     num_heads: int,
     chunk_size: int,
     recompute_gradients: bool,
+    input_norm: tuple | None = None,
 ):
     """Multi-head attention of `q` over keys/values projected chunk by chunk from `inputs`.
 
@@ -61,6 +68,8 @@ def chunked_attention(
         chunk_size: keys per chunk; M is padded to whole chunks with weight-0 keys.
         recompute_gradients: define the gradient by recomputation (memory independent of the
             number of chunks) instead of differentiating the loop.
+        input_norm: `None`, or `(gamma, beta, epsilon)` of a LayerNorm over the input channels
+            (float32 `(C,)`, `(C,)`, a float) applied to each chunk before the projections.
 
     Returns:
         `(B, h, N, dv)` float32. Query rows whose keys are all masked are zero.
@@ -74,35 +83,51 @@ def chunked_attention(
         inputs = ops.pad(inputs, [[0, 0], [0, padding], [0, 0]])
     chunks = ops.reshape(inputs, (batch, num_chunks, chunk_size, channels))
     chunk_weights = ops.reshape(key_weights, (batch, num_chunks, chunk_size))
+    epsilon = None if input_norm is None else input_norm[2]
+    weights = (key_kernel, key_bias, value_kernel, value_bias, *(input_norm[:2] if input_norm else ()))
     if not recompute_gradients:
-        attention = _ChunkedAttention(num_heads, num_chunks, chunks, chunk_weights)
-        return attention.forward(q, key_kernel, key_bias, value_kernel, value_bias)[0]
+        attention = _ChunkedAttention(num_heads, num_chunks, chunks, chunk_weights, epsilon)
+        return attention.forward(q, *weights)[0]
 
     @ops.custom_gradient
-    def attend(q, chunks, chunk_weights, key_kernel, key_bias, value_kernel, value_bias):
-        attention = _ChunkedAttention(num_heads, num_chunks, chunks, chunk_weights)
-        output, row_max, normaliser = attention.forward(q, key_kernel, key_bias, value_kernel, value_bias)
+    def attend(q, chunks, chunk_weights, *weights):
+        attention = _ChunkedAttention(num_heads, num_chunks, chunks, chunk_weights, epsilon)
+        output, row_max, normaliser = attention.forward(q, *weights)
 
         def gradient(d_output):
-            d_chunks, d_q, *d_projections = attention.backward(
-                ops.cast(d_output, "float32"), output, row_max, normaliser,
-                q, key_kernel, key_bias, value_kernel, value_bias,
+            d_chunks, d_q, *d_weights = attention.backward(
+                ops.cast(d_output, "float32"), output, row_max, normaliser, q, *weights
             )
-            return (d_q, d_chunks, ops.zeros_like(chunk_weights), *d_projections)
+            return (d_q, d_chunks, ops.zeros_like(chunk_weights), *d_weights)
 
         return output, gradient
 
-    return attend(q, chunks, chunk_weights, key_kernel, key_bias, value_kernel, value_bias)
+    return attend(q, chunks, chunk_weights, *weights)
 
 
 class _ChunkedAttention:
     """The per-chunk computations shared by the forward and the backward loop."""
 
-    def __init__(self, num_heads, num_chunks, chunks, chunk_weights):
+    def __init__(self, num_heads, num_chunks, chunks, chunk_weights, norm_epsilon: float | None):
         self.num_heads = num_heads
         self.num_chunks = num_chunks
         self.chunks = chunks  # (B, n, c, C)
         self.chunk_weights = chunk_weights  # (B, n, c) float32
+        self.norm_epsilon = norm_epsilon  # None: the chunks are used as they are
+
+    def _normalised(self, x, norm_weights):
+        """Chunk `(B, c, C)` -> (LayerNorm output in x's dtype, float32 x_hat, float32 1/std `(B, c, 1)`).
+
+        Without a norm: `(x, None, None)`.
+        """
+        if self.norm_epsilon is None:
+            return x, None, None
+        gamma, beta = norm_weights
+        x32 = ops.cast(x, "float32")
+        mean, variance = ops.moments(x32, axes=[-1], keepdims=True)
+        inverse_std = ops.rsqrt(variance + self.norm_epsilon)
+        x_hat = (x32 - mean) * inverse_std
+        return ops.cast(x_hat * gamma + beta, x.dtype), x_hat, inverse_std
 
     def _project(self, x, kernel, bias):
         """`(B, c, C)` -> `(B, c, h, width / h)`."""
@@ -110,22 +135,23 @@ class _ChunkedAttention:
         shape = ops.shape(projected)
         return ops.reshape(projected, (shape[0], shape[1], self.num_heads, shape[2] // self.num_heads))
 
-    def _chunk(self, i, q, key_kernel, key_bias, value_kernel, value_bias):
-        """Chunk i's inputs `(B, c, C)`, keys `(B, c, h, d)`, values, logits `(B, h, N, c)` and key weights `(B, 1, 1, c)`."""
-        x = ops.take(self.chunks, i, axis=1)
+    def _chunk(self, i, q, key_kernel, key_bias, value_kernel, value_bias, *norm_weights):
+        """Chunk i's (normalised) inputs `(B, c, C)` with `_normalised`'s x_hat and 1/std, keys
+        `(B, c, h, d)`, values, logits `(B, h, N, c)` and key weights `(B, 1, 1, c)`."""
+        x, x_hat, inverse_std = self._normalised(ops.take(self.chunks, i, axis=1), norm_weights)
         weights = heads_and_queries_axes(ops.take(self.chunk_weights, i, axis=1))
         k = self._project(x, key_kernel, key_bias)
         v = self._project(x, value_kernel, value_bias)
         logits = ops.cast(ops.einsum("bnhd,bchd->bhnc", q, k), "float32")
         logits = ops.where(weights > 0, logits, MASKED_LOGIT)
-        return x, k, v, logits, weights
+        return (x, x_hat, inverse_std), k, v, logits, weights
 
-    def forward(self, q, key_kernel, key_bias, value_kernel, value_bias):
+    def forward(self, q, key_kernel, key_bias, value_kernel, value_bias, *norm_weights):
         """Online softmax -> output `(B, h, N, dv)`, row max `(B, h, N, 1)` and normaliser `(B, h, N, 1)`, all float32."""
 
         def step(i, state):
             running_max, normaliser, accumulator = state
-            _, _, v, logits, weights = self._chunk(i, q, key_kernel, key_bias, value_kernel, value_bias)
+            _, _, v, logits, weights = self._chunk(i, q, key_kernel, key_bias, value_kernel, value_bias, *norm_weights)
             new_max = ops.maximum(running_max, ops.max(logits, axis=-1, keepdims=True))
             # Masked keys get weight exactly 0, so a row with no valid key so far stays 0.
             unnormalised = ops.exp(logits - new_max) * weights
@@ -147,16 +173,20 @@ class _ChunkedAttention:
         normaliser = ops.maximum(normaliser, keras.config.epsilon())
         return accumulator / normaliser, row_max, normaliser
 
-    def backward(self, d_output, output, row_max, normaliser, q, key_kernel, key_bias, value_kernel, value_bias):
-        """Gradients of the inputs (chunks) and of q, W_k, b_k, W_v, b_v from `d_output` `(B, h, N, dv)`."""
+    def backward(self, d_output, output, row_max, normaliser, q, key_kernel, key_bias, value_kernel, value_bias,
+                 *norm_weights):
+        """Gradients of the raw inputs (chunks) and of q, W_k, b_k, W_v, b_v (and the norm's gamma, beta)
+        from `d_output` `(B, h, N, dv)`."""
         dtype = q.dtype
         # rowsum(dO * O): the softmax backward's correction term, (B, h, N, 1).
         correction = ops.sum(d_output * output, axis=-1, keepdims=True)
         d_output_c = ops.cast(d_output, dtype)
 
         def step(i, grads):
-            d_q, d_key_kernel, d_key_bias, d_value_kernel, d_value_bias = grads
-            x, k, v, logits, weights = self._chunk(i, q, key_kernel, key_bias, value_kernel, value_bias)
+            d_q, d_key_kernel, d_key_bias, d_value_kernel, d_value_bias, *d_norm = grads
+            (x, x_hat, inverse_std), k, v, logits, weights = self._chunk(
+                i, q, key_kernel, key_bias, value_kernel, value_bias, *norm_weights
+            )
             probabilities = ops.exp(logits - row_max) * weights / normaliser
             d_v = ops.einsum("bhnc,bhnd->bchd", ops.cast(probabilities, dtype), d_output_c)
             d_probabilities = ops.cast(ops.einsum("bhnd,bchd->bhnc", d_output_c, v), "float32")
@@ -172,13 +202,26 @@ class _ChunkedAttention:
                 d_value_kernel + ops.cast(ops.einsum("bci,bco->io", x, d_v), "float32"),
                 d_value_bias + ops.cast(ops.sum(d_v, axis=(0, 1)), "float32"),
             )
-            return grads, d_x
+            if x_hat is not None:
+                d_x, d_gamma, d_beta = _layer_norm_backward(ops.cast(d_x, "float32"), x_hat, inverse_std, norm_weights[0])
+                grads += (d_norm[0] + d_gamma, d_norm[1] + d_beta)
+            return grads, ops.cast(d_x, self.chunks.dtype)
 
-        initial = tuple(ops.zeros(ops.shape(t), "float32") for t in (q, key_kernel, key_bias, value_kernel, value_bias))
-        grads, d_chunks = loop_over_chunks(self.num_chunks, step, initial, output_dtype=dtype)
+        inputs = (q, key_kernel, key_bias, value_kernel, value_bias, *norm_weights)
+        initial = tuple(ops.zeros(ops.shape(t), "float32") for t in inputs)
+        grads, d_chunks = loop_over_chunks(self.num_chunks, step, initial, output_dtype=self.chunks.dtype)
         # (n, B, c, C) -> (B, n, c, C), the layout of `chunks`.
         d_chunks = ops.transpose(d_chunks, (1, 0, 2, 3))
-        return (d_chunks, *(ops.cast(g, dtype) for g in grads))
+        return (d_chunks, *(ops.cast(g, t.dtype) for g, t in zip(grads, inputs)))
+
+
+def _layer_norm_backward(d_y, x_hat, inverse_std, gamma):
+    """LayerNorm's gradients from `d_y` `(B, c, C)`, all float32: `(d_inputs, d_gamma (C,), d_beta (C,))`."""
+    g = d_y * gamma
+    d_inputs = inverse_std * (
+        g - ops.mean(g, axis=-1, keepdims=True) - x_hat * ops.mean(g * x_hat, axis=-1, keepdims=True)
+    )
+    return d_inputs, ops.sum(d_y * x_hat, axis=(0, 1)), ops.sum(d_y, axis=(0, 1))
 
 
 def _merge_heads(x):

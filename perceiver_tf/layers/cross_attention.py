@@ -101,8 +101,9 @@ class CrossAttention(keras.layers.Layer):
     def call(self, latents, inputs, input_mask=None, return_attention_scores=False, training=None):
         attended = self.attention(
             self.latent_norm(latents),
-            self.input_norm(inputs),
+            inputs,
             value_mask=input_mask,
+            value_norm=self.input_norm,
             return_attention_scores=return_attention_scores,
             training=training,
         )
