@@ -14,6 +14,11 @@ kills it once its resident memory passes `--budget-mb` ("over budget"). Gradient
 
 Also searches (doubling M) the largest M whose training step fits in the budget per variant.
 
+Then the models users build: `build_classifier("tiny", ..., num_latents=256,
+cross_attention_chunk_size=8192)` for each input kind (2 cross-attends with their own input
+LayerNorms, the kind's position features, masks), one `train_on_batch` step (SGD, batch 1) in
+a fresh process at M = 2**18 and 2**20 elements of 64 channels, and without chunking at 2**18.
+
     python -m benchmarks.bench_training_memory [--budget-mb 4096] [--min-log2 12] [--max-log2 20] [--search-max-log2 22]
 """
 
@@ -30,6 +35,7 @@ from benchmarks.common import (
     add_memory_search_arguments,
     configure_tensorflow,
     markdown_table,
+    peak_rss_mb,
     run_watched,
     write_results,
 )
@@ -37,6 +43,17 @@ from benchmarks.common import (
 CHANNELS, WIDTH, NUM_LATENTS, HEADS, CHUNK, NUM_CLASSES = 64, 256, 256, 4, 8192, 10
 #: variant -> (chunk size, recompute the chunked gradient)
 VARIANTS = {"explicit": (None, False), "chunked, stored": (CHUNK, False), "chunked, recomputed": (CHUNK, True)}
+#: built classifier case -> (input kind, build_classifier options, masked inputs); inputs have M elements of
+#: CHANNELS values, laid out as the kind's grid (`classifier_input_shape`).
+CLASSIFIER_CASES = {
+    "array": ("array", {}, False),
+    "array, masked": ("array", {"use_input_mask": True}, True),
+    "array, learned positions": ("array", {"position_encoding": "learned"}, False),
+    "sequence (Fourier)": ("sequence", {}, False),
+    "image (2-D Fourier)": ("image", {}, False),
+    "points (3-D Fourier)": ("points", {}, False),
+}
+CLASSIFIER_LOG2 = (18, 20)
 
 
 def worker(num_inputs: int, variant: str) -> dict:
@@ -80,6 +97,58 @@ def worker(num_inputs: int, variant: str) -> dict:
     return {"step_s": min(times), "peak_rss_mb": peak_mb, "step_peak_mb": peak_mb - baseline_mb}
 
 
+def classifier_input_shape(kind: str, num_inputs: int) -> tuple[int, ...]:
+    """One example's shape with `num_inputs` elements: a square image, else `(M, CHANNELS)`."""
+    if kind == "image":
+        side = int(round(num_inputs**0.5))
+        return (side, side, CHANNELS)
+    return (num_inputs, CHANNELS)
+
+
+def classifier_worker(num_inputs: int, case: str, chunk: int | None) -> dict:
+    """Runs in the subprocess: one `train_on_batch` step of a built classifier; prints time and memory."""
+    configure_tensorflow(threads=None)
+    import keras
+    import numpy as np
+
+    import perceiver_tf as pt
+
+    kind, options, masked = CLASSIFIER_CASES[case]
+    shape = classifier_input_shape(kind, num_inputs)
+    model = pt.build_classifier("tiny", shape, NUM_CLASSES, input_kind=kind, num_latents=NUM_LATENTS,
+                                cross_attention_chunk_size=chunk, **options)
+    model.compile(optimizer=keras.optimizers.SGD(1e-3), loss="sparse_categorical_crossentropy")
+    x = np.random.default_rng(0).normal(size=(1, *shape)).astype("float32")
+    if masked:
+        x = {"inputs": x, "input_mask": np.arange(num_inputs)[None] < num_inputs * 3 // 4}
+    y = np.array([3])
+    baseline_mb = peak_rss_mb()
+    times = []
+    for _ in range(2):  # the first step traces
+        start = time.perf_counter()
+        model.train_on_batch(x, y)
+        times.append(time.perf_counter() - start)
+    peak_mb = peak_rss_mb()
+    return {"step_s": times[-1], "peak_rss_mb": peak_mb, "step_peak_mb": peak_mb - baseline_mb,
+            "parameters": model.count_params()}
+
+
+def run_classifier_point(num_inputs: int, case: str, chunk: int | None, budget_mb: float) -> dict:
+    command = [sys.executable, "-m", "benchmarks.bench_training_memory", "--classifier-worker", str(num_inputs), case,
+               str(chunk or 0)]
+    row = {"case": case, "M": num_inputs, "chunk": chunk or "none", **run_watched(command, budget_mb)}
+    print(json.dumps(row), flush=True)
+    return row
+
+
+def classifier_rows(budget_mb: float) -> list[dict]:
+    rows = []
+    for case in CLASSIFIER_CASES:
+        rows.append(run_classifier_point(2 ** CLASSIFIER_LOG2[0], case, None, budget_mb))
+        rows += [run_classifier_point(2**log2, case, CHUNK, budget_mb) for log2 in CLASSIFIER_LOG2]
+    return rows
+
+
 def run_point(num_inputs: int, variant: str, budget_mb: float) -> dict:
     command = [sys.executable, "-m", "benchmarks.bench_training_memory", "--worker", str(num_inputs), variant]
     row = {"variant": variant, "M": num_inputs, **run_watched(command, budget_mb)}
@@ -114,12 +183,28 @@ def plot(rows: list[dict], budget_mb: float, path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--worker", nargs=2, metavar=("M", "VARIANT"), help=argparse.SUPPRESS)
+    parser.add_argument("--classifier-worker", nargs=3, metavar=("M", "CASE", "CHUNK"), help=argparse.SUPPRESS)
     add_memory_search_arguments(parser, 12, 20, 22)
     args = parser.parse_args()
     if args.worker:
         print(json.dumps(worker(int(args.worker[0]), args.worker[1])))
         return
+    if args.classifier_worker:
+        num_inputs, case, chunk = args.classifier_worker
+        print(json.dumps(classifier_worker(int(num_inputs), case, int(chunk) or None)))
+        return
 
+    built = classifier_rows(args.budget_mb)
+    print(markdown_table(built, ["case", "M", "chunk", "status", "step_s", "peak_rss_mb"]))
+    write_results("training_memory", {
+        "config": {"channels": CHANNELS, "width": WIDTH, "num_latents": NUM_LATENTS, "heads": HEADS, "chunk": CHUNK,
+                   "budget_mb": args.budget_mb, "batch": 1, "dtype": "float32", "optimizer": "SGD"},
+        "classifier_rows": built, **encoder_results(args),
+    })
+
+
+def encoder_results(args) -> dict:
+    """The bare encoder's table and fit search (plotted to results/training_memory.png)."""
     rows, largest = [], {}
     for variant in VARIANTS:
         largest[variant] = None
@@ -135,11 +220,7 @@ def main() -> None:
     print(markdown_table(rows, ["variant", "M", "status", "step_s", "step_peak_mb", "peak_rss_mb"]))
     print("largest M whose training step fits:", largest)
     plot(rows, args.budget_mb, RESULTS_DIR / "training_memory.png")
-    write_results("training_memory", {
-        "config": {"channels": CHANNELS, "width": WIDTH, "num_latents": NUM_LATENTS, "heads": HEADS, "chunk": CHUNK,
-                   "budget_mb": args.budget_mb, "batch": 1, "dtype": "float32", "optimizer": "SGD"},
-        "rows": rows, "largest_m_within_budget": largest, "search_max_m": 2**args.search_max_log2,
-    })
+    return {"rows": rows, "largest_m_within_budget": largest, "search_max_m": 2**args.search_max_log2}
 
 
 if __name__ == "__main__":

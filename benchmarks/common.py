@@ -129,6 +129,18 @@ def run_watched(command: list[str], budget_mb: float) -> dict:
     return {"status": "ok", **json.loads(stdout.strip().splitlines()[-1])}
 
 
+def peak_rss_mb() -> float:
+    """This process image's peak resident memory (MB): Linux's VmHWM, which starts afresh at exec,
+    unlike `getrusage`'s ru_maxrss (inherited from the parent at fork); ru_maxrss elsewhere."""
+    try:
+        with open("/proc/self/status") as status:
+            return next(int(line.split()[1]) for line in status if line.startswith("VmHWM")) / 1024
+    except (OSError, StopIteration):
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def machine_info() -> dict:
     return {
         "platform": platform.platform(),

@@ -180,7 +180,19 @@ def training_memory_section(data: dict) -> list[str]:
     lines = [
         "## Training memory vs M: chunked cross-attention with a recomputing backward pass",
         "",
-        f"`python -m benchmarks.bench_training_memory` ({data['time_utc']}). One SGD training step, batch 1, float32, "
+        f"`python -m benchmarks.bench_training_memory` ({data['time_utc']}). **Built classifiers**: "
+        f"`build_classifier(\"tiny\", shape, 10, input_kind=..., num_latents={config['num_latents']}, "
+        f"cross_attention_chunk_size={config['chunk']})` (2 cross-attends, each with its own input LayerNorm, the "
+        f"kind's position features), inputs of M elements x {config['channels']} channels (an image is sqrt(M) x "
+        "sqrt(M)), one `train_on_batch` step (SGD, batch 1, float32) in a fresh process; `chunk` none: the same "
+        f"model without chunking. Budget {config['budget_mb']:.0f} MB of peak resident memory for the whole process "
+        "(Python, TensorFlow, the model, the NumPy inputs).",
+        "",
+        markdown_table(data["classifier_rows"], ["case", "M", "chunk", "status", "step_s", "peak_rss_mb"]),
+        "",
+        "**The bare encoder** (the variants' mechanism):",
+        "",
+        "One SGD training step, batch 1, float32, "
         f"inputs M x {config['channels']}; `PerceiverEncoder` with {config['num_latents']} latents x {config['width']}, "
         f"1 cross-attend (1 head) + 1 self-attend ({config['heads']} heads), mean + Dense head. `explicit`: no chunking; "
         f"`chunked, stored`: chunks of {config['chunk']} with the loop differentiated automatically (every chunk's "
