@@ -3,7 +3,7 @@
 import keras
 import numpy as np
 import pytest
-from backend import gradients
+from backend import gradients, to_numpy
 from harness import run_preset_test
 
 import perceiver_tf as pt
@@ -56,6 +56,35 @@ def test_sharing_structure_and_weights_are_reused():
     assert unshared.count_params() - shared.count_params() == 2 * per_cross + 3 * per_latent
     io_style = tiny_model(num_blocks=3, num_cross_attends=1).backbone.encoder
     assert len(io_style.cross_attentions) == 1
+
+
+@pytest.mark.tensorflow_only  # backend-neutral Python; eager JAX takes 15 s per case for these gradients
+@pytest.mark.parametrize("chunk_size", [None, 16], ids=["whole", "chunked"])
+def test_a_shared_cross_attend_projects_the_inputs_once(rng, chunk_size):
+    """Cross-attends 2..4 share weights and read the same inputs: their input LayerNorm and key/value
+    projections run once per call (three times on the chunked path, which never holds them whole),
+    and outputs and gradients are those of projecting every time."""
+    model = tiny_model((6, 6, 2), num_blocks=4, num_cross_attends=4, cross_attention_chunk_size=chunk_size)
+    encoder = model.backbone.encoder
+    x = rng.normal(size=(2, 6, 6, 2)).astype("float32")
+    key_dense = encoder.cross_attentions[1].attention.key_dense
+    calls = []
+    original_call = key_dense.call
+    key_dense.call = lambda *args, **kwargs: calls.append(1) or original_call(*args, **kwargs)
+
+    def projections_outputs_and_gradients():
+        calls.clear()
+        output = to_numpy(model(x, training=True))
+        projections = len(calls)
+        loss = lambda: keras.ops.sum(keras.ops.sin(model(x, training=True)))  # noqa: E731
+        return projections, [output, *gradients(loss, model.trainable_weights)]
+
+    projections, once = projections_outputs_and_gradients()
+    encoder._repeats = lambda cross_attention: False  # project on every use
+    every_projections, every_time = projections_outputs_and_gradients()
+    assert (projections, every_projections) == ((1, 3) if chunk_size is None else (0, 0))
+    for got, want in zip(once, every_time, strict=True):
+        np.testing.assert_allclose(got, want, atol=1e-5)
 
 
 def test_numerics_follow_the_paper():

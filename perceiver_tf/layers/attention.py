@@ -70,6 +70,8 @@ class PerceiverAttention(keras.layers.Layer):
         training: enables attention dropout.
         value_norm: optional LayerNorm applied to `value` first; on the chunked path it runs
             chunk by chunk inside the loop (never over all M at once).
+        keys_values: optional `keys_and_values(value, value_norm)` computed before (a shared
+            cross-attend reading the same inputs again); used where `projects_keys_whole`.
 
     Returns:
         `(B, N, output_channels)`, and the attention probabilities if requested.
@@ -138,13 +140,27 @@ class PerceiverAttention(keras.layers.Layer):
         shape = ops.shape(x)
         return ops.reshape(x, (shape[0], shape[1], self.num_heads, head_dim))
 
+    def keys_and_values(self, value, value_norm=None):
+        """`value` `(B, M, Ckv)` (through `value_norm` first, if given) -> keys `(B, M, h, d)`, values `(B, M, h, dv)`."""
+        if value_norm is not None:
+            value = value_norm(value)
+        qk_head_dim, v_head_dim = self._head_dims
+        return (self._split_heads(self.key_dense(value), qk_head_dim),
+                self._split_heads(self.value_dense(value), v_head_dim))
+
+    def projects_keys_whole(self, key_length) -> bool:
+        """Whether a call over `key_length` keys projects them all at once (not chunk by chunk), i.e.
+        can take precomputed `keys_values`."""
+        return not self._use_chunks(key_length)
+
     def _use_chunks(self, key_length) -> bool:
         if self.attention_chunk_size is None:
             return False
         # An unknown (traced) length is chunked: the loop handles any length.
         return not isinstance(key_length, int) or key_length > self.attention_chunk_size
 
-    def call(self, query, value, value_mask=None, return_attention_scores=False, training=None, value_norm=None):
+    def call(self, query, value, value_mask=None, return_attention_scores=False, training=None, value_norm=None,
+             keys_values=None):
         qk_head_dim, v_head_dim = self._head_dims
         q = self._split_heads(self.query_dense(query), qk_head_dim)
         keep = None if value_mask is None else ops.cast(value_mask, "bool")
@@ -155,10 +171,7 @@ class PerceiverAttention(keras.layers.Layer):
             # Keys and values are projected chunk by chunk too: only the raw inputs are whole.
             attended = self._chunked_attend(q, value, keep, training, value_norm)
         else:
-            if value_norm is not None:
-                value = value_norm(value)
-            k = self._split_heads(self.key_dense(value), qk_head_dim)
-            v = self._split_heads(self.value_dense(value), v_head_dim)
+            k, v = keys_values if keys_values is not None else self.keys_and_values(value, value_norm)
             if not needs_probabilities and self.use_fused_attention and qk_head_dim == v_head_dim:
                 attended = self._fused_attend(q, k, v, keep)
             else:

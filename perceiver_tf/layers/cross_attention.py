@@ -38,6 +38,7 @@ class CrossAttention(keras.layers.Layer):
         inputs: `(B, M, C)`.
         input_mask: optional bool `(B, M)`, False for padding.
         return_attention_scores: also return probabilities `(B, heads, N, M)`.
+        keys_values: optional `keys_and_values(inputs)` from an earlier call over the same inputs.
 
     Returns:
         `(B, N, D)` (and the attention probabilities if requested).
@@ -98,12 +99,18 @@ class CrossAttention(keras.layers.Layer):
         self.mlp_norm.build(latents_shape)
         self.mlp.build(latents_shape)
 
-    def call(self, latents, inputs, input_mask=None, return_attention_scores=False, training=None):
+    def keys_and_values(self, inputs):
+        """The attention's keys and values of the normalised `inputs` `(B, M, C)`, to pass as `keys_values`
+        to further calls over the same inputs (`PerceiverAttention.keys_and_values`)."""
+        return self.attention.keys_and_values(inputs, self.input_norm)
+
+    def call(self, latents, inputs, input_mask=None, return_attention_scores=False, training=None, keys_values=None):
         attended = self.attention(
             self.latent_norm(latents),
             inputs,
             value_mask=input_mask,
             value_norm=self.input_norm,
+            keys_values=keys_values,
             return_attention_scores=return_attention_scores,
             training=training,
         )

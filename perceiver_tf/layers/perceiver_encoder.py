@@ -160,6 +160,11 @@ class PerceiverEncoder(keras.layers.Layer):
     def _cross_attention_for_block(self, block: int) -> CrossAttention:
         return self.cross_attentions[min(block, len(self.cross_attentions) - 1)]
 
+    def _repeats(self, cross_attention: CrossAttention) -> bool:
+        """Whether `cross_attention` serves more than one block."""
+        blocks = range(self.num_cross_attends)
+        return sum(self._cross_attention_for_block(block) is cross_attention for block in blocks) > 1
+
     def _latent_transformer_for_block(self, block: int) -> LatentTransformer:
         return self.latent_transformers[min(block, len(self.latent_transformers) - 1)]
 
@@ -185,14 +190,25 @@ class PerceiverEncoder(keras.layers.Layer):
         latents = ops.cast(self.latents, self.compute_dtype)
         latents = ops.broadcast_to(latents[None], (batch_size, self.num_latents, self.latent_dim))
         attention_scores = []
+        # A cross-attend that several blocks share reads the same inputs each time: its input
+        # LayerNorm and key/value projections are computed once (unless it streams the inputs in
+        # chunks, where holding them whole would defeat the chunking).
+        shared_keys_values = {}
         for block in range(self.num_blocks):
             if block < self.num_cross_attends:
-                latents = self._cross_attention_for_block(block)(
+                cross_attention = self._cross_attention_for_block(block)
+                keys_values = None
+                if self._repeats(cross_attention) and cross_attention.attention.projects_keys_whole(ops.shape(inputs)[1]):
+                    if cross_attention.name not in shared_keys_values:
+                        shared_keys_values[cross_attention.name] = cross_attention.keys_and_values(inputs)
+                    keys_values = shared_keys_values[cross_attention.name]
+                latents = cross_attention(
                     latents,
                     inputs,
                     input_mask=input_mask,
                     return_attention_scores=return_attention_scores,
                     training=training,
+                    keys_values=keys_values,
                 )
                 if return_attention_scores:
                     latents, scores = latents
