@@ -75,13 +75,15 @@ def encoder_flops(encoder: dict, num_inputs: int, input_channels: int) -> int:
     """Matmul FLOPs of one forward pass of a `PerceiverEncoder` for one example.
 
     `encoder` is the encoder's `get_config()`. Counts every Dense and both attention
-    products; LayerNorm, GELU and softmax are not counted (as usual for MFU).
+    products; LayerNorm, GELU and softmax are not counted (as usual for MFU). A shared cross-attend's
+    repeats reuse its first key/value projection (`PerceiverEncoder` computes it once, unless chunked).
     """
     n, d, m, c = encoder["num_latents"], encoder["latent_dim"], num_inputs, input_channels
     qk = encoder["cross_attention_qk_channels"] or c
     v = encoder["cross_attention_v_channels"] or qk
+    key_values = dense_flops(m, c, qk) + dense_flops(m, c, v)
     cross = (
-        dense_flops(n, d, qk) + dense_flops(m, c, qk) + dense_flops(m, c, v) + dense_flops(n, v, d)
+        dense_flops(n, d, qk) + key_values + dense_flops(n, v, d)
         + attention_flops(n, m, qk, v)
         + 2 * dense_flops(n, d, d * encoder["cross_attend_widening_factor"])
     )
@@ -92,14 +94,17 @@ def encoder_flops(encoder: dict, num_inputs: int, input_channels: int) -> int:
         + attention_flops(n, n, sqk, sv)
         + 2 * dense_flops(n, d, d * encoder["self_attend_widening_factor"])
     )
-    return encoder["num_cross_attends"] * cross + encoder["num_blocks"] * encoder["num_self_attends_per_block"] * self_attend
-
+    repeats = encoder["num_cross_attends"] - 2 if encoder["share_cross_attention"] else 0
+    reused = max(repeats, 0) * key_values if not encoder["cross_attention_chunk_size"] else 0
+    return (encoder["num_cross_attends"] * cross - reused
+            + encoder["num_blocks"] * encoder["num_self_attends_per_block"] * self_attend)
 
 
 def forward_flops(model) -> int:
     """Forward FLOPs per example of a perceiver_tf task or backbone (its encoder; see `encoder_flops`)."""
     encoder = getattr(model, "backbone", model).encoder
     return encoder_flops(encoder.get_config(), encoder.input.shape[1], encoder.input.shape[2])
+
 
 def run_watched(command: list[str], budget_mb: float) -> dict:
     """Run a worker `command` (from the repository root) that prints one JSON line last.
