@@ -213,6 +213,25 @@ def training_memory_section(data: dict) -> list[str]:
     return lines + ["", "![training memory and step time vs M](results/training_memory.png)", ""]
 
 
+def shared_cross_attention_section(data: dict) -> list[str]:
+    config = data["config"]
+    return [
+        "## A shared cross-attend projects its inputs once",
+        "",
+        f"`python -m benchmarks.bench_shared_cross_attention` ({data['time_utc']}, {config['threads']} threads). "
+        "Presets whose encoder repeats one cross-attend (shared weights) over the same inputs, at their reference "
+        f"input shape, batch {config['batch']}, {config['dtype']} graph: `once` computes the input LayerNorm and "
+        "key/value projections on the first use and reuses them (perceiver_tf's path), `every_time` recomputes "
+        f"them at each use (as before; TensorFlow's graph optimiser did not merge them). Best of {config['rounds']} "
+        "interleaved rounds in one process.",
+        "",
+        markdown_table(data["rows"], ["preset", "input_shape", "shared_cross_attend_uses", "inference_every_time_s",
+                                      "inference_once_s", "inference_speedup", "training_every_time_s",
+                                      "training_once_s", "training_speedup", "max_abs_output_diff"]),
+        "",
+    ]
+
+
 def defaults_section(data: dict) -> list[str]:
     rows = data["rows"]
     return [
@@ -428,6 +447,7 @@ def main() -> None:
     ]
     for name, section in (("peer", peer_section), ("throughput", throughput_section), ("scaling", scaling_section),
                           ("training_memory", training_memory_section),
+                          ("shared_cross_attention", shared_cross_attention_section),
                           ("defaults_tensorflow_cpu", defaults_section),
                           ("time_to_accuracy", time_to_accuracy_section), ("tasks", tasks_section),
                           ("timeseries", timeseries_section),
