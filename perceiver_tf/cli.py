@@ -69,7 +69,8 @@ def _add_train_parser(subparsers) -> None:
     audio.add_argument("--time-shift", type=VALUES["time_shift"], default=None, metavar="FRACTION",
                        help="Move training clips by up to this fraction of their length either way.")
     audio.add_argument("--gain-db", type=VALUES["gain_db"], default=None, metavar="DB",
-                       help="Random gain of training clips, up to this many dB either way.")
+                       help="Random gain of training clips (and sensor recordings), up to this many dB either way. "
+                            "Default (recipe): sensors 2, audio none.")
     audio.add_argument("--frequency-warp", type=VALUES["frequency_warp"], default=None, metavar="W",
                        help="Stretch training log-mel spectra along frequency by a factor in [1-W, 1+W] "
                             "(vocal-tract length perturbation).")
@@ -89,7 +90,8 @@ def _add_train_parser(subparsers) -> None:
                              "scattering, |normal|; training, evaluation and serving); 0: xyz only. "
                              "Default (recipe): 32.")
     points.add_argument("--jitter", type=VALUES["jitter"], default=None,
-                        help="Gaussian jitter std for training point clouds. Default (recipe): 0.01.")
+                        help="Gaussian jitter std for training point clouds (sensor recordings: relative to each "
+                             "recording's std). Default (recipe): 0.01 (sensors: 0.03).")
     points.add_argument("--scale", type=VALUES["scale"], nargs=2, metavar=("LOW", "HIGH"),
                         help="Random isotropic scaling range for training point clouds.")
     points.add_argument("--axis-scale", type=VALUES["axis_scale"], nargs=2, metavar=("LOW", "HIGH"),
@@ -109,11 +111,14 @@ def _add_train_parser(subparsers) -> None:
     series.add_argument("--sequence-tokens", choices=VALUES["sequence_tokens"], default=None,
                         help="How a sensor recording becomes tokens: steps (one per time step), patches (every "
                              "--sequence-patch-size steps of all channels), conv (a Conv1D stem pooled over that "
-                             "many steps) or channels (each channel's patch a token of its own, with its channel "
+                             "many steps), fcn (three Conv1D layers, kernels 8/5/3, pooled alike) or channels (each channel's patch a token of its own, with its channel "
                              "index in the position features). Default (recipe): channels.")
     series.add_argument("--sequence-patch-size", type=VALUES["sequence_patch_size"], default=None, metavar="STEPS",
-                        help="Time steps per sensor token (--sequence-tokens patches, conv, channels). "
+                        help="Time steps per sensor token (--sequence-tokens patches, conv, fcn, channels). "
                              "Default (recipe): --num-steps / 16, at least 1.")
+    series.add_argument("--window-warp", type=VALUES["window_warp"], default=None, metavar="FRACTION",
+                        help="Each training sensor recording becomes a random window of at least 1 - FRACTION of "
+                             "its length, stretched back to its length. Default (recipe): 0.2.")
     series.add_argument("--num-frames", type=VALUES["num_frames"], default=8,
                         help="Frames per video clip (audio + video data).")
     model = parser.add_argument_group("model")

@@ -186,7 +186,10 @@ def test_recordings_dominated_by_static_offsets_are_centred(seed):
     worn, _ = simulate_accelerometer(80, num_channels=6, seed=seed)  # gravity: a random offset per recording
     choice, *tokens = sensor_choices(list(worn), 128)
     assert choice.flag == "--center-recordings" and choice.value is True
-    assert [(c.flag, c.value) for c in tokens] == [("--sequence-tokens", "channels"), ("--sequence-patch-size", 8)]
+    assert [(c.flag, c.value) for c in tokens] == [("--sequence-tokens", "fcn"), ("--sequence-patch-size", 8),
+                                                   ("--window-warp", 0.2), ("--gain-db", 2.0), ("--jitter", 0.03)]
+    cropped = {c.flag: c for c in sensor_choices(list(worn), 64)}["--window-warp"]  # longer than 64 steps
+    assert cropped.value == 0.0 and "cut into random windows of 64 by the training crop" in cropped.reason
     t = np.arange(64)[:, None] / 64
     rng = np.random.default_rng(seed)
     tones = [np.sin(2 * np.pi * 6 * t + rng.uniform(0, 6, 3)) + rng.normal(0, 0.3, (64, 3)) for _ in range(40)]

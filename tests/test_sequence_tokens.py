@@ -45,10 +45,20 @@ def test_conv_stem_pools_patch_size_steps_into_one_token():
     assert tokens.shape == (2, 8, 5) and (tokens >= 0).all()  # ceil(30 / 4) tokens after the ReLU
 
 
+def test_fcn_stem_stacks_three_convolutions_before_the_pooling():
+    adapter = SequenceAdapter((30, 3), sequence_tokens="fcn", patch_size=4, preprocessor_channels=5,
+                              position_encoding="none")
+    tokens = np.asarray(adapter(_recordings(np.random.default_rng(2))))
+    convolutions = [layer for layer in adapter.conv_stem if "Conv1D" in type(layer).__name__]
+    assert [(c.kernel_size[0], c.filters) for c in convolutions] == [(8, 64), (5, 128), (3, 5)]
+    assert tokens.shape == (2, 8, 5) and (tokens >= 0).all()
+
+
 @pytest.mark.parametrize("tokens, patch_size, expected", [
     ("steps", None, [True] * 5 + [False] * 3),
     ("patches", 3, [True, True, False]),  # steps 0-2, 3-5 (3-4 real), 6-7 + padding
     ("conv", 4, [True, True]),
+    ("fcn", 3, [True, True, False]),
     ("channels", 3, [True, True, True, True, False, False]),  # 3 patches x 2 channels
 ])
 def test_a_token_is_kept_when_any_of_its_steps_is_real(tokens, patch_size, expected):
@@ -57,7 +67,8 @@ def test_a_token_is_kept_when_any_of_its_steps_is_real(tokens, patch_size, expec
     assert np.asarray(adapter.element_mask(step_mask)).tolist() == [expected]
 
 
-@pytest.mark.parametrize("tokens, patch_size", [("steps", None), ("patches", 4), ("conv", 4), ("channels", 4)])
+@pytest.mark.parametrize("tokens, patch_size", [("steps", None), ("patches", 4), ("conv", 4), ("channels", 4),
+                                               ("fcn", 4)])
 def test_logits_do_not_depend_on_what_the_padding_holds(tokens, patch_size):
     """A 17-step recording in a 30-step model: zeros, garbage or the rest of a longer recording after it
     give the same logits when masked; unmasked, the padding changes them."""
@@ -96,12 +107,12 @@ def test_sequence_token_mistakes_are_one_line_errors(kwargs, message):
         SequenceAdapter((30, 3), **kwargs)
 
 
-def test_the_recipe_chooses_channel_tokens_of_a_sixteenth_of_the_steps():
+def test_the_recipe_chooses_fcn_tokens_of_a_sixteenth_of_the_steps():
     tokens, patch = sequence_token_choices(130)
-    assert (tokens.flag, tokens.value, patch.flag, patch.value) == ("--sequence-tokens", "channels",
+    assert (tokens.flag, tokens.value, patch.flag, patch.value) == ("--sequence-tokens", "fcn",
                                                                     "--sequence-patch-size", 8)
     assert SEQUENCE_TOKENS_ALONG_TIME == 16
-    assert [c.value for c in sequence_token_choices(10)] == ["channels", 1]
+    assert [c.value for c in sequence_token_choices(10)] == ["fcn", 1]
     assert sequence_token_choices(130, tokens="steps") == []  # given: nothing left to choose
     assert [(c.flag, c.value) for c in sequence_token_choices(64, tokens="conv")] == [("--sequence-patch-size", 4)]
 
@@ -140,6 +151,43 @@ def test_sensor_processor_masks_the_padding_and_describes_the_mask():
     assert mixed["input_mask"].numpy().tolist() == [[True, True, False]] * 2
 
 
+def test_window_warp_stretches_a_window_of_the_recording_back_to_its_length():
+    import tensorflow as tf
+
+    from perceiver_tf.data.sensors_processor import warp_window
+
+    ramp = tf.constant(np.stack([np.arange(40.0), -np.arange(40.0)], axis=1), tf.float32)  # (40, 2)
+    assert warp_window(ramp, 0.0, tf.constant([1, 2])) is ramp
+    for seed in range(5):
+        warped = warp_window(ramp, 0.3, tf.constant([seed, 7])).numpy()
+        steps = np.diff(warped[:, 0])[1:-1]  # 28-40 steps of a unit ramp stretched to 40: slope 0.7-1 (inside)
+        assert warped.shape == (40, 2) and np.allclose(warped[:, 1], -warped[:, 0])
+        assert np.allclose(steps, steps.mean(), atol=1e-4) and 0.65 <= steps.mean() <= 1.0
+        assert 0 <= warped[0, 0] and warped[-1, 0] <= 39
+    np.testing.assert_array_equal(warp_window(ramp, 0.3, tf.constant([3, 7])), warp_window(ramp, 0.3, tf.constant([3, 7])))
+
+
+def test_sensor_augmentation_changes_training_examples_only():
+    import tensorflow as tf
+
+    from perceiver_tf.data.sensors_processor import SensorProcessor
+
+    series = tf.constant(np.random.default_rng(4).normal(size=(20, 3)), tf.float32)
+    plain = SensorProcessor(24, 3, mask_padding=True)
+    augmented = SensorProcessor.from_config(plain.config, window_warp=0.2, gain_db=2.0, jitter=0.03)
+    assert augmented.config == plain.config  # augmentation is not preprocessing: not saved with the model
+    seed = tf.constant([5, 6])
+    evaluated, trained = augmented.prepare(series, False, seed), augmented.prepare(series, True, seed)
+    np.testing.assert_array_equal(evaluated["inputs"], plain.prepare(series, False, seed)["inputs"])
+    assert trained["input_mask"].numpy().tolist() == evaluated["input_mask"].numpy().tolist()  # 20 real steps
+    assert not np.allclose(trained["inputs"], evaluated["inputs"]) and not trained["inputs"][20:].numpy().any()
+    gain = SensorProcessor(20, 3, gain_db=6.0).augment(series, tf.unstack(tf.constant([[1, 2], [3, 4], [5, 6]])))
+    ratio = (gain / series).numpy()  # one gain for every step and channel, within 6 dB
+    assert np.allclose(ratio, ratio.flat[0], rtol=1e-5) and 10 ** (-6 / 20) <= ratio.flat[0] <= 10 ** (6 / 20)
+    with pytest.raises(ValueError, match="`window_warp` must be in"):
+        SensorProcessor(20, 3, window_warp=1.0)
+
+
 @pytest.mark.e2e
 @pytest.mark.tensorflow_only  # the CLI's data pipelines are tf.data
 def test_cli_sequence_flags_shape_the_model_and_the_recipe_fills_what_is_left(tmp_path, capsys):
@@ -152,7 +200,7 @@ def test_cli_sequence_flags_shape_the_model_and_the_recipe_fills_what_is_left(tm
     write_frequency_folder(str(tmp_path / "data"), per_class=4, steps=(40, 40))
     small = ["--set", "num_latents=8", "--set", "latent_dim=16", "--set", "num_blocks=1",
              "--set", "num_cross_attends=1", "--set", "num_bands=2"]
-    for flags, tokens, patch in ((["--sequence-tokens", "conv"], "conv", 2), ([], "channels", 2),
+    for flags, tokens, patch in ((["--sequence-tokens", "conv"], "conv", 2), ([], "fcn", 2),
                                  (["--sequence-tokens", "steps"], "steps", None)):
         out = tmp_path / f"out_{tokens}"
         assert main(["train", "--data", str(tmp_path / "data"), "--output-dir", str(out), "--epochs", "1",

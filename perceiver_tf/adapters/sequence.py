@@ -12,9 +12,12 @@ from perceiver_tf.layers.common import register, require_positive_int
 from perceiver_tf.layers.patches import ExtractPatches
 
 #: How a sequence becomes tokens (`SequenceAdapter(sequence_tokens=...)`).
-SEQUENCE_TOKENS = ("steps", "patches", "conv", "channels")
+SEQUENCE_TOKENS = ("steps", "patches", "conv", "channels", "fcn")
 #: Kernel of the "conv" stem's Conv1D, in time steps (DeepMind's image stem: 7 x 7).
 CONV_KERNEL_SIZE = 7
+#: The "fcn" stem's Conv1D layers, `(kernel, filters)` (the last one's filters: `preprocessor_channels`):
+#: the kernels of Wang et al. 2017's FCN (8 / 5 / 3), at half its widths (128 / 256 / 128).
+FCN_LAYERS = ((8, 64), (5, 128), (3, None))
 
 
 @register
@@ -82,15 +85,20 @@ class SequenceAdapter(GridAdapter):
         elif tokens == "channels":
             self.patches = ExtractPatches([self.patch_size, 1], dtype=self.dtype_policy, name="patches")
         self.conv_stem = None
-        if tokens == "conv":
-            self.conv_stem = [
-                keras.layers.Conv1D(preprocessor_channels, CONV_KERNEL_SIZE, padding="same", use_bias=False,
-                                    dtype=self.dtype_policy, name="conv_stem"),
-                keras.layers.LayerNormalization(epsilon=1e-5, dtype=self.dtype_policy, name="conv_stem_norm"),
-                keras.layers.Activation("relu", dtype=self.dtype_policy, name="conv_stem_relu"),
-                keras.layers.MaxPooling1D(self.patch_size, strides=self.patch_size, padding="valid",
-                                          dtype=self.dtype_policy, name="conv_stem_pool"),
-            ]
+        if tokens in ("conv", "fcn"):
+            layers = [(CONV_KERNEL_SIZE, None)] if tokens == "conv" else FCN_LAYERS
+            self.conv_stem = []
+            for index, (kernel, filters) in enumerate(layers):
+                suffix = f"_{index}" if index else ""
+                self.conv_stem += [
+                    keras.layers.Conv1D(filters or preprocessor_channels, kernel, padding="same", use_bias=False,
+                                        dtype=self.dtype_policy, name=f"conv_stem{suffix}"),
+                    keras.layers.LayerNormalization(epsilon=1e-5, dtype=self.dtype_policy,
+                                                    name=f"conv_stem_norm{suffix}"),
+                    keras.layers.Activation("relu", dtype=self.dtype_policy, name=f"conv_stem_relu{suffix}"),
+                ]
+            self.conv_stem.append(keras.layers.MaxPooling1D(self.patch_size, strides=self.patch_size, padding="valid",
+                                                            dtype=self.dtype_policy, name="conv_stem_pool"))
 
     def stem(self, inputs):
         """`(B, T, C)` -> zero-padded to a multiple of `patch_size` -> the conv stem, or `(B, T', C, 1)` per channel."""
@@ -107,7 +115,7 @@ class SequenceAdapter(GridAdapter):
         batch = inputs_shape[0]
         if self.sequence_tokens == "channels":
             return (batch, self.padded_steps, self.num_channels, 1)
-        if self.sequence_tokens == "conv":
+        if self.conv_stem:
             return (batch, self.padded_steps // self.patch_size, self.preprocessor_channels)
         return (batch, self.padded_steps, self.num_channels)
 

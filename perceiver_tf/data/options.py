@@ -58,6 +58,7 @@ class DataOptions:
     local_geometry: int = 0
     num_steps: int | None = None
     center_recordings: bool = False
+    window_warp: float = 0.0
     num_frames: int = 8
     multi_label: bool | None = None
     #: Use this processor (e.g. a trained model's, `processor_from_config(metadata["preprocessing"])`)
@@ -80,11 +81,11 @@ MODALITY_OPTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
     "num_mel_bins": ("mel_bins", ("audio", "audio_video")),
     "normalize_audio": ("normalize_audio", ("audio", "audio_video")),
     "time_shift": ("time_shift", ("audio", "audio_video")),
-    "gain_db": ("gain_db", ("audio", "audio_video")),
+    "gain_db": ("gain_db", ("audio", "audio_video", "sensors")),
     "frequency_warp": ("frequency_warp", ("audio", "audio_video")),
     "num_points": ("num_points", ("points",)),
     "rotate": ("rotate", ("points",)),
-    "jitter": ("jitter", ("points",)),
+    "jitter": ("jitter", ("points", "sensors")),
     "scale_range": ("scale", ("points",)),
     "axis_scale_range": ("axis_scale", ("points",)),
     "point_dropout": ("point_dropout", ("points",)),
@@ -93,6 +94,7 @@ MODALITY_OPTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
     "local_geometry": ("local_geometry", ("points",)),
     "num_steps": ("num_steps", ("sensors",)),
     "center_recordings": ("center_recordings", ("sensors",)),
+    "window_warp": ("window_warp", ("sensors",)),
     "num_frames": ("num_frames", ("audio_video",)),
 }
 #: Each modality as messages name it.

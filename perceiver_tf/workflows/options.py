@@ -51,7 +51,8 @@ VALUE_RULES = {
     "point_dropout": below_one,
     "frame_sample": below_one,
     "num_steps": positive_int,
-    "sequence_tokens": ("steps", "patches", "conv", "channels"),
+    "window_warp": below_one,
+    "sequence_tokens": ("steps", "patches", "conv", "channels", "fcn"),
     "sequence_patch_size": positive_int,
     "num_frames": positive_int,
     "epochs": positive_int,
@@ -113,6 +114,7 @@ class TrainOptions:
     # sensor streams and video clips
     num_steps: int | None = None
     center_recordings: bool | None = None
+    window_warp: float | None = None
     sequence_tokens: str | None = None
     sequence_patch_size: int | None = None
     num_frames: int = 8

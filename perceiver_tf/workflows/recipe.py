@@ -33,7 +33,8 @@ RECIPE_DATA_FLAGS = {
     "audio": {"--normalize-audio": "normalize_audio", "--time-shift": "time_shift",
               "--frequency-warp": "frequency_warp"},
     "sensors": {"--center-recordings": "center_recordings", "--sequence-tokens": "sequence_tokens",
-                "--sequence-patch-size": "sequence_patch_size"},
+                "--sequence-patch-size": "sequence_patch_size", "--window-warp": "window_warp", "--gain-db": "gain_db",
+                "--jitter": "jitter"},
     "image": {"--mixup": "mixup"},
 }
 #: Options that set preprocessing (saved with the model): a fine-tuned model keeps its own.
@@ -114,7 +115,7 @@ def _data_choices(source, open_flags: list[str], align: str | None = None,
         return [num_points_for([len(cloud) for cloud in clouds])] + choices if clouds else choices
     if source.modality == "sensors":
         recordings, labels = (sample_examples(source.train, source.num_train, with_labels=True)
-                              if "--center-recordings" in open_flags else ([], []))
+                              if {"--center-recordings", "--window-warp"} & set(open_flags) else ([], []))
         return sensor_choices(recordings, source.processor.config["num_steps"], sequence_tokens, labels)
     if source.modality == "image":
         return image_choices()

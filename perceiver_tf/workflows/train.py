@@ -413,6 +413,7 @@ def data_options(options: TrainOptions):
         local_geometry=options.local_geometry or 0,
         num_steps=options.num_steps,
         center_recordings=bool(options.center_recordings),
+        window_warp=options.window_warp or 0.0,
         num_frames=options.num_frames,
         multi_label=True if options.multi_label else None,
     )
