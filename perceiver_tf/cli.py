@@ -111,14 +111,16 @@ def _add_train_parser(subparsers) -> None:
     series.add_argument("--sequence-tokens", choices=VALUES["sequence_tokens"], default=None,
                         help="How a sensor recording becomes tokens: steps (one per time step), patches (every "
                              "--sequence-patch-size steps of all channels), conv (a Conv1D stem pooled over that "
-                             "many steps), fcn (three Conv1D layers, kernels 8/5/3, pooled alike) or channels (each channel's patch a token of its own, with its channel "
-                             "index in the position features). Default (recipe): channels.")
+                             "many steps), fcn (three Conv1D layers, kernels 8/5/3, pooled alike) or channels (each "
+                             "channel's patch a token of its own, with its channel index in the position features). "
+                             "Default (recipe): fcn.")
     series.add_argument("--sequence-patch-size", type=VALUES["sequence_patch_size"], default=None, metavar="STEPS",
                         help="Time steps per sensor token (--sequence-tokens patches, conv, fcn, channels). "
                              "Default (recipe): --num-steps / 16, at least 1.")
     series.add_argument("--window-warp", type=VALUES["window_warp"], default=None, metavar="FRACTION",
                         help="Each training sensor recording becomes a random window of at least 1 - FRACTION of "
-                             "its length, stretched back to its length. Default (recipe): 0.2.")
+                             "its length, stretched back to its length. Default (recipe): 0.2, or 0 when "
+                             "recordings are longer than --num-steps.")
     series.add_argument("--num-frames", type=VALUES["num_frames"], default=8,
                         help="Frames per video clip (audio + video data).")
     model = parser.add_argument_group("model")

@@ -35,7 +35,8 @@ def warp_window(series: tf.Tensor, fraction: float, seed: tf.Tensor) -> tf.Tenso
     total = tf.shape(series)[0]
     seeds = tf.random.experimental.stateless_split(seed, 2)
     share = tf.random.stateless_uniform([], seeds[0], 1.0 - fraction, 1.0)
-    kept = tf.clip_by_value(tf.cast(tf.round(share * tf.cast(total, tf.float32)), tf.int32), tf.minimum(2, total), total)
+    kept = tf.cast(tf.round(share * tf.cast(total, tf.float32)), tf.int32)
+    kept = tf.clip_by_value(kept, tf.minimum(2, total), total)
     start = tf.random.stateless_uniform([], seeds[1], 0, total - kept + 1, dtype=tf.int32)
     window = series[start : start + kept]
     return tf.image.resize(window[:, :, None], [total, series.shape[1]])[:, :, 0]
