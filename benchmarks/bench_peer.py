@@ -8,6 +8,13 @@ batch; all are timed in interleaved rounds in one process, so machine load hits 
 
     python -m benchmarks.bench_peer [--rounds 2] [--seconds 8]
 
+Each implementation runs in float32 and at its best setting on this CPU: perceiver_tf with XLA
+and/or `mixed_bfloat16`; the PyTorch peers under `torch.autocast("cpu", torch.bfloat16)`, and HF
+(the peer with perceiver_tf's exact layers) also through `torch.compile` (inductor; it compiles on
+CPU here). Every row carries its achieved GFLOP/s (the configuration's counted matmul FLOPs,
+training = 3 x forward) and MFU against the `tf.matmul` peak of its precision measured in the
+same run.
+
 Peers (each row of the JSON carries `params` and `notes`, the differences that remain):
 
 - HF transformers `PerceiverModel` (`PerceiverConfig` below, no pre/post-processor) + mean-pool
@@ -49,16 +56,37 @@ import time
 
 import numpy as np
 
-from benchmarks.common import configure_tensorflow, markdown_table, median, time_steps, write_results
+from benchmarks.common import (
+    configure_tensorflow,
+    forward_flops,
+    markdown_table,
+    matmul_peak_flops,
+    median,
+    time_steps,
+    write_results,
+)
 
 BATCH, NUM_INPUTS, CHANNELS, NUM_CLASSES, THREADS = 8, 4096, 261, 10, 2
 NUM_REPEATS = 4  # repeats of the shared 2-layer latent Transformer
 TF_GRAPH, TF_XLA = "perceiver_tf (tf.function)", "perceiver_tf (XLA)"
+TF_GRAPH_BF16, TF_XLA_BF16 = "perceiver_tf (tf.function + mixed bfloat16)", "perceiver_tf (XLA + mixed bfloat16)"
 HF = "HF transformers PerceiverModel (torch)"
 LUCIDRAINS = "lucidrains perceiver-pytorch Perceiver (torch)"
 KRASSERM = "krasserm perceiver-io PerceiverEncoder (torch)"
-#: PyPI distribution behind each PyTorch row (its version goes into the JSON).
+HF_BF16 = "HF transformers PerceiverModel (torch, bf16 autocast)"
+HF_COMPILED_BF16 = "HF transformers PerceiverModel (torch.compile, bf16 autocast)"
+LUCIDRAINS_BF16 = "lucidrains perceiver-pytorch Perceiver (torch, bf16 autocast)"
+KRASSERM_BF16 = "krasserm perceiver-io PerceiverEncoder (torch, bf16 autocast)"
+#: PyPI distribution behind each PyTorch row (its version goes into the JSON), by implementation.
 PEER_PACKAGES = {HF: "transformers", LUCIDRAINS: "perceiver-pytorch", KRASSERM: "perceiver-io"}
+#: row -> (implementation: perceiver_tf or the peer's float32 row, precision of its matmuls)
+SETTINGS = {
+    TF_GRAPH: ("perceiver_tf", "float32"), TF_XLA: ("perceiver_tf", "float32"),
+    TF_GRAPH_BF16: ("perceiver_tf", "bfloat16"), TF_XLA_BF16: ("perceiver_tf", "bfloat16"),
+    HF: (HF, "float32"), HF_BF16: (HF, "bfloat16"), HF_COMPILED_BF16: (HF, "bfloat16"),
+    LUCIDRAINS: (LUCIDRAINS, "float32"), LUCIDRAINS_BF16: (LUCIDRAINS, "bfloat16"),
+    KRASSERM: (KRASSERM, "float32"), KRASSERM_BF16: (KRASSERM, "bfloat16"),
+}
 #: The configuration as `build_classifier` overrides ("array": no position encoding added).
 PERCEIVER_TF_OVERRIDES = dict(
     num_latents=256,
@@ -73,14 +101,19 @@ PERCEIVER_TF_OVERRIDES = dict(
 )
 
 
-def build_perceiver_tf(jit_compile: bool):
+def build_perceiver_tf(jit_compile: bool, mixed_bfloat16: bool = False):
     import keras
 
     from perceiver_tf import build_classifier
 
-    model = build_classifier(
-        "tiny", (NUM_INPUTS, CHANNELS), NUM_CLASSES, input_kind="array", **PERCEIVER_TF_OVERRIDES
-    )
+    policy = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("mixed_bfloat16" if mixed_bfloat16 else "float32")
+    try:
+        model = build_classifier(
+            "tiny", (NUM_INPUTS, CHANNELS), NUM_CLASSES, input_kind="array", **PERCEIVER_TF_OVERRIDES
+        )
+    finally:
+        keras.config.set_dtype_policy(policy)
     model.compile(
         optimizer=keras.optimizers.Adam(1e-4),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
@@ -219,9 +252,7 @@ def count_torch_params(model) -> int:
 
 
 def peer_notes(name: str, params: int, reference: int) -> list[str]:
-    """What differs from perceiver_tf in row `name` (which has `params` against perceiver_tf's `reference`)."""
-    if name.startswith("perceiver_tf"):
-        return []
+    """What differs from perceiver_tf in peer row `name` (which has `params` against perceiver_tf's `reference`)."""
     delta = f"{params:,} parameters vs perceiver_tf's {reference:,} ({params - reference:+,})"
     if name == HF:
         return [f"same layers; {delta}", "initialisation differs"]
@@ -262,27 +293,50 @@ def tf_steps(model, x, y):
     return train, infer
 
 
-def torch_steps(model, x, y):
+def torch_steps(model, x, y, bf16_autocast: bool = False):
     import torch
 
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
     loss_fn = torch.nn.CrossEntropyLoss()
     xt, yt = torch.from_numpy(x), torch.from_numpy(y).long()
 
+    def autocast():
+        return torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16_autocast)
+
     def train():
         model.train()
         optimizer.zero_grad(set_to_none=True)
-        loss = loss_fn(model(xt), yt)
+        with autocast():
+            loss = loss_fn(model(xt), yt)
         loss.backward()
         optimizer.step()
         return loss.item()
 
     def infer():
         model.eval()
-        with torch.inference_mode():
-            return model(xt).numpy()
+        with torch.inference_mode(), autocast():
+            return model(xt).float().numpy()
 
     return train, infer
+
+
+def contenders() -> dict:
+    """Row name -> its model (perceiver_tf: compiled Keras models; peers: torch modules)."""
+    import torch
+
+    return {
+        TF_GRAPH: build_perceiver_tf(jit_compile=False),
+        TF_XLA: build_perceiver_tf(jit_compile=True),
+        TF_GRAPH_BF16: build_perceiver_tf(jit_compile=False, mixed_bfloat16=True),
+        TF_XLA_BF16: build_perceiver_tf(jit_compile=True, mixed_bfloat16=True),
+        HF: build_hf(),
+        HF_BF16: build_hf(),
+        HF_COMPILED_BF16: torch.compile(build_hf()),
+        LUCIDRAINS: build_lucidrains(),
+        LUCIDRAINS_BF16: build_lucidrains(),
+        KRASSERM: build_krasserm(),
+        KRASSERM_BF16: build_krasserm(),
+    }
 
 
 def main() -> None:
@@ -302,26 +356,25 @@ def main() -> None:
     x = rng.normal(size=(BATCH, NUM_INPUTS, CHANNELS)).astype("float32")
     y = rng.integers(0, NUM_CLASSES, size=(BATCH,)).astype("int32")
 
-    contenders = {
-        TF_GRAPH: build_perceiver_tf(jit_compile=False),
-        TF_XLA: build_perceiver_tf(jit_compile=True),
-        HF: build_hf(),
-        LUCIDRAINS: build_lucidrains(),
-        KRASSERM: build_krasserm(),
-    }
+    models = contenders()
     params = {
         name: model.count_params() if name.startswith("perceiver_tf") else count_torch_params(model)
-        for name, model in contenders.items()
+        for name, model in models.items()
     }
     steps = {
-        name: (torch_steps if name in PEER_PACKAGES else tf_steps)(model, x, y) for name, model in contenders.items()
+        name: tf_steps(model, x, y) if name.startswith("perceiver_tf")
+        else torch_steps(model, x, y, bf16_autocast=SETTINGS[name][1] == "bfloat16")
+        for name, model in models.items()
     }
-    times = {name: {"train": [], "inference": []} for name in contenders}
+    # The roofline: every implementation does the same matmuls (perceiver_tf's count).
+    flops = {"train": 3 * forward_flops(models[TF_GRAPH]), "inference": forward_flops(models[TF_GRAPH])}
+    peaks = {precision: matmul_peak_flops(dtype=precision) for precision in ("float32", "bfloat16")}
+    times = {name: {"train": [], "inference": []} for name in models}
     # CPU seconds this process got per wall second per thread during each measurement (the lowest
     # is kept): well below 1 means other jobs took cores. With one busy-looping process beside them
     # on 2 cores, PyTorch's OpenMP steps ran roughly 5-20x slower here, perceiver_tf's (TF's
     # work-stealing pool) 1.5-3x, so a torch row measured under load is far off; the fastest step is kept too.
-    cpu_share = {name: {"train": [], "inference": []} for name in contenders}
+    cpu_share = {name: {"train": [], "inference": []} for name in models}
     for round_index in range(args.rounds):
         for mode, slot in (("train", 0), ("inference", 1)):
             for name, pair in steps.items():
@@ -330,10 +383,18 @@ def main() -> None:
                 cpu_share[name][mode].append((time.process_time() - cpu0) / (time.perf_counter() - wall0) / THREADS)
                 print(f"round {round_index} {mode:9s} {name}: {BATCH / median(times[name][mode]):.2f} ex/s", flush=True)
 
+    peaks = {precision: max(peak, matmul_peak_flops(dtype=precision)) for precision, peak in peaks.items()}
+
+    def achieved(name: str, mode: str) -> dict:
+        gflops = flops[mode] * BATCH / median(times[name][mode]) / 1e9
+        return {f"{mode}_gflops_per_s": gflops, f"{mode}_mfu": gflops * 1e9 / peaks[SETTINGS[name][1]]}
+
     rows = [
         {
             "implementation": name,
-            "package": PEER_PACKAGES.get(name, "perceiver_tf"),
+            "family": SETTINGS[name][0],
+            "precision": SETTINGS[name][1],
+            "package": PEER_PACKAGES.get(SETTINGS[name][0], "perceiver_tf"),
             "params": params[name],
             "train_examples_per_s": BATCH / median(times[name]["train"]),
             "inference_examples_per_s": BATCH / median(times[name]["inference"]),
@@ -346,14 +407,18 @@ def main() -> None:
             "inference_examples_per_s_fastest_step": BATCH / min(times[name]["inference"]),
             "train_cpu_share": min(cpu_share[name]["train"]),
             "inference_cpu_share": min(cpu_share[name]["inference"]),
-            "notes": peer_notes(name, params[name], params[TF_GRAPH]),
+            **achieved(name, "train"),
+            **achieved(name, "inference"),
+            "notes": peer_notes(name, params[name], params[TF_GRAPH]) if name in PEER_PACKAGES else [],
         }
-        for name in contenders
+        for name in models
     ]
     print(markdown_table(rows, ["implementation", "params", "train_examples_per_s", "inference_examples_per_s"]))
     path = write_results(
         "peer",
         {
+            "matmul_peak_gflops": {precision: peak / 1e9 for precision, peak in peaks.items()},
+            "forward_gflop_per_example": flops["inference"] / 1e9,
             "config": {"batch": BATCH, "num_inputs": NUM_INPUTS, "channels": CHANNELS, "num_classes": NUM_CLASSES,
                        "threads": THREADS, "build_classifier_overrides": PERCEIVER_TF_OVERRIDES, "input_kind": "array",
                        "peers": {
@@ -370,6 +435,7 @@ def main() -> None:
         },
     )
     print(f"wrote {path}")
+
 
 if __name__ == "__main__":
     main()

@@ -32,14 +32,11 @@ def loglog_slope(points: list[tuple[float, float]]) -> float:
 def peer_section(peer: dict) -> list[str]:
     rows = peer["rows"]
     ours = [r for r in rows if r["implementation"].startswith("perceiver_tf")]
-    peers = [r for r in rows if not r["implementation"].startswith("perceiver_tf")]
-    graph = next(r for r in ours if "tf.function" in r["implementation"])
-    best_train = max(ours, key=lambda r: r["train_examples_per_s"])
-    best_inference = max(ours, key=lambda r: r["inference_examples_per_s"])
+    graph = next(r for r in ours if r["implementation"] == "perceiver_tf (tf.function)")
     versions = peer["versions"]
-
-    def variant(row: dict) -> str:
-        return row["implementation"].removeprefix("perceiver_tf ").strip("()")
+    families = list(dict.fromkeys(r.get("family", r["implementation"]) for r in rows))
+    float32_peers = [r for r in rows if r.get("family", r["implementation"]) == r["implementation"]
+                     and not r["implementation"].startswith("perceiver_tf")]
 
     peer_versions = ", ".join(f"{name} {versions[name]}" for name in ("transformers", "perceiver-pytorch", "perceiver-io")
                               if name in versions)
@@ -54,10 +51,37 @@ def peer_section(peer: dict) -> list[str]:
         "timed in interleaved rounds in one process (median step). The PyTorch peers come from "
         "`requirements-bench.txt`.",
         "",
-        markdown_table(rows, ["implementation", "params", "train_examples_per_s", "inference_examples_per_s",
-                              "timed_train_steps", "timed_inference_steps"]),
-        "",
     ]
+    if "matmul_peak_gflops" in peer:
+        peaks = peer["matmul_peak_gflops"]
+        lines += [
+            f"Roofline: {peer['forward_gflop_per_example']:.1f} GFLOP of matmuls per example forward (training 3x), the "
+            f"same for every implementation; MFU against the 2048^3 `tf.matmul` peak of the row's precision measured "
+            f"in this run ({peaks['float32']:.0f} GFLOP/s float32, {peaks['bfloat16']:.0f} GFLOP/s bfloat16).",
+            "",
+        ]
+    columns = ["implementation", "precision", "params", "train_examples_per_s", "inference_examples_per_s"]
+    columns += ["train_gflops_per_s", "train_mfu", "inference_gflops_per_s", "inference_mfu"] \
+        if "train_mfu" in graph else ["timed_train_steps", "timed_inference_steps"]
+    lines += [markdown_table(rows, [c for c in columns if c in graph]), ""]
+    if "family" in graph:  # results with settings beyond float32
+        best = []
+        for family in families:
+            members = [r for r in rows if r.get("family", r["implementation"]) == family]
+            fastest = {mode: max(members, key=lambda r: r[f"{mode}_examples_per_s"]) for mode in ("train", "inference")}
+            best.append({"implementation": family,
+                         **{f"best_{mode}_examples_per_s": fastest[mode][f"{mode}_examples_per_s"] for mode in fastest},
+                         **{f"best_{mode}_setting": fastest[mode]["implementation"] for mode in fastest}})
+        ours_best = best[0]
+        for row in best[1:]:
+            for mode in ("train", "inference"):
+                row[f"perceiver_tf_best_over_this_{mode}"] = (ours_best[f"best_{mode}_examples_per_s"]
+                                                              / row[f"best_{mode}_examples_per_s"])
+        lines += ["Each implementation at its best setting (the fastest of its rows above, per mode):", "",
+                  markdown_table(best, ["implementation", "best_train_examples_per_s", "best_train_setting",
+                                        "best_inference_examples_per_s", "best_inference_setting",
+                                        "perceiver_tf_best_over_this_train", "perceiver_tf_best_over_this_inference"]),
+                  ""]
     if "train_cpu_share" in graph:
         shares = [min(r["train_cpu_share"], r["inference_cpu_share"]) for r in rows]
         lines += [
@@ -73,22 +97,14 @@ def peer_section(peer: dict) -> list[str]:
                                   "inference_examples_per_s_fastest_step", "train_cpu_share", "inference_cpu_share"]),
             "",
         ]
-    for r in peers:
+    for r in float32_peers:
         lines.append(
-            f"- perceiver_tf is {graph['train_examples_per_s'] / r['train_examples_per_s']:.2f}x "
-            f"{r['implementation']} training, {graph['inference_examples_per_s'] / r['inference_examples_per_s']:.2f}x "
-            f"inference with the default tf.function; with the best perceiver_tf row "
-            f"{best_train['train_examples_per_s'] / r['train_examples_per_s']:.2f}x training "
-            f"({variant(best_train)}), "
-            f"{best_inference['inference_examples_per_s'] / r['inference_examples_per_s']:.2f}x inference "
-            f"({variant(best_inference)})"
-            + (f"; fastest steps (tf.function): "
-               f"{graph['train_examples_per_s_fastest_step'] / r['train_examples_per_s_fastest_step']:.2f}x training, "
-               f"{graph['inference_examples_per_s_fastest_step'] / r['inference_examples_per_s_fastest_step']:.2f}x "
-               "inference." if "train_examples_per_s_fastest_step" in r else ".")
+            f"- float32, perceiver_tf's default tf.function vs {r['implementation']}: "
+            f"{graph['train_examples_per_s'] / r['train_examples_per_s']:.2f}x training, "
+            f"{graph['inference_examples_per_s'] / r['inference_examples_per_s']:.2f}x inference."
         )
     lines += ["", "Differences from perceiver_tf that the peers' options cannot remove:", ""]
-    for r in peers:
+    for r in float32_peers:
         lines.append(f"- {r['implementation']}:" + ("" if r.get("notes") else " not recorded (older results file)."))
         lines += [f"  - {note}" for note in r.get("notes", [])]
     lines += ["", "`build_classifier` overrides used: `" + json.dumps(peer["config"]["build_classifier_overrides"])
