@@ -69,8 +69,8 @@ def _add_train_parser(subparsers) -> None:
     audio.add_argument("--time-shift", type=VALUES["time_shift"], default=None, metavar="FRACTION",
                        help="Move training clips by up to this fraction of their length either way.")
     audio.add_argument("--gain-db", type=VALUES["gain_db"], default=None, metavar="DB",
-                       help="Random gain of training clips (and sensor recordings), up to this many dB either way. "
-                            "Default (recipe): sensors 2, audio none.")
+                       help="Random gain of training clips (and sensor recordings), up to this many dB either way "
+                            "(not chosen by a recipe).")
     audio.add_argument("--frequency-warp", type=VALUES["frequency_warp"], default=None, metavar="W",
                        help="Stretch training log-mel spectra along frequency by a factor in [1-W, 1+W] "
                             "(vocal-tract length perturbation).")
@@ -91,7 +91,7 @@ def _add_train_parser(subparsers) -> None:
                              "Default (recipe): 32.")
     points.add_argument("--jitter", type=VALUES["jitter"], default=None,
                         help="Gaussian jitter std for training point clouds (sensor recordings: relative to each "
-                             "recording's std). Default (recipe): 0.01 (sensors: 0.03).")
+                             "recording's std, not chosen by a recipe). Default (recipe): 0.01.")
     points.add_argument("--scale", type=VALUES["scale"], nargs=2, metavar=("LOW", "HIGH"),
                         help="Random isotropic scaling range for training point clouds.")
     points.add_argument("--axis-scale", type=VALUES["axis_scale"], nargs=2, metavar=("LOW", "HIGH"),
@@ -113,14 +113,14 @@ def _add_train_parser(subparsers) -> None:
                              "--sequence-patch-size steps of all channels), conv (a Conv1D stem pooled over that "
                              "many steps), fcn (three Conv1D layers, kernels 8/5/3, pooled alike) or channels (each "
                              "channel's patch a token of its own, with its channel index in the position features). "
-                             "Default (recipe): fcn.")
+                             "Default (recipe): channels.")
     series.add_argument("--sequence-patch-size", type=VALUES["sequence_patch_size"], default=None, metavar="STEPS",
                         help="Time steps per sensor token (--sequence-tokens patches, conv, fcn, channels). "
                              "Default (recipe): --num-steps / 16, at least 1.")
     series.add_argument("--window-warp", type=VALUES["window_warp"], default=None, metavar="FRACTION",
                         help="Each training sensor recording becomes a random window of at least 1 - FRACTION of "
-                             "its length, stretched back to its length. Default (recipe): 0.2, or 0 when "
-                             "recordings are longer than --num-steps.")
+                             "its length, stretched back to its length. Default (recipe): 0.2, or 0 for "
+                             "periodic recordings.")
     series.add_argument("--num-frames", type=VALUES["num_frames"], default=8,
                         help="Frames per video clip (audio + video data).")
     model = parser.add_argument_group("model")

@@ -186,14 +186,30 @@ def test_recordings_dominated_by_static_offsets_are_centred(seed):
     worn, _ = simulate_accelerometer(80, num_channels=6, seed=seed)  # gravity: a random offset per recording
     choice, *tokens = sensor_choices(list(worn), 128)
     assert choice.flag == "--center-recordings" and choice.value is True
-    assert [(c.flag, c.value) for c in tokens] == [("--sequence-tokens", "fcn"), ("--sequence-patch-size", 8),
-                                                   ("--window-warp", 0.2), ("--gain-db", 2.0), ("--jitter", 0.03)]
-    cropped = {c.flag: c for c in sensor_choices(list(worn), 64)}["--window-warp"]  # longer than 64 steps
-    assert cropped.value == 0.0 and "cut into random windows of 64 by the training crop" in cropped.reason
+    assert [(c.flag, c.value) for c in tokens] == [("--sequence-tokens", "channels"), ("--sequence-patch-size", 8),
+                                                   ("--window-warp", 0.0)]
     t = np.arange(64)[:, None] / 64
     rng = np.random.default_rng(seed)
     tones = [np.sin(2 * np.pi * 6 * t + rng.uniform(0, 6, 3)) + rng.normal(0, 0.3, (64, 3)) for _ in range(40)]
     assert offset_share(tones) < 0.05 and sensor_choices(tones, 64)[0].value is False
+
+
+@pytest.mark.parametrize("seed", [0, 5])
+def test_periodic_recordings_are_not_window_warped(seed):
+    """Stretching a periodic recording changes its frequency: tones (periodicity 0.7-1) keep their time scale,
+    single events (a bump at a random time: no repeat) are warped."""
+    from perceiver_tf.training.recipes import periodicity, sensor_choices
+
+    rng = np.random.default_rng(seed)
+    t = np.arange(120)[:, None]
+    tones = [np.sin(2 * np.pi * t / rng.uniform(10, 30) + rng.uniform(0, 6, 2)) + rng.normal(0, 0.1, (120, 2))
+             for _ in range(20)]
+    bumps = [np.exp(-0.5 * ((t - rng.uniform(20, 100)) / 8.0) ** 2) + rng.normal(0, 0.01, (120, 2)) for _ in range(20)]
+    assert min(periodicity(r) for r in tones) > 0.6 and max(periodicity(r) for r in bumps) < 0.3
+    warp = {c.flag: c for c in sensor_choices(tones, 120)}["--window-warp"]
+    assert warp.value == 0.0 and "periodic recordings" in warp.reason
+    assert {c.flag: c.value for c in sensor_choices(bumps, 120)}["--window-warp"] == 0.2
+    assert periodicity(np.linspace(0, 1, 50)[:, None]) < 0.1  # a ramp: no repeat within half its length
 
 
 @pytest.mark.parametrize("seed", [0, 5])

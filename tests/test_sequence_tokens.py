@@ -107,12 +107,12 @@ def test_sequence_token_mistakes_are_one_line_errors(kwargs, message):
         SequenceAdapter((30, 3), **kwargs)
 
 
-def test_the_recipe_chooses_fcn_tokens_of_a_sixteenth_of_the_steps():
+def test_the_recipe_chooses_channel_tokens_of_a_sixteenth_of_the_steps():
     tokens, patch = sequence_token_choices(130)
-    assert (tokens.flag, tokens.value, patch.flag, patch.value) == ("--sequence-tokens", "fcn",
+    assert (tokens.flag, tokens.value, patch.flag, patch.value) == ("--sequence-tokens", "channels",
                                                                     "--sequence-patch-size", 8)
     assert SEQUENCE_TOKENS_ALONG_TIME == 16
-    assert [c.value for c in sequence_token_choices(10)] == ["fcn", 1]
+    assert [c.value for c in sequence_token_choices(10)] == ["channels", 1]
     assert sequence_token_choices(130, tokens="steps") == []  # given: nothing left to choose
     assert [(c.flag, c.value) for c in sequence_token_choices(64, tokens="conv")] == [("--sequence-patch-size", 4)]
 
@@ -201,7 +201,7 @@ def test_cli_sequence_flags_shape_the_model_and_the_recipe_fills_what_is_left(tm
     write_frequency_folder(str(tmp_path / "data"), per_class=4, steps=(40, 40))
     small = ["--set", "num_latents=8", "--set", "latent_dim=16", "--set", "num_blocks=1",
              "--set", "num_cross_attends=1", "--set", "num_bands=2"]
-    for flags, tokens, patch in ((["--sequence-tokens", "conv"], "conv", 2), ([], "fcn", 2),
+    for flags, tokens, patch in ((["--sequence-tokens", "conv"], "conv", 2), ([], "channels", 2),
                                  (["--sequence-tokens", "steps"], "steps", None)):
         out = tmp_path / f"out_{tokens}"
         assert main(["train", "--data", str(tmp_path / "data"), "--output-dir", str(out), "--epochs", "1",

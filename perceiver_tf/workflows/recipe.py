@@ -33,8 +33,7 @@ RECIPE_DATA_FLAGS = {
     "audio": {"--normalize-audio": "normalize_audio", "--time-shift": "time_shift",
               "--frequency-warp": "frequency_warp"},
     "sensors": {"--center-recordings": "center_recordings", "--sequence-tokens": "sequence_tokens",
-                "--sequence-patch-size": "sequence_patch_size", "--window-warp": "window_warp", "--gain-db": "gain_db",
-                "--jitter": "jitter"},
+                "--sequence-patch-size": "sequence_patch_size", "--window-warp": "window_warp"},
     "image": {"--mixup": "mixup"},
 }
 #: Options that set preprocessing (saved with the model): a fine-tuned model keeps its own.
