@@ -176,6 +176,7 @@ _SET = {"image_size": (8, 8), "channels": 1, "rand_augment": True, "pixel_permut
         "normalize_audio": True, "time_shift": 0.1, "gain_db": 3.0, "frequency_warp": 0.1, "num_points": 64,
         "rotate": "so3", "jitter": 0.01, "scale_range": (0.8, 1.2), "axis_scale_range": (0.9, 1.1),
         "point_dropout": 0.1, "point_align": "pca", "frame_sample": 0.5, "local_geometry": 8, "num_steps": 16, "center_recordings": True,
+        "window_warp": 0.2,
         "num_frames": 4}
 _SHAPES = {"image": (8, 8, 3), "sensors": (16, 3), "audio_video": (8, 8, 3)}
 #: Options that only go together with another: added where the option's modality reads it.
