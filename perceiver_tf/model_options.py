@@ -2,6 +2,8 @@
 keys `set=` / `--set` accepts. Importing this module loads nothing else, so `--preset nosuch` is refused
 at once; tests/test_model_options.py keeps these in step with `perceiver_tf.models`."""
 
+#: How a sequence becomes tokens (`SequenceAdapter(sequence_tokens=...)`, `--sequence-tokens`).
+SEQUENCE_TOKENS = ("steps", "patches", "conv", "channels", "fcn")
 #: `{preset: the task it builds}`, in `perceiver-tf presets` order.
 PRESET_TASKS = {
     "tiny": "classifier",

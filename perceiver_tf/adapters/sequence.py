@@ -10,9 +10,8 @@ from keras import ops
 from perceiver_tf.adapters.grid import GridAdapter
 from perceiver_tf.layers.common import register, require_positive_int
 from perceiver_tf.layers.patches import ExtractPatches
+from perceiver_tf.model_options import SEQUENCE_TOKENS
 
-#: How a sequence becomes tokens (`SequenceAdapter(sequence_tokens=...)`).
-SEQUENCE_TOKENS = ("steps", "patches", "conv", "channels", "fcn")
 #: Kernel of the "conv" stem's Conv1D, in time steps (DeepMind's image stem: 7 x 7).
 CONV_KERNEL_SIZE = 7
 #: The "fcn" stem's Conv1D layers, `(kernel, filters)` (the last one's filters: `preprocessor_channels`):

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 
 from perceiver_tf.errors import OptionError
+from perceiver_tf.model_options import SEQUENCE_TOKENS
 from perceiver_tf.option_names import option, option_name
 from perceiver_tf.workflows.values import (
     below_one,
@@ -52,7 +53,7 @@ VALUE_RULES = {
     "frame_sample": below_one,
     "num_steps": positive_int,
     "window_warp": below_one,
-    "sequence_tokens": ("steps", "patches", "conv", "channels", "fcn"),
+    "sequence_tokens": SEQUENCE_TOKENS,
     "sequence_patch_size": positive_int,
     "num_frames": positive_int,
     "epochs": positive_int,
