@@ -131,7 +131,21 @@ class PerceiverTask(keras.Model):
         brings back its optimizer at the end of its cosine schedule, so `fit` would change nothing.
         (A resumed run is compiled afresh: `BackupAndRestore` restores its step count later.)"""
         warn_if_untrainable(self, stacklevel=2)
+        self._build_optimizer_before_tracing()
         return super().fit(*args, **kwargs)
+
+    def _build_optimizer_before_tracing(self) -> None:
+        """Create the optimizer's slot variables before the first training step is traced.
+
+        Keras' TensorFlow trainer without a distribution strategy defers that to the trace of the
+        train function; a `tf.function` whose first trace creates variables is traced twice, which
+        cost the README demo about 3.5 s of its first epoch. (With a strategy, and on JAX, Keras
+        builds the optimizer before tracing itself.)
+        """
+        optimizer = getattr(self, "optimizer", None)
+        if (keras.backend.backend() == "tensorflow" and self.built and optimizer is not None
+                and not optimizer.built and getattr(self, "_distribute_strategy", None) is None):
+            optimizer.build(self.trainable_variables)
 
     def get_compile_config(self):
         """Keras' compile config, with `jit_compile` saved as "auto" when it is the running backend's
