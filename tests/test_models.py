@@ -284,7 +284,7 @@ def test_keras_trainers_run_the_model_in_training_mode(rng):
 
 @pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="TensorFlow's tf.function tracing")
 def test_fit_traces_the_training_step_once(rng):
-    """`fit` builds the optimizer's slot variables before tracing: without a strategy Keras creates
+    """`fit` and `train_on_batch` build the optimizer's slot variables before tracing: without a strategy Keras creates
     them inside the first trace, and a `tf.function` whose first trace creates variables is traced
     a second time (seconds of a short run's first epoch)."""
     import tensorflow as tf
@@ -298,3 +298,12 @@ def test_fit_traces_the_training_step_once(rng):
     model.fit(data.batch(4), epochs=2, verbose=0, shuffle=False)
     assert len(traces) == 1
     assert int(model.optimizer.iterations) == 4
+
+    model = tiny_model((8, 8, 1))  # train_on_batch, which custom training loops call, as well
+    model.compile(optimizer=keras.optimizers.Lamb(1e-3), loss="sparse_categorical_crossentropy")
+    traces.clear()
+    train_step = model.train_step
+    model.train_step = lambda data: traces.append(1) or train_step(data)
+    for x, y in data.batch(4):
+        model.train_on_batch(x, y)
+    assert len(traces) == 1

@@ -134,6 +134,11 @@ class PerceiverTask(keras.Model):
         self._build_optimizer_before_tracing()
         return super().fit(*args, **kwargs)
 
+    def train_on_batch(self, *args, **kwargs):
+        """`keras.Model.train_on_batch`, with the optimizer built before its step is traced (as in `fit`)."""
+        self._build_optimizer_before_tracing()
+        return super().train_on_batch(*args, **kwargs)
+
     def _build_optimizer_before_tracing(self) -> None:
         """Create the optimizer's slot variables before the first training step is traced.
 
