@@ -75,7 +75,7 @@ def default_jit_compile(model=None) -> bool:
     - TensorFlow: True on a GPU or TPU for a model whose inputs have fixed shapes (but the batch),
       outside any tf.distribute strategy (Keras' own "auto" rule); False on a CPU. Measured with
       `python -m benchmarks.bench_defaults` on a 2-core CPU (benchmarks/RESULTS.md): XLA's steady
-      training step is 1.03-1.6x the float32 graph's for `tiny` and `small`, but its compilation
+      training step is 1.15-2.6x the float32 graph's for `tiny` and `small`, but its compilation
       outweighs that in runs of a few hundred steps: the README demo reached 0.94 validation
       accuracy in 34.5 / 24.2 s (seeds 0 / 1) with XLA against 30.1 / 24.2 s without; its first
       epoch took 10.2 s against 4.4 s (`benchmarks.bench_time_to_accuracy`). Off where an input dimension
