@@ -87,3 +87,22 @@ def test_import_perceiver_tf_is_enough_to_load_a_compiled_classifier(tmp_path):
               "print(type(model.loss).__name__, sorted(logs))")
     printed = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, check=True)
     assert printed.stdout.split()[0] == "ClassCrossentropy" and "'accuracy'" in printed.stdout
+
+
+def test_zero_weight_examples_count_in_no_score():
+    """`compile_classifier` weights its metric: the copies that pad a batch (`PipelineOptions.batch_multiple`,
+    at weight 0) change neither the accuracy nor the loss. Compiled as plain `metrics`, Keras counted them."""
+    keras.utils.set_random_seed(0)
+    x = np.random.default_rng(1).random((8, 6, 6, 1), dtype="float32")
+    ids = np.arange(8) % 2
+    model = perceiver_tf.build_classifier("tiny", (6, 6, 1), 2, num_latents=8, latent_dim=16, num_blocks=1,
+                                          num_self_attends_per_block=1, num_cross_attends=1, num_bands=2)
+    compile_classifier(model, total_steps=10, optimizer="adamw")
+    correct = model.predict(x, verbose=0).argmax(-1) == ids
+    real = np.flatnonzero(correct)[:1].tolist() + np.flatnonzero(~correct)[:2].tolist()  # 1 of 3 right
+    padded = real + [real[-1]] * 5  # the last example repeated at weight 0, as `pad_to_multiple` does
+    weights = np.array([1.0] * len(real) + [0.0] * 5, "float32")
+    logs = model.evaluate(x[padded], ids[padded], sample_weight=weights, batch_size=8, verbose=0, return_dict=True)
+    unpadded = model.evaluate(x[real], ids[real], batch_size=8, verbose=0, return_dict=True)
+    assert logs["accuracy"] == pytest.approx(1 / 3) and unpadded["accuracy"] == pytest.approx(1 / 3)
+    assert logs["loss"] == pytest.approx(unpadded["loss"], rel=1e-5)

@@ -96,7 +96,7 @@ def compile_classifier(
     model.compile(
         optimizer=make_optimizer(optimizer, learning_rate, total_steps, warmup_steps, weight_decay, global_clipnorm),
         loss=loss,
-        metrics=[metric],
+        weighted_metrics=[metric],  # zero-weight padding (`PipelineOptions.batch_multiple`) counts in no score
         jit_compile=resolve_jit_compile(jit_compile, model),
     )
     return model
