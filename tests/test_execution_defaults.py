@@ -80,3 +80,37 @@ def test_default_xla_classifier_trains_like_the_graph(defaults):
                                    optimizer="adamw", learning_rate=1e-2, jit_compile=jit_compile)
         losses.append(model.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0).history["loss"])
     np.testing.assert_allclose(losses[0], losses[1], rtol=1e-4)
+
+
+def test_a_compiled_run_pads_every_batch_to_one_shape(tmp_path, monkeypatch):
+    """XLA compiles one program per input shape: with `jit_compile` a split's last partial batch is padded
+    to the full batch (copies at weight 0) so that the training and test steps compile once each; without,
+    it keeps its size. A split smaller than a batch is one batch already; a strategy's device multiple stays.
+    The padding counts in no score."""
+    import perceiver_tf as pt
+    import perceiver_tf.training as training
+    from perceiver_tf.workflows.train import batch_multiple
+
+    assert [batch_multiple(None, 64, n, True) for n in (1437, 40, None)] == [64, 1, 64]
+    assert batch_multiple(None, 64, 1437, False) == 1
+    two_devices = type("TwoDevices", (), {"batch_multiple": 2})()
+    assert batch_multiple(two_devices, 39, 360, True) == 40 and batch_multiple(two_devices, 39, 360, False) == 2
+
+    batch_sizes = {}
+    train_classifier = training.train_classifier
+
+    def recording(model, train_data, validation_data, *args, **kwargs):
+        for split, data in (("train", train_data), ("validation", validation_data)):
+            batch_sizes[split] = [int(batch[0].shape[0]) for batch in data]
+        return train_classifier(model, train_data, validation_data, *args, **kwargs)
+
+    monkeypatch.setattr(training, "train_classifier", recording)
+    rng = np.random.default_rng(0)
+    x, y = rng.integers(0, 256, size=(90, 6, 6, 1)).astype("uint8"), np.arange(90) % 3  # 72 train, 18 validation
+    for jit_compile, expected in ((True, {"train": [16] * 5, "validation": [16] * 2}),
+                                  (False, {"train": [16] * 4 + [8], "validation": [16, 2]})):
+        run = pt.train((x, y), tmp_path / str(jit_compile), epochs=1, batch_size=16, jit_compile=jit_compile,
+                       preset="tiny", set=TINY, verbose=0, no_tensorboard=True)
+        assert batch_sizes == expected
+        correct = run.metrics["val_accuracy"] * 18  # a share of the 18 validation examples, not of 32 padded ones
+        assert correct == pytest.approx(round(correct), abs=1e-4)

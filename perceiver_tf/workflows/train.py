@@ -13,7 +13,7 @@ import hashlib
 import math
 import os
 import sys
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -190,12 +190,19 @@ def _train(spec: str, data, class_names, options: TrainOptions, output_dir: Path
     # Multi-hot labels are rows already; class ids become one-hot rows for smoothing, MixUp and CutMix.
     one_hot = source.multi_label or bool(options.label_smoothing or options.mixup or options.cutmix)
     pipeline = PipelineOptions(options.batch_size, options.seed, one_hot, options.mixup, options.cutmix,
-                               cache=not options.no_cache, batch_multiple=getattr(strategy, "batch_multiple", 1))
+                               cache=not options.no_cache)
+    jit_compile = resolve_jit_compile(options.jit_compile)  # as the model will be compiled (fixed input shapes assumed)
+
+    def split_batches(examples, training: bool, num_examples: int | None):
+        multiple = batch_multiple(strategy, options.batch_size, num_examples, jit_compile)
+        return batched(examples, source.processor, training, num_classes, replace(pipeline, batch_multiple=multiple),
+                       num_examples)
+
     try:
-        train_data = batched(source.train, source.processor, True, num_classes, pipeline, source.num_train)
+        train_data = split_batches(source.train, True, source.num_train)
     except ValueError as error:
         raise OptionError(str(error)) from None
-    val_data = batched(source.val, source.processor, False, num_classes, pipeline, source.num_val)
+    val_data = split_batches(source.val, False, source.num_val)
     steps_per_epoch = (math.ceil(source.num_train / options.batch_size) if source.num_train
                        else int(train_data.reduce(0, lambda n, _: n + 1)))
     record = recipe_record(options, source, recipe)
@@ -241,6 +248,22 @@ def _train(spec: str, data, class_names, options: TrainOptions, output_dir: Path
                 else [])
     return TrainRun(model, {**model.metadata, **asdict(result)}, read_history(output_dir) if is_chief else {},
                     record, output_dir, wrote_files=is_chief, example_files=examples)
+
+
+def batch_multiple(strategy, batch_size: int, num_examples: int | None, jit_compile: bool) -> int:
+    """What a split's batches are padded to (`PipelineOptions.batch_multiple`; copies at weight 0).
+
+    - The strategy's multiple (`batch_multiple` of a JAX data-parallel distribution: its device count).
+    - The whole batch size (rounded up to that multiple) when the steps are XLA-compiled (`jit_compile`) and the split has more
+      examples than a batch, or an unknown number: XLA compiles one program per input shape, and a
+      last partial batch cost a second compilation of the training step and of the test step (the
+      README demo with `--jit-compile`: 11.4 s to the end of its first epoch, 0.47 s per epoch after).
+      A split smaller than a batch is one batch of one shape already.
+    """
+    multiple = getattr(strategy, "batch_multiple", 1)
+    if jit_compile and (num_examples is None or num_examples > batch_size):
+        multiple *= math.ceil(batch_size / multiple)  # the batch size rounded up to the device count's multiple
+    return multiple
 
 
 def _new_model(options: TrainOptions, source, metadata: dict):
