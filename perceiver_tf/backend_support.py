@@ -75,12 +75,13 @@ def default_jit_compile(model=None) -> bool:
     - TensorFlow: True on a GPU or TPU for a model whose inputs have fixed shapes (but the batch),
       outside any tf.distribute strategy (Keras' own "auto" rule); False on a CPU. Measured with
       `python -m benchmarks.bench_defaults` on a 2-core CPU (benchmarks/RESULTS.md): XLA's steady
-      training step is 1.15-2.6x the float32 graph's for `tiny` and `small`, but its compilation
-      outweighs that in runs of a few hundred steps: the README demo reached 0.94 validation
-      accuracy in 34.5 / 24.2 s (seeds 0 / 1) with XLA against 30.1 / 24.2 s without; its first
-      epoch took 10.2 s against 4.4 s (`benchmarks.bench_time_to_accuracy`). Off where an input dimension
-      varies (XLA compiles once per new shape: point clouds of any size) and under strategies
-      (not measured).
+      training step is 1.15-2.6x the float32 graph's for `tiny` and `small`, its first step 3.5-10.7 s.
+      Since every batch of a compiled run has one shape (`workflows.train.batch_multiple`), XLA also
+      wins the README demo: 0.94 validation accuracy in 26.9 / 23.1 s (seeds 0 / 1) against 31.4 /
+      23.6 s (`benchmarks.bench_time_to_accuracy`). It stays off until one-shot predict / evaluate
+      latency, the chunked cross-attention's training memory and the task suite are measured under
+      it. Off where an input dimension varies (XLA compiles once per new shape: point clouds of any
+      size) and under strategies (not measured).
     - torch: False.
 
     `PERCEIVER_TF_JIT_COMPILE=0` / `=1` overrides the choice.
