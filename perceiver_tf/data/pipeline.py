@@ -27,8 +27,10 @@ class PipelineOptions:
         shuffle_buffer: examples held for shuffling (default: the whole split).
         batch_multiple: > 1: every batch becomes `(inputs, labels, sample_weights)`, a last
             partial batch padded to a multiple of it with copies of its last example at weight 0
-            (data parallelism over that many devices splits each batch evenly; the padding
-            changes no metric nor, with the "mean_with_sample_weight" loss reduction, the loss).
+            (data parallelism over that many devices splits each batch evenly; at the batch size,
+            an XLA-compiled step sees one shape: `workflows.train.batch_multiple`). The padding
+            changes no metric (compiled as `weighted_metrics`) nor, with the
+            "mean_with_sample_weight" loss reduction, the loss.
     """
 
     batch_size: int = 64
