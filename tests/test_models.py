@@ -284,26 +284,25 @@ def test_keras_trainers_run_the_model_in_training_mode(rng):
 
 @pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="TensorFlow's tf.function tracing")
 def test_fit_traces_the_training_step_once(rng):
-    """`fit` and `train_on_batch` build the optimizer's slot variables before tracing: without a strategy Keras creates
-    them inside the first trace, and a `tf.function` whose first trace creates variables is traced
-    a second time (seconds of a short run's first epoch)."""
+    """`fit` and `train_on_batch` build the optimizer's slot variables before tracing: without a strategy
+    Keras creates them inside the first trace, and a `tf.function` whose first trace creates variables
+    is traced a second time (seconds of a short run's first epoch)."""
     import tensorflow as tf
 
-    model = tiny_model((8, 8, 1))
-    model.compile(optimizer=keras.optimizers.Lamb(1e-3), loss="sparse_categorical_crossentropy")
-    traces = []
-    train_step = model.train_step
-    model.train_step = lambda data: traces.append(1) or train_step(data)
+    def counting_traces():
+        model = tiny_model((8, 8, 1))
+        model.compile(optimizer=keras.optimizers.Lamb(1e-3), loss="sparse_categorical_crossentropy")
+        traces, train_step = [], model.train_step
+        model.train_step = lambda data: traces.append(1) or train_step(data)
+        return model, traces
+
     data = tf.data.Dataset.from_tensor_slices((rng.normal(size=(8, 8, 8, 1)).astype("float32"), np.arange(8) % 5))
+    model, traces = counting_traces()
     model.fit(data.batch(4), epochs=2, verbose=0, shuffle=False)
     assert len(traces) == 1
     assert int(model.optimizer.iterations) == 4
 
-    model = tiny_model((8, 8, 1))  # train_on_batch, which custom training loops call, as well
-    model.compile(optimizer=keras.optimizers.Lamb(1e-3), loss="sparse_categorical_crossentropy")
-    traces.clear()
-    train_step = model.train_step
-    model.train_step = lambda data: traces.append(1) or train_step(data)
+    model, traces = counting_traces()  # train_on_batch, which custom training loops call, as well
     for x, y in data.batch(4):
         model.train_on_batch(x, y)
     assert len(traces) == 1
