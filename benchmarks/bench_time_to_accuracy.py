@@ -27,6 +27,7 @@ from benchmarks.common import REPO, RESULTS_DIR, markdown_table, write_results
 #: row's `jit_compile` records what the run's log says it resolved to).
 CONFIGS = {
     "defaults": "",
+    "graph": "--no-jit-compile",
     "XLA": "--jit-compile",
     "XLA + mixed precision": "--jit-compile --mixed-precision",
 }

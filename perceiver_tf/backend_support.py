@@ -8,7 +8,7 @@ under another backend.
 - `backend()`: "tensorflow", "jax", ...
 - `default_jit_compile(model)`: XLA-compiled train/eval steps by default under JAX (an un-jitted
   JAX step is several times slower) and under TensorFlow for fixed input shapes on one device
-  (measured faster on CPU; see its docstring).
+  (measured faster on CPU, except for chunked attention's memory; see its docstring).
 - `accelerator()`: "gpu", "tpu" or "cpu", as the running backend sees the devices; it picks the
   mixed-precision dtype (`mixed_precision_policy`).
 - `missing_package_hint(error)` / `backend_import_error(error)`: the one-line install hint for a
@@ -68,20 +68,30 @@ def has_fixed_input_shapes(model) -> bool:
     return all(None not in tuple(tensor.shape[1:]) for tensor in inputs)
 
 
+def uses_chunked_attention(model) -> bool:
+    """True when an attention layer of `model` processes its keys in chunks (`attention_chunk_size`:
+    the bounded-memory cross-attention over very large inputs)."""
+    if model is None or not hasattr(model, "_flatten_layers"):
+        return False
+    return any(getattr(layer, "attention_chunk_size", None) for layer in model._flatten_layers())
+
+
 def default_jit_compile(model=None) -> bool:
     """What `jit_compile="auto"` means in perceiver_tf for `model` (`None`: a model with fixed input shapes).
 
     - JAX: True (an un-jitted JAX step is several times slower).
-    - TensorFlow: True on a GPU or TPU for a model whose inputs have fixed shapes (but the batch),
-      outside any tf.distribute strategy (Keras' own "auto" rule); False on a CPU. Measured with
-      `python -m benchmarks.bench_defaults` on a 2-core CPU (benchmarks/RESULTS.md): XLA's steady
-      training step is 1.15-2.6x the float32 graph's for `tiny` and `small`, its first step 3.5-10.7 s.
-      Since every batch of a compiled run has one shape (`workflows.train.batch_multiple`), XLA also
-      wins the README demo: 0.94 validation accuracy in 26.9 / 23.1 s (seeds 0 / 1) against 31.4 /
-      23.6 s (`benchmarks.bench_time_to_accuracy`). It stays off until one-shot predict / evaluate
-      latency, the chunked cross-attention's training memory and the task suite are measured under
-      it. Off where an input dimension varies (XLA compiles once per new shape: point clouds of any
-      size) and under strategies (not measured).
+    - TensorFlow: True for a model whose inputs have fixed shapes (but the batch), outside any
+      tf.distribute strategy (Keras' own "auto" rule on a GPU or TPU), on every device kind.
+      Measured on a 2-core CPU (benchmarks/RESULTS.md): XLA's steady training step is 1.15-2.6x the
+      float32 graph's for `tiny` and `small` (`benchmarks.bench_defaults`), its first step 3.5-10.7 s;
+      since every batch of a compiled run has one shape (`workflows.train.batch_multiple`) XLA also
+      wins whole runs (the README demo's time to 0.94 validation accuracy,
+      `benchmarks.bench_time_to_accuracy`, and the task suite, `benchmarks.bench_tasks`), and a
+      one-shot `perceiver-tf predict` was no slower. False where an input dimension varies (XLA
+      compiles once per new shape: point clouds of any size), under strategies (not measured), and on
+      a CPU for a model with chunked attention (`uses_chunked_attention`): there XLA raised the peak
+      memory of a training step at a million inputs with a learned position table from 3.9 to 4.4 GB
+      (`benchmarks.bench_training_memory`), past the 4 GiB that chunking promises.
     - torch: False.
 
     `PERCEIVER_TF_JIT_COMPILE=0` / `=1` overrides the choice.
@@ -91,7 +101,9 @@ def default_jit_compile(model=None) -> bool:
         return forced == "1"
     if backend() == "jax":
         return True
-    if backend() != "tensorflow" or accelerator() == "cpu" or not has_fixed_input_shapes(model):
+    if backend() != "tensorflow" or not has_fixed_input_shapes(model):
+        return False
+    if accelerator() == "cpu" and uses_chunked_attention(model):
         return False
     import tensorflow as tf
 

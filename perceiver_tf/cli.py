@@ -184,8 +184,9 @@ def _add_train_parser(subparsers) -> None:
                          help="mixed_float16 on GPU, mixed_bfloat16 on CPU/TPU (softmax/LayerNorm stay float32).")
     devices.add_argument("--jit-compile", action=argparse.BooleanOptionalAction, default=None,
                          help="Compile train/eval steps with XLA. Default: on under KERAS_BACKEND=jax; under "
-                         "TensorFlow on for fixed input shapes on one GPU or TPU, off on a CPU (its compilation "
-                         "outweighed the faster step in the measured runs).")
+                         "TensorFlow on for fixed input shapes on one device, off for variable sizes (it would "
+                         "compile once per shape), under --distribute and, on a CPU, for chunked cross-attention "
+                         "(its memory bound).")
     output = parser.add_argument_group("output")
     output.add_argument("--output-dir", default=None, help="Default: saved_models/<data name>.")
     output.add_argument("--restart", action="store_true",

@@ -34,8 +34,8 @@ MEASUREMENT = re.compile(r"(?<![\w.\-])(\d+(?:\.\d+)?(?=%|x\b| ?(?:s|ms|seconds|
 #: Pages whose numbers are records of past experiments, test outcomes or the notebooks' outputs rather
 #: than current benchmark results (their measured numbers are not checked against benchmarks/results).
 RECORDS = {"docs/design.md", "docs/changelog.md", "docs/models.md", "docs/attention.md"}
-#: Flags the pages give to other tools: pip, saved_model_cli, docker, benchmarks.bench_tasks, mkdocs, git.
-OTHER_TOOLS_FLAGS = {"--no-deps", "--ignore-requires-python", "--all", "--dir", "--rm", "--tasks", "--strict", "--oneline"}
+#: Flags the pages give to other tools: pip, saved_model_cli, docker, benchmarks.bench_tasks / bench_time_to_accuracy, mkdocs, git.
+OTHER_TOOLS_FLAGS = {"--no-deps", "--ignore-requires-python", "--all", "--dir", "--rm", "--tasks", "--configs", "--strict", "--oneline"}
 
 
 def _load_hooks():

@@ -1,12 +1,18 @@
-"""What `jit_compile="auto"` means: XLA under JAX and on TensorFlow accelerators, off on a TensorFlow CPU (its
-compilation outweighed the gain in the measured runs) and where it would recompile."""
+"""What `jit_compile="auto"` means: XLA under JAX and, under TensorFlow, for fixed input shapes on one device; off
+where it would recompile (variable input sizes), under tf.distribute strategies, and for chunked attention on a
+TensorFlow CPU (XLA raised its training memory past the bound chunking promises)."""
 
 import keras
 import numpy as np
 import pytest
 
 from perceiver_tf import backend_support, build_classifier
-from perceiver_tf.backend_support import JIT_COMPILE_ENV, default_jit_compile, has_fixed_input_shapes
+from perceiver_tf.backend_support import (
+    JIT_COMPILE_ENV,
+    default_jit_compile,
+    has_fixed_input_shapes,
+    uses_chunked_attention,
+)
 from perceiver_tf.training import compile_classifier
 
 TINY = dict(num_latents=8, latent_dim=16, num_blocks=1, num_cross_attends=1, num_self_attends_per_block=1, num_bands=2)
@@ -25,16 +31,29 @@ def _models():
     return fixed, variable
 
 
-def test_auto_means_xla_under_jax_and_graphs_on_a_tensorflow_cpu(defaults):
+def test_auto_means_xla_for_fixed_shapes_and_graphs_for_variable_sizes(defaults):
     fixed, variable = _models()
     assert has_fixed_input_shapes(fixed) and not has_fixed_input_shapes(variable)
     jax = keras.backend.backend() == "jax"
-    assert default_jit_compile(fixed) is default_jit_compile(variable) is jax  # this machine: a CPU
+    assert default_jit_compile(fixed) is True
+    assert default_jit_compile(variable) is jax  # TensorFlow's XLA would compile once per cloud size
     compile_classifier(fixed, total_steps=4)
     compile_classifier(variable, total_steps=4)
-    assert fixed.jit_compile is variable.jit_compile is jax
+    assert fixed.jit_compile is True and variable.jit_compile is jax
     # The compile config saves "auto" for the default, so the file takes the loading backend's choice.
     assert fixed.get_compile_config()["jit_compile"] == "auto"
+
+
+def test_chunked_attention_stays_a_graph_on_a_tensorflow_cpu(defaults):
+    """Chunked cross-attention bounds training memory; XLA on a CPU raised it (learned positions, a million
+    inputs: 3.9 -> 4.4 GB), so there "auto" keeps the graph. Elsewhere the chunked model is like any other."""
+    chunked = build_classifier("tiny", (64, 4), 3, input_kind="array", cross_attention_chunk_size=16,
+                               **{k: v for k, v in TINY.items() if k != "num_bands"})
+    assert uses_chunked_attention(chunked) and not uses_chunked_attention(_models()[0])
+    assert default_jit_compile(chunked) is (keras.backend.backend() == "jax")
+    if keras.backend.backend() == "tensorflow":
+        defaults.setattr(backend_support, "accelerator", lambda: "gpu")
+        assert default_jit_compile(chunked) is True
 
 
 @pytest.mark.tensorflow_only

@@ -165,7 +165,7 @@ class PerceiverTask(keras.Model):
     def compile(self, *args, jit_compile="auto", **kwargs):
         """`keras.Model.compile`, with `jit_compile="auto"` meaning perceiver_tf's measured default
         (`backend_support.default_jit_compile`: XLA under JAX, and under TensorFlow for fixed input
-        shapes on one GPU or TPU)."""
+        shapes on one device but chunked attention on a CPU)."""
         super().compile(*args, jit_compile=resolve_jit_compile(jit_compile, self), **kwargs)
 
     def compile_from_config(self, config):

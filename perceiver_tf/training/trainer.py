@@ -83,7 +83,7 @@ def compile_classifier(
     Multi-label (`model.multi_label`): multi-hot labels, binary cross-entropy, and "pr_auc"
     (the area under the precision-recall curve, per class, averaged: close to mAP).
     `jit_compile="auto"`: XLA-compiled steps under JAX, and under TensorFlow for fixed input
-    shapes on one GPU or TPU (`perceiver_tf.backend_support.default_jit_compile`).
+    shapes on one device but chunked attention on a CPU (`perceiver_tf.backend_support.default_jit_compile`).
     """
     from_logits = getattr(model, "activation", None) is None
     if getattr(model, "multi_label", False):
