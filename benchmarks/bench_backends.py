@@ -1,5 +1,5 @@
 """TensorFlow vs JAX backend, side by side on this machine: the same model and data, each backend
-with perceiver_tf's defaults (jit_compile: off under TensorFlow, on under JAX; JAX un-jitted too).
+with perceiver_tf's defaults (jit_compile "auto": XLA under both for these fixed shapes; JAX un-jitted too).
 
     python -m benchmarks.bench_backends [--min-seconds 3]
 

@@ -28,7 +28,7 @@ _all, _getattr, __dir__ = _lazy_exports(__name__, {
     "data.byte_tokenizer": ("ByteTokenizer",),
     "errors": ("OptionError", "PerceiverError"),
     "layers": ("MLP", "ClassificationDecoder", "ClassificationHead", "ConvDownsample", "CrossAttention",
-               "ExtractPatches", "FlattenIndexDims", "FourierPositionEncoding", "LatentTransformer",
+               "ExtractPatches", "FlattenIndexDims", "FourierPositionEncoding", "LatentTransformer", "LayerNorm",
                "LearnedPositionEncoding", "ModalityPadding", "OutputQueries", "PerceiverAttention", "PerceiverDecoder",
                "PerceiverEncoder", "SelfAttention"),
     "metrics": ("mean_average_precision",),

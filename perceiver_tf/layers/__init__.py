@@ -15,6 +15,7 @@ from perceiver_tf.layers.fourier_position_encoding import (
     num_fourier_channels,
 )
 from perceiver_tf.layers.index_dims import FlattenIndexDims
+from perceiver_tf.layers.layer_norm import LayerNorm
 from perceiver_tf.layers.learned_position_encoding import LearnedPositionEncoding
 from perceiver_tf.layers.mlp import MLP
 from perceiver_tf.layers.modality_padding import ModalityPadding
@@ -35,6 +36,7 @@ __all__ = [
     "FlattenIndexDims",
     "FourierPositionEncoding",
     "LatentTransformer",
+    "LayerNorm",
     "LearnedPositionEncoding",
     "ModalityPadding",
     "OutputQueries",

@@ -28,6 +28,7 @@ import keras
 from keras import ops
 
 from perceiver_tf.layers.chunk_loop import loop_over_chunks
+from perceiver_tf.layers.layer_norm import layer_norm_backward, layer_norm_standardise
 
 #: Fill for masked logits. Softmax always runs in float32 here, so a finite -1e9 is exact and
 #: safe; -inf would turn fully masked rows into NaN.
@@ -123,10 +124,7 @@ class _ChunkedAttention:
         if self.norm_epsilon is None:
             return x, None, None
         gamma, beta = norm_weights
-        x32 = ops.cast(x, "float32")
-        mean, variance = ops.moments(x32, axes=[-1], keepdims=True)
-        inverse_std = ops.rsqrt(variance + self.norm_epsilon)
-        x_hat = (x32 - mean) * inverse_std
+        x_hat, inverse_std = layer_norm_standardise(ops.cast(x, "float32"), self.norm_epsilon)
         return ops.cast(x_hat * gamma + beta, x.dtype), x_hat, inverse_std
 
     def _project(self, x, kernel, bias):
@@ -203,7 +201,7 @@ class _ChunkedAttention:
                 d_value_bias + ops.cast(ops.sum(d_v, axis=(0, 1)), "float32"),
             )
             if x_hat is not None:
-                d_x, d_gamma, d_beta = _layer_norm_backward(ops.cast(d_x, "float32"), x_hat, inverse_std, norm_weights[0])
+                d_x, d_gamma, d_beta = layer_norm_backward(ops.cast(d_x, "float32"), x_hat, inverse_std, norm_weights[0])
                 grads += (d_norm[0] + d_gamma, d_norm[1] + d_beta)
             return grads, ops.cast(d_x, self.chunks.dtype)
 
@@ -213,15 +211,6 @@ class _ChunkedAttention:
         # (n, B, c, C) -> (B, n, c, C), the layout of `chunks`.
         d_chunks = ops.transpose(d_chunks, (1, 0, 2, 3))
         return (d_chunks, *(ops.cast(g, t.dtype) for g, t in zip(grads, inputs)))
-
-
-def _layer_norm_backward(d_y, x_hat, inverse_std, gamma):
-    """LayerNorm's gradients from `d_y` `(B, c, C)`, all float32: `(d_inputs, d_gamma (C,), d_beta (C,))`."""
-    g = d_y * gamma
-    d_inputs = inverse_std * (
-        g - ops.mean(g, axis=-1, keepdims=True) - x_hat * ops.mean(g * x_hat, axis=-1, keepdims=True)
-    )
-    return d_inputs, ops.sum(d_y * x_hat, axis=(0, 1)), ops.sum(d_y, axis=(0, 1))
 
 
 def _merge_heads(x):

@@ -20,13 +20,6 @@ def dense_kernel_initializer() -> keras.initializers.Initializer:
     )
 
 
-def layer_norm(name: str, dtype) -> keras.layers.LayerNormalization:
-    """A pre-LN LayerNorm with the paper's epsilon (computes in >= float32)."""
-    return keras.layers.LayerNormalization(
-        epsilon=LAYER_NORM_EPSILON, dtype=dtype, name=name
-    )
-
-
 def require_positive_int(value, name: str) -> int:
     """Return `value` if it is a positive int, else raise a ValueError naming it."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:

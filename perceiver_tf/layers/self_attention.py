@@ -5,7 +5,8 @@ from __future__ import annotations
 import keras
 
 from perceiver_tf.layers.attention import PerceiverAttention
-from perceiver_tf.layers.common import layer_norm, register, require_positive_int, require_rate
+from perceiver_tf.layers.common import register, require_positive_int, require_rate
+from perceiver_tf.layers.layer_norm import layer_norm
 from perceiver_tf.layers.mlp import MLP
 
 
