@@ -51,7 +51,8 @@ def normalise_last_axis(x, gamma, beta, epsilon: float):
 
         return x_hat * gamma + beta, gradient
 
-    return normalise(ops.cast(x, x.dtype), ops.cast(gamma, "float32"), ops.cast(beta, "float32"))  # tensors, not variables
+    # Tensors, not variables: TensorFlow's custom_gradient would otherwise ask for the variables' gradients.
+    return normalise(ops.cast(x, x.dtype), ops.cast(gamma, "float32"), ops.cast(beta, "float32"))
 
 
 @register
