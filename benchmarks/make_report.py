@@ -130,7 +130,8 @@ def throughput_section(data: dict) -> list[str]:
            "rerun `python -m benchmarks.bench_throughput --resume benchmarks/results/throughput_rows.jsonl` "
            "to add it." if not any(r["preset"] == "imagenet" for r in data["rows"]) else "."),
         "",
-        "### Speed-ups over the default tf.function graph (XLA, mixed precision, fused attention, eager)",
+        "### Speed-ups over the float32 tf.function graph (XLA: the default for fixed shapes; mixed precision, fused "
+        "attention, eager)",
         "",
         markdown_table(data["speedups"], ["preset", "variant", "train_speedup_vs_graph", "inference_speedup_vs_graph"]),
         "",
