@@ -453,6 +453,18 @@ def export_section(data: dict) -> list[str]:
     ]
 
 
+def machines_section() -> list[str]:
+    """Which CPU each results file was measured on (results written before files recorded it: "not recorded")."""
+    rows = []
+    for path in sorted(RESULTS_DIR.glob("*.json")):
+        data = json.loads(path.read_text())
+        environment = data.get("environment", {})  # export_benchmark.py's own record
+        rows.append({"results": path.name, "measured": data.get("time_utc", environment.get("date", "-")),
+                     "cpu": data.get("machine", {}).get("cpu_model", "not recorded")})
+    return ["Where each results file was measured (absolute times differ between CPUs):", "",
+            markdown_table(rows, ["results", "measured", "cpu"]), ""]
+
+
 def main() -> None:
     lines = [
         "# perceiver_tf benchmarks",
@@ -461,6 +473,7 @@ def main() -> None:
         "The CPU numbers come from a 2-core machine shared with other jobs: compare ratios within one run, "
         "not absolute numbers across runs.",
         "",
+        *machines_section(),
     ]
     for name, section in (("peer", peer_section), ("throughput", throughput_section), ("scaling", scaling_section),
                           ("training_memory", training_memory_section),
