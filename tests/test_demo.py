@@ -17,7 +17,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.tensorflow_only]  # see pyproject.tom
 def test_default_train_command_reaches_90_percent_on_digits(tmp_path, monkeypatch, capsys):
     monkeypatch.delenv(JIT_COMPILE_ENV, raising=False)  # the defaults exactly as a user gets them
     assert main(["train", "--output-dir", str(tmp_path)]) == 0
-    assert "Keras backend tensorflow, jit_compile False (default)." in capsys.readouterr().out  # a CPU: graphs
+    assert "Keras backend tensorflow, jit_compile True (default)." in capsys.readouterr().out  # fixed shapes: XLA
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["val_accuracy"] >= 0.90
     assert (tmp_path / "history.csv").read_text().count("\n") == metrics["epochs"] + 1
